@@ -1,0 +1,72 @@
+"""Where the request's consent lives in the ASGI scope, and how code reads it."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any, Protocol
+
+from consent.signing import ConsentCodec
+from consent.state import ConsentState
+
+SCOPE_KEY = "consent"
+
+
+class _HasScope(Protocol):
+    @property
+    def scope(self) -> MutableMapping[str, Any]: ...
+
+
+class ConsentSlot:
+    """Per-request holder: decodes the cookie on first use and notes that it was read."""
+
+    __slots__ = ("_codec", "_raw", "_state", "accessed", "changed")
+
+    def __init__(self, codec: ConsentCodec, raw: str | None) -> None:
+        self._codec = codec
+        self._raw = raw
+        self._state: ConsentState | None = None if raw else codec.undecided
+        self.accessed = False
+        self.changed = False
+
+    @property
+    def state(self) -> ConsentState:
+        """The request's consent (decoded lazily, once)."""
+        if self._state is None:
+            self._state = self._codec.decode(self._raw or "")
+        return self._state
+
+    @property
+    def had_cookie(self) -> bool:
+        """Whether the request carried a consent cookie at all (valid or not)."""
+        return self._raw is not None
+
+    def replace(self, state: ConsentState) -> None:
+        """Record a new decision made during this request."""
+        self._state = state
+        self.changed = True
+
+
+def current_slot(scope: MutableMapping[str, Any]) -> ConsentSlot:
+    """The request's slot; RuntimeError when ConsentMiddleware is not installed."""
+    slot = scope.get(SCOPE_KEY)
+    if not isinstance(slot, ConsentSlot):
+        raise RuntimeError(
+            "ConsentMiddleware must be installed to read consent: add "
+            "Middleware(ConsentMiddleware, policy=..., secret_key=...) to the application"
+        )
+    return slot
+
+
+def get_consent(request_or_scope: _HasScope | MutableMapping[str, Any]) -> ConsentState:
+    """The visitor's consent for this request.
+
+    Accepts a Starlette/FastAPI `Request` (or `WebSocket`) or a raw ASGI scope. Reading it
+    marks the response as depending on the consent cookie (`Vary: Cookie`).
+
+    Raises:
+        RuntimeError: ConsentMiddleware is not installed around this application.
+    """
+    scope = request_or_scope if isinstance(request_or_scope, MutableMapping) else request_or_scope.scope
+    slot = current_slot(scope)
+    slot.accessed = True
+    return slot.state

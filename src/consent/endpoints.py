@@ -1,0 +1,178 @@
+"""The consent routes under `path` (default `/consent`).
+
+| route | answer |
+|---|---|
+| `POST {path}` | record a choice (form: 303 to `next`; JSON: 200 + state) |
+| `GET {path}` | the preferences page (a plain form, works without JavaScript) |
+| `GET {path}/state` | the visitor's state as JSON, `Cache-Control: no-store` |
+| `GET {path}/policy` | the cookie declaration (HTML) |
+| `GET {path}/policy.json` | the policy as JSON |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from consent._scope import current_slot, get_consent
+from consent.config import ConsentConfig
+from consent.enforce import set_cookie_header
+from consent.policy import localize
+from consent.requests import (
+    BadRequest,
+    content_kind,
+    is_same_origin,
+    parse_choice,
+    read_body,
+    safe_next,
+)
+from consent.signing import new_receipt_id
+from consent.state import ConsentState
+
+__all__ = ["ConsentEndpoints"]
+
+_NO_STORE = {"Cache-Control": "no-store"}
+# Consent pages must not be framed: a framed "Accept all" is a click-jacked consent.
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Content-Security-Policy": "frame-ancestors 'self'",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class ConsentEndpoints:
+    """A small ASGI app answering the consent routes; the middleware sends it their requests."""
+
+    def __init__(self, config: ConsentConfig) -> None:
+        self.config = config
+        self.templates = Environment(
+            loader=PackageLoader("consent", "templates"),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        lang = config.policy.default_language
+        self.templates.filters["t"] = lambda text: localize(text, lang, lang)
+        self._routes = {
+            "": (("GET", "HEAD", "POST"), self.preferences),
+            "/state": (("GET", "HEAD"), self.state),
+            "/policy": (("GET", "HEAD"), self.declaration),
+            "/policy.json": (("GET", "HEAD"), self.policy_json),
+        }
+
+    def handles(self, path: str) -> bool:
+        """Whether `path` (without root_path) is under the consent routes."""
+        base = self.config.path
+        return path == base or path.startswith(base + "/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        route = self._routes.get(path[len(self.config.path) :])
+        if route is None:
+            response: Response = PlainTextResponse("Not Found", status_code=404)
+        elif scope["method"] not in route[0]:
+            response = PlainTextResponse(
+                "Method Not Allowed", status_code=405, headers={"Allow": ", ".join(route[0])}
+            )
+        elif scope["method"] == "POST":
+            response = await self.record(scope, receive)
+        else:
+            response = route[1](Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def record(self, scope: Scope, receive: Receive) -> Response:
+        """`POST {path}`: validate, sign and store the visitor's choice."""
+        config = self.config
+        headers = Headers(scope=scope)
+        wants_json = "json" in headers.get("content-type", "") or "json" in headers.get("accept", "")
+        try:
+            if not is_same_origin(headers, config.trusted_origins):
+                raise BadRequest(403, "cross-site requests cannot record consent")
+            kind = content_kind(headers)
+            body = await read_body(headers, receive, config.max_body_size)
+            choice = parse_choice(config.policy, kind, body)
+        except BadRequest as exc:
+            return self._error(exc, wants_json)
+        state = ConsentState.from_choice(
+            config.policy,
+            choice.action,
+            choice.grant,
+            issued_at=ConsentState.now(),
+            receipt_id=new_receipt_id(),
+        )
+        current_slot(scope).replace(state)
+        response: Response
+        if choice.is_json:
+            response = JSONResponse(state.to_json(), headers=_NO_STORE)
+        else:
+            response = RedirectResponse(choice.next, status_code=303, headers=_NO_STORE)
+        self._store(scope, response, state)
+        return response
+
+    def preferences(self, request: Request) -> Response:
+        """`GET {path}`: every category, service and cookie, with the visitor's switches."""
+        return self._page(request, "consent/preferences.html")
+
+    def declaration(self, request: Request) -> Response:
+        """`GET {path}/policy`: the cookie declaration table."""
+        return self._page(request, "consent/declaration.html")
+
+    def state(self, request: Request) -> Response:
+        """`GET {path}/state`: the visitor's current state."""
+        response = JSONResponse(self._state(request).to_json(), headers=_NO_STORE)
+        response.headers.add_vary_header("Cookie")
+        return response
+
+    def policy_json(self, request: Request) -> Response:
+        """`GET {path}/policy.json`: what the site declares."""
+        return JSONResponse(self.config.policy.declaration())
+
+    def _state(self, request: Request) -> ConsentState:
+        return get_consent(request)
+
+    def _page(self, request: Request, name: str) -> Response:
+        state = self._state(request)
+        html = self.templates.get_template(name).render(
+            policy=self.config.policy,
+            state=state,
+            action=self._action_url(request),
+            next=safe_next(request.query_params.get("next")),
+            lang=self.config.policy.default_language,
+        )
+        response = HTMLResponse(html, headers=_PAGE_HEADERS)
+        response.headers.add_vary_header("Cookie")
+        return response
+
+    def _action_url(self, request: Request) -> str:
+        return request.scope.get("root_path", "") + self.config.path
+
+    def _store(self, scope: Scope, response: Response, state: ConsentState) -> None:
+        config = self.config
+        secure = scope.get("scheme") in ("https", "wss") if config.secure is None else config.secure
+        header = set_cookie_header(
+            config.cookie_name,
+            config.codec.encode(state),
+            max_age=config.max_age,
+            domain=config.domain,
+            secure=secure,
+            same_site=config.same_site,
+        )
+        response.headers.append("set-cookie", header)
+        response.headers.add_vary_header("Cookie")
+
+    @staticmethod
+    def _error(exc: BadRequest, wants_json: bool) -> Response:
+        if wants_json:
+            body: dict[str, Any] = {"error": exc.message}
+            if exc.allowed is not None:
+                body["allowed"] = exc.allowed
+            return JSONResponse(body, status_code=exc.status, headers=_NO_STORE)
+        text = exc.message
+        if exc.allowed is not None:
+            text += f" (allowed: {', '.join(exc.allowed)})"
+        return PlainTextResponse(text, status_code=exc.status, headers=_NO_STORE)

@@ -1,0 +1,342 @@
+"""The consent policy: categories -> services -> cookies.
+
+A policy is what a site declares and what visitors consent to. It is plain data,
+validated once when it is loaded, and framework-free: nothing here imports Starlette
+or Jinja2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from consent._errors import PolicyError, invalid, problems_from_validation
+
+__all__ = [
+    "Category",
+    "CookieRule",
+    "Policy",
+    "PolicyError",
+    "Service",
+    "Text",
+    "load_policy",
+]
+
+_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?")
+# RFC 6265 cookie-name token characters, plus a single trailing '*' for a prefix rule.
+_COOKIE_NAME = re.compile(r"[!#$%&'+\-.^_`|~0-9A-Za-z]+\*?")
+_DURATION = re.compile(r"(?P<n>[1-9][0-9]{0,5}) (?P<unit>minute|hour|day|month|year)s?")
+_DOMAIN = re.compile(r"\.?[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+_LANG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
+_UNIT_SECONDS = {
+    "minute": 60,
+    "hour": 3600,
+    "day": 86400,
+    "month": 30 * 86400,
+    "year": 365 * 86400,
+}
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.fullmatch(value):
+        raise invalid(
+            f"{value!r} is not a valid id",
+            "use lower-case letters, digits, '-' or '_' (at most 64, starting and ending with "
+            "a letter or digit), e.g. 'analytics'",
+        )
+    return value
+
+
+def _text(value: str | dict[str, str]) -> str | dict[str, str]:
+    if isinstance(value, dict):
+        if not value:
+            raise invalid("is an empty mapping", "give at least one language, e.g. {en = '...'}")
+        for lang in value:
+            if not _LANG.fullmatch(lang):
+                raise invalid(f"{lang!r} is not a language tag", "use a code such as 'en' or 'pt-BR'")
+    return value
+
+
+Slug = Annotated[str, AfterValidator(_slug)]
+Text = Annotated[str | dict[str, str], AfterValidator(_text)]
+"""A visitor-facing text: a plain string, or a mapping of language tag -> string."""
+
+
+def localize(text: Text, lang: str, default: str = "en") -> str:
+    """Pick the best string of `text` for `lang`, falling back to `default`, then any."""
+    if isinstance(text, str):
+        return text
+    for candidate in (lang, lang.split("-")[0], default):
+        if candidate in text:
+            return text[candidate]
+    return next(iter(text.values()))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class CookieRule(_Model):
+    """One cookie a service sets. `name` is exact, or a prefix when it ends with `*`."""
+
+    name: str
+    purpose: Text = ""
+    duration: str = "session"
+    path: str = "/"
+    domain: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if value == "*" or not _COOKIE_NAME.fullmatch(value):
+            raise invalid(
+                f"{value!r} is not a cookie name",
+                "use the exact name (letters, digits and !#$%&'+-.^_`|~), or a prefix ending in "
+                "'*' such as 'wordpress_logged_in_*'",
+            )
+        return value
+
+    @field_validator("duration")
+    @classmethod
+    def _check_duration(cls, value: str) -> str:
+        value = " ".join(value.lower().split())
+        if value != "session" and not _DURATION.fullmatch(value):
+            raise invalid(
+                f"{value!r} is not a duration",
+                "write 'session' or '<n> minutes|hours|days|months|years', e.g. '30 days'",
+            )
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _check_path(cls, value: str) -> str:
+        if not value.startswith("/") or any(c in value for c in ";, \t\r\n"):
+            raise invalid(f"{value!r} is not a cookie path", "start it with '/', e.g. '/'")
+        return value
+
+    @field_validator("domain")
+    @classmethod
+    def _check_domain(cls, value: str | None) -> str | None:
+        if value is not None and not _DOMAIN.fullmatch(value):
+            raise invalid(f"{value!r} is not a domain", "write a host name such as 'example.com'")
+        return value
+
+    @property
+    def is_prefix(self) -> bool:
+        """True when the rule matches every cookie whose name starts with `name` minus `*`."""
+        return self.name.endswith("*")
+
+    def matches(self, cookie_name: str) -> bool:
+        """Whether a cookie called `cookie_name` is covered by this rule."""
+        if self.is_prefix:
+            return cookie_name.startswith(self.name[:-1])
+        return cookie_name == self.name
+
+    @property
+    def max_age_seconds(self) -> int | None:
+        """The declared lifetime in seconds; None for a session cookie."""
+        match = _DURATION.fullmatch(self.duration)
+        if match is None:
+            return None
+        return int(match["n"]) * _UNIT_SECONDS[match["unit"]]
+
+
+class Category(_Model):
+    """A purpose visitors consent to as a whole (essential, analytics, marketing, ...)."""
+
+    id: Slug
+    title: Text
+    description: Text = ""
+    required: bool = False
+
+
+class Service(_Model):
+    """A tool or vendor inside a category, with the cookies it sets."""
+
+    id: Slug
+    category: Slug
+    title: Text
+    description: Text = ""
+    cookies: tuple[CookieRule, ...] = ()
+
+
+class Policy(_Model):
+    """What the site declares: its categories, their services and the services' cookies.
+
+    `revision` and the `fingerprint` of the consent-relevant structure together decide
+    whether a visitor's stored choice is still current.
+    """
+
+    revision: int = Field(default=1, ge=1)
+    max_age_days: int = Field(default=180, ge=1, le=3650)
+    default_language: str = "en"
+    controller: Text | None = None
+    privacy_policy_url: str | None = None
+    categories: tuple[Category, ...] = Field(min_length=1)
+    services: tuple[Service, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Policy:
+        seen: dict[str, str] = {}
+        for kind, items in (("categories", self.categories), ("services", self.services)):
+            for index, item in enumerate(items):
+                where = f"{kind}[{index}]"
+                if item.id in seen:
+                    raise invalid(
+                        f"{item.id!r} is already used by {seen[item.id]}",
+                        "ids must be unique across categories and services; rename one of them",
+                        where=f"{where}.id",
+                    )
+                seen[item.id] = where
+        category_ids = [c.id for c in self.categories]
+        cookie_owner: dict[str, str] = {}
+        for index, service in enumerate(self.services):
+            if service.category not in category_ids:
+                raise invalid(
+                    f"{service.category!r} is not a category",
+                    f"use one of {', '.join(repr(c) for c in category_ids)}, or declare it",
+                    where=f"services[{index}].category",
+                )
+            for cookie in service.cookies:
+                other = cookie_owner.setdefault(cookie.name, service.id)
+                if other != service.id:
+                    raise invalid(
+                        f"{cookie.name!r} is also declared by service {other!r}",
+                        "a cookie belongs to exactly one service; keep one of the entries",
+                        where=f"services[{index}].cookies",
+                    )
+        return self
+
+    @field_validator("default_language")
+    @classmethod
+    def _check_language(cls, value: str) -> str:
+        if not _LANG.fullmatch(value):
+            raise invalid(f"{value!r} is not a language tag", "use a code such as 'en'")
+        return value
+
+    @field_validator("privacy_policy_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"(https?://|/)", value):
+            raise invalid(f"{value!r} is not a link", "use 'https://...' or a path '/...'")
+        return value
+
+    # Derived lookups, computed once per policy (the model is frozen).
+    @cached_property
+    def _by_id(self) -> dict[str, Category | Service]:
+        return {item.id: item for item in (*self.categories, *self.services)}
+
+    @cached_property
+    def required_ids(self) -> frozenset[str]:
+        """Ids of the categories that are always granted."""
+        return frozenset(c.id for c in self.categories if c.required)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A hash of what visitors consent to: ids, required flags, services, cookie names.
+
+        Prose (titles, descriptions, purposes) is left out, so fixing a typo does not
+        re-ask everyone; adding a cookie or moving a service to another category does.
+        The order is included because stored choices refer to positions.
+        """
+        shape = [
+            [c.id, c.required, [[s.id, sorted(r.name for r in s.cookies)] for s in self.services_of(c.id)]]
+            for c in self.categories
+        ]
+        shape.append([s.id for s in self.services])
+        return hashlib.sha256(json.dumps(shape, separators=(",", ":")).encode()).hexdigest()
+
+    def category(self, id: str) -> Category:
+        """The category called `id`; KeyError naming the known ids otherwise."""
+        item = self._by_id.get(id)
+        if not isinstance(item, Category):
+            raise KeyError(self._unknown(id, [c.id for c in self.categories]))
+        return item
+
+    def service(self, id: str) -> Service:
+        """The service called `id`; KeyError naming the known ids otherwise."""
+        item = self._by_id.get(id)
+        if not isinstance(item, Service):
+            raise KeyError(self._unknown(id, [s.id for s in self.services]))
+        return item
+
+    def kind_of(self, id: str) -> Literal["category", "service"]:
+        """Whether `id` names a category or a service; KeyError naming all ids otherwise."""
+        item = self._by_id.get(id)
+        if item is None:
+            raise KeyError(self._unknown(id, list(self._by_id)))
+        return "category" if isinstance(item, Category) else "service"
+
+    def services_of(self, category_id: str) -> tuple[Service, ...]:
+        """The services of one category, in policy order."""
+        return tuple(s for s in self.services if s.category == category_id)
+
+    def cookie_rules(self) -> Iterator[tuple[Service, CookieRule]]:
+        """Every declared cookie rule with the service that owns it."""
+        for service in self.services:
+            for rule in service.cookies:
+                yield service, rule
+
+    def declaration(self) -> dict[str, Any]:
+        """The policy as JSON-ready data, for `GET /consent/policy.json` and exports."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        data["fingerprint"] = self.fingerprint
+        return data
+
+    @staticmethod
+    def _unknown(id: str, known: list[str]) -> str:
+        return f"unknown consent id {id!r}; known ids: {', '.join(known) or '(none)'}"
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read a policy from a TOML (``.toml``) or JSON (``.json``) file.
+
+    Raises:
+        PolicyError: the file is missing, unreadable, not valid TOML/JSON, or breaks a rule.
+            Its message names the file, the field and the fix.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".toml", ".json"):
+        raise PolicyError(str(path), [("(file)", f"unknown file type {suffix or '(none)'!r}", "name it *.toml or *.json")])
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(str(path), [("(file)", f"cannot be read: {exc}", "check the path and that it is UTF-8 text")]) from None
+    data = _parse(path, suffix, raw)
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(str(path), problems_from_validation(exc, data)) from None
+
+
+def _parse(path: Path, suffix: str, raw: str) -> Any:
+    if suffix == ".toml":
+        import tomllib
+
+        try:
+            return tomllib.loads(raw)
+        except tomllib.TOMLDecodeError as exc:
+            raise PolicyError(str(path), [("(syntax)", f"is not valid TOML: {exc}", "correct the TOML syntax at that line")]) from None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise PolicyError(str(path), [("(syntax)", f"is not valid JSON: {exc}", "correct the JSON syntax at that line")]) from None
+    if not isinstance(data, dict):
+        raise PolicyError(str(path), [("(top level)", "must be an object", "wrap the policy in {...}")])
+    return data

@@ -1,0 +1,191 @@
+"""Checks on incoming consent requests: origin, `next`, body size and type, choice fields.
+
+Every function here turns bad input into a `BadRequest` carrying the HTTP status and a
+message that says what is allowed. Nothing here raises anything else on network input.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit
+
+from starlette.datastructures import Headers
+from starlette.types import Receive
+
+from consent.policy import Policy
+from consent.state import ACTIONS, Action
+
+__all__ = ["BadRequest", "Choice", "is_same_origin", "parse_choice", "read_body", "safe_next"]
+
+_FORM = "application/x-www-form-urlencoded"
+_JSON = "application/json"
+_MAX_FIELDS = 1000
+
+
+class BadRequest(Exception):
+    """Input the consent route refuses, with the status to answer."""
+
+    def __init__(self, status: int, message: str, allowed: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.allowed = allowed
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A parsed, validated decision."""
+
+    action: Action
+    grant: frozenset[str]
+    next: str
+    is_json: bool
+
+
+def _host_key(netloc: str) -> tuple[str, int | None] | None:
+    # Ports 80 and 443 count as "no port": behind a TLS-terminating proxy the app may see
+    # http while the browser's Origin says https, for the same host.
+    try:
+        parts = urlsplit(f"//{netloc}")
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    return parts.hostname, None if port in (80, 443) else port
+
+
+def is_same_origin(headers: Headers, trusted: frozenset[str]) -> bool:
+    """The Fetch Metadata rule: `Sec-Fetch-Site`, else `Origin`, else `Referer`.
+
+    A request with none of the three comes from a non-browser client and passes.
+    Origins in `trusted` pass too (sibling sub-domains sharing the cookie).
+    """
+    origin = headers.get("origin")
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        if site.strip().lower() in ("same-origin", "none"):
+            return True
+        return origin is not None and origin.strip().lower() in trusted
+    if origin is None:
+        referer = headers.get("referer")
+        if referer is None:
+            return True
+        parts = urlsplit(referer.strip())
+        origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "null"
+    origin = origin.strip().lower()
+    if origin in trusted:
+        return True
+    parts = urlsplit(origin)
+    host = headers.get("host")
+    if parts.scheme not in ("http", "https") or host is None:
+        return False
+    key = _host_key(parts.netloc)
+    return key is not None and key == _host_key(host.strip())
+
+
+def safe_next(value: str | None) -> str:
+    """`value` if it is a path on this origin, else `/` (no open redirects)."""
+    if not value or len(value) > 2048 or not value.startswith("/"):
+        return "/"
+    if value.startswith(("//", "/\\")) or any(ord(c) < 0x21 or c in "\\\x7f" for c in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
+
+
+async def read_body(headers: Headers, receive: Receive, limit: int) -> bytes:
+    """The request body, refusing more than `limit` bytes with 413."""
+    declared = headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise BadRequest(400, "Content-Length is not a number")
+        if int(declared) > limit:
+            raise BadRequest(413, f"the body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadRequest(400, "the client disconnected")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(413, f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def content_kind(headers: Headers) -> str:
+    """'form' or 'json' from Content-Type; 415 for anything else."""
+    media = headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == _FORM:
+        return "form"
+    if media == _JSON or (media.startswith("application/") and media.endswith("+json")):
+        return "json"
+    raise BadRequest(415, f"send {_FORM} or {_JSON}", [_FORM, _JSON])
+
+
+def parse_choice(policy: Policy, kind: str, body: bytes) -> Choice:
+    """Parse and validate `action`, `grant` and `next` from a form or JSON body."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest(400, "the body is not UTF-8") from None
+    if kind == "json":
+        fields = _json_fields(text)
+    else:
+        fields = _form_fields(text)
+    action = fields.get("action")
+    if action not in ACTIONS:
+        raise BadRequest(400, f"action must be one of {', '.join(ACTIONS)}", list(ACTIONS))
+    grant = frozenset(fields.get("grant", []))
+    known = [c.id for c in policy.categories] + [s.id for s in policy.services]
+    unknown = sorted(grant - set(known))
+    if unknown:
+        raise BadRequest(400, f"unknown grant id(s) {', '.join(map(repr, unknown))}", known)
+    if grant and action != "save":
+        raise BadRequest(400, "grant is only allowed with action=save", ["save"])
+    next_value = fields.get("next")
+    return Choice(action, grant, safe_next(next_value if isinstance(next_value, str) else None), kind == "json")  # type: ignore[arg-type]
+
+
+def _form_fields(text: str) -> Mapping[str, object]:
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=_MAX_FIELDS)
+    except ValueError:
+        raise BadRequest(400, f"the form has more than {_MAX_FIELDS} fields") from None
+    fields: dict[str, object] = {}
+    grants: list[str] = []
+    for key, value in pairs:
+        if key == "grant":
+            grants.append(value)
+        elif key in ("action", "next"):
+            if key in fields:
+                raise BadRequest(400, f"{key} is given more than once")
+            fields[key] = value
+    fields["grant"] = grants
+    return fields
+
+
+def _json_fields(text: str) -> Mapping[str, object]:
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadRequest(400, "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest(400, 'send a JSON object such as {"action": "reject_all"}')
+    extra = sorted(set(data) - {"action", "grant", "next"})
+    if extra:
+        raise BadRequest(400, f"unknown field(s) {', '.join(map(repr, extra))}", ["action", "grant", "next"])
+    grant = data.get("grant", [])
+    if not isinstance(grant, list) or not all(isinstance(g, str) for g in grant):
+        raise BadRequest(400, "grant must be a list of category or service ids")
+    if "next" in data and not isinstance(data["next"], str):
+        raise BadRequest(400, "next must be a string")
+    return data

@@ -1,0 +1,182 @@
+"""The consent-cookie codec: a compact, versioned payload signed with HMAC-SHA256.
+
+Cookie value (version 1), all in cookie-safe characters::
+
+    1.<issued-at hex>.<revision hex>.<fingerprint 8 hex>.<receipt id 22 b64url>.<categories hex>.<services hex>.<signature>
+
+The two bit masks refer to positions in the policy (category order, service order).
+That is safe because the fingerprint covers the order: a policy whose order changed
+no longer accepts the cookie. The signature is itsdangerous' ``Signer`` with SHA-256 and
+HMAC key derivation under the salt ``consent.cookie``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from itsdangerous import BadSignature, Signer
+
+from consent.policy import Policy
+from consent.state import ConsentState
+
+__all__ = [
+    "MAX_COOKIE_LENGTH",
+    "BadConsentCookie",
+    "ConsentCodec",
+    "ExpiredConsent",
+    "OutdatedConsent",
+    "new_receipt_id",
+]
+
+MAX_COOKIE_LENGTH = 512
+"""Longer values are refused before any cryptography runs."""
+MIN_SECRET_LENGTH = 32
+CLOCK_SKEW = 300
+"""Seconds an issued-at may lie in the future (clocks of several app servers differ)."""
+
+_PAYLOAD = re.compile(
+    rb"1\.([0-9a-f]{1,10})\.([0-9a-f]{1,8})\.([0-9a-f]{8})\.([A-Za-z0-9_-]{22})"
+    rb"\.([0-9a-f]{1,64})\.([0-9a-f]{1,64})"
+)
+
+
+class BadConsentCookie(Exception):
+    """The cookie is well signed but not usable, or not a consent cookie at all."""
+
+
+class ExpiredConsent(BadConsentCookie):
+    """The choice is older than the policy's `max_age_days`."""
+
+
+class OutdatedConsent(BadConsentCookie):
+    """The choice was made under another policy revision or fingerprint."""
+
+
+def new_receipt_id() -> str:
+    """A random 128-bit id, URL-safe base64 without padding (22 characters)."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(16)).rstrip(b"=").decode()
+
+
+def check_secret_keys(secret_key: str | Sequence[str] | None) -> list[str]:
+    """The keys as a list (first signs), or ValueError explaining what is wrong."""
+    keys = [secret_key] if isinstance(secret_key, str) else list(secret_key or ())
+    if not keys:
+        raise ValueError(
+            "ConsentMiddleware needs secret_key: a random string of at least 32 characters "
+            "(e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(32))'`), the "
+            "same on every server. Pass a list to rotate keys: the first signs, all verify."
+        )
+    for index, key in enumerate(keys):
+        if not isinstance(key, str) or len(key) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"secret_key[{index}] is too short or not a string: consent cookies need at least "
+                f"{MIN_SECRET_LENGTH} random characters per key"
+            )
+    return keys
+
+
+class ConsentCodec:
+    """Encodes a ConsentState into a signed cookie value and back.
+
+    `decode` never raises: anything wrong is "undecided". Verified values are cached
+    (bounded), so a returning visitor costs one dictionary look-up and an expiry check.
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        secret_key: str | Sequence[str],
+        *,
+        salt: str = "consent.cookie",
+        cache_size: int = 4096,
+    ) -> None:
+        keys = check_secret_keys(secret_key)
+        # itsdangerous signs with the last key; our contract says the first one signs.
+        self._signer = Signer(
+            list(reversed(keys)), salt=salt, key_derivation="hmac", digest_method=hashlib.sha256
+        )
+        self.policy = policy
+        self.max_age = policy.max_age_days * 86400
+        self._fingerprint = policy.fingerprint[:8].encode()
+        self._undecided = ConsentState.undecided(policy)
+        self._cache: OrderedDict[str, tuple[int, ConsentState]] = OrderedDict()
+        self._cache_size = cache_size
+
+    def __repr__(self) -> str:
+        return f"<ConsentCodec revision={self.policy.revision} keys=***>"
+
+    @property
+    def undecided(self) -> ConsentState:
+        """The shared "no decision" state for this policy."""
+        return self._undecided
+
+    def encode(self, state: ConsentState) -> str:
+        """The signed cookie value for a decided `state`."""
+        if not state.decided or state.issued_at is None or state.receipt_id is None:
+            raise ValueError("only a decided state with issued_at and receipt_id can be stored")
+        policy = self.policy
+        cats = sum(1 << i for i, c in enumerate(policy.categories) if c.id in state.granted)
+        svcs = sum(1 << i for i, s in enumerate(policy.services) if s.id in state.services)
+        payload = (
+            f"1.{int(state.issued_at.timestamp()):x}.{policy.revision:x}."
+            f"{self._fingerprint.decode()}.{state.receipt_id}.{cats:x}.{svcs:x}"
+        )
+        return self._signer.sign(payload).decode("ascii")
+
+    def decode(self, value: str, now: float | None = None) -> ConsentState:
+        """The state stored in `value`, or the undecided state if anything is wrong."""
+        try:
+            return self.loads(value, now)
+        except (BadSignature, BadConsentCookie):
+            return self._undecided
+
+    def loads(self, value: str, now: float | None = None) -> ConsentState:
+        """Like `decode`, but raises a specific exception saying why a value is refused."""
+        now = time.time() if now is None else now
+        hit = self._cache.get(value)
+        if hit is None:
+            hit = self._verify(value)
+            self._cache[value] = hit
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        issued, state = hit
+        if issued > now + CLOCK_SKEW:
+            raise BadConsentCookie("issued in the future")
+        if now - issued > self.max_age:
+            raise ExpiredConsent(f"issued more than {self.policy.max_age_days} days ago")
+        return state
+
+    def _verify(self, value: str) -> tuple[int, ConsentState]:
+        if len(value) > MAX_COOKIE_LENGTH:
+            raise BadConsentCookie("oversized")
+        try:
+            raw = value.encode("ascii")
+        except UnicodeEncodeError:
+            raise BadConsentCookie("not ASCII") from None
+        payload = self._signer.unsign(raw)
+        match = _PAYLOAD.fullmatch(payload)
+        if match is None:
+            raise BadConsentCookie("unknown payload version or layout")
+        iat, rev, fp, rid, cats, svcs = match.groups()
+        if int(rev, 16) != self.policy.revision or fp != self._fingerprint:
+            raise OutdatedConsent("made under another policy revision")
+        cat_bits, svc_bits = int(cats, 16), int(svcs, 16)
+        categories, services = self.policy.categories, self.policy.services
+        if cat_bits >> len(categories) or svc_bits >> len(services):
+            raise BadConsentCookie("refers to categories or services the policy lacks")
+        issued = int(iat, 16)
+        state = ConsentState.from_grants(
+            self.policy,
+            (c.id for i, c in enumerate(categories) if cat_bits >> i & 1),
+            (s.id for i, s in enumerate(services) if svc_bits >> i & 1),
+            issued_at=datetime.fromtimestamp(issued, UTC),
+            receipt_id=rid.decode(),
+        )
+        return issued, state
