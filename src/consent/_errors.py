@@ -13,8 +13,15 @@ Problem = tuple[str, str, str]
 
 _TEXT_FIELDS = {"title", "description", "purpose", "controller"}
 _FIELDS: dict[tuple[str, ...], tuple[str, ...]] = {
-    (): ("revision", "max_age_days", "default_language", "controller", "privacy_policy_url",
-         "categories", "services"),
+    (): (
+        "revision",
+        "max_age_days",
+        "default_language",
+        "controller",
+        "privacy_policy_url",
+        "categories",
+        "services",
+    ),
     ("categories",): ("id", "title", "description", "required"),
     ("services",): ("id", "category", "title", "description", "cookies"),
     ("services", "cookies"): ("name", "purpose", "duration", "path", "domain"),
@@ -67,7 +74,7 @@ def problems_from_validation(exc: ValidationError, data: Any) -> list[Problem]:
                 problems[where] = (
                     where,
                     "must be text or a mapping of language -> text",
-                    "write title = \"...\" or title = { en = \"...\", de = \"...\" }",
+                    'write title = "..." or title = { en = "...", de = "..." }',
                 )
             continue
         else:
@@ -79,7 +86,8 @@ def problems_from_validation(exc: ValidationError, data: Any) -> list[Problem]:
 def _clean(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
     # Union members appear in the location ('str', 'dict[str,str]', 'function-after[...]').
     return tuple(
-        part for part in loc
+        part
+        for part in loc
         if isinstance(part, int) or (part.isidentifier() and part not in {"str", "dict"})
     )
 

@@ -66,7 +66,9 @@ def get_consent(request_or_scope: _HasScope | MutableMapping[str, Any]) -> Conse
     Raises:
         RuntimeError: ConsentMiddleware is not installed around this application.
     """
-    scope = request_or_scope if isinstance(request_or_scope, MutableMapping) else request_or_scope.scope
+    scope = (
+        request_or_scope if isinstance(request_or_scope, MutableMapping) else request_or_scope.scope
+    )
     slot = current_slot(scope)
     slot.accessed = True
     return slot.state

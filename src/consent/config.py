@@ -60,4 +60,6 @@ def check_cookie_settings(
     if cookie_name.startswith("__Host-") and (domain is not None or secure is False):
         raise ValueError("a '__Host-' cookie needs secure=True or None and domain=None")
     if not path.startswith("/") or path.endswith("/") or "?" in path or "#" in path:
-        raise ValueError(f"path must look like '/consent' (leading '/', no trailing '/'), not {path!r}")
+        raise ValueError(
+            f"path must look like '/consent' (leading '/', no trailing '/'), not {path!r}"
+        )

@@ -16,7 +16,13 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.types import Receive, Scope, Send
 
 from consent._scope import current_slot, get_consent
@@ -89,7 +95,9 @@ class ConsentEndpoints:
         """`POST {path}`: validate, sign and store the visitor's choice."""
         config = self.config
         headers = Headers(scope=scope)
-        wants_json = "json" in headers.get("content-type", "") or "json" in headers.get("accept", "")
+        wants_json = "json" in headers.get("content-type", "") or "json" in headers.get(
+            "accept", ""
+        )
         try:
             if not is_same_origin(headers, config.trusted_origins):
                 raise BadRequest(403, "cross-site requests cannot record consent")
@@ -149,7 +157,8 @@ class ConsentEndpoints:
         return response
 
     def _action_url(self, request: Request) -> str:
-        return request.scope.get("root_path", "") + self.config.path
+        root: str = request.scope.get("root_path", "")
+        return root + self.config.path
 
     def _store(self, scope: Scope, response: Response, state: ConsentState) -> None:
         config = self.config

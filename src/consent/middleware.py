@@ -95,6 +95,8 @@ class ConsentMiddleware:
     def _read_cookie(self, scope: Scope) -> str | None:
         # Only our cookie is needed: a scan of the header is cheaper than parsing them all.
         prefix = self._cookie_prefix
+        name: bytes
+        value: bytes
         for name, value in scope["headers"]:
             if name == b"cookie":
                 for part in value.decode("latin-1").split(";"):

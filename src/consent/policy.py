@@ -68,7 +68,9 @@ def _text(value: str | dict[str, str]) -> str | dict[str, str]:
             raise invalid("is an empty mapping", "give at least one language, e.g. {en = '...'}")
         for lang in value:
             if not _LANG.fullmatch(lang):
-                raise invalid(f"{lang!r} is not a language tag", "use a code such as 'en' or 'pt-BR'")
+                raise invalid(
+                    f"{lang!r} is not a language tag", "use a code such as 'en' or 'pt-BR'"
+                )
     return value
 
 
@@ -193,7 +195,11 @@ class Policy(_Model):
     @model_validator(mode="after")
     def _check_references(self) -> Policy:
         seen: dict[str, str] = {}
-        for kind, items in (("categories", self.categories), ("services", self.services)):
+        groups: tuple[tuple[str, tuple[Category | Service, ...]], ...] = (
+            ("categories", self.categories),
+            ("services", self.services),
+        )
+        for kind, items in groups:
             for index, item in enumerate(items):
                 where = f"{kind}[{index}]"
                 if item.id in seen:
@@ -239,7 +245,8 @@ class Policy(_Model):
     # Derived lookups, computed once per policy (the model is frozen).
     @cached_property
     def _by_id(self) -> dict[str, Category | Service]:
-        return {item.id: item for item in (*self.categories, *self.services)}
+        items: list[Category | Service] = [*self.categories, *self.services]
+        return {item.id: item for item in items}
 
     @cached_property
     def required_ids(self) -> frozenset[str]:
@@ -255,7 +262,11 @@ class Policy(_Model):
         The order is included because stored choices refer to positions.
         """
         shape = [
-            [c.id, c.required, [[s.id, sorted(r.name for r in s.cookies)] for s in self.services_of(c.id)]]
+            [
+                c.id,
+                c.required,
+                [[s.id, sorted(r.name for r in s.cookies)] for s in self.services_of(c.id)],
+            ]
             for c in self.categories
         ]
         shape.append([s.id for s in self.services])
@@ -313,11 +324,17 @@ def load_policy(path: str | Path) -> Policy:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".toml", ".json"):
-        raise PolicyError(str(path), [("(file)", f"unknown file type {suffix or '(none)'!r}", "name it *.toml or *.json")])
+        raise PolicyError(
+            str(path),
+            [("(file)", f"unknown file type {suffix or '(none)'!r}", "name it *.toml or *.json")],
+        )
     try:
         raw = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(str(path), [("(file)", f"cannot be read: {exc}", "check the path and that it is UTF-8 text")]) from None
+        raise PolicyError(
+            str(path),
+            [("(file)", f"cannot be read: {exc}", "check the path and that it is UTF-8 text")],
+        ) from None
     data = _parse(path, suffix, raw)
     try:
         return Policy.model_validate(data)
@@ -332,11 +349,19 @@ def _parse(path: Path, suffix: str, raw: str) -> Any:
         try:
             return tomllib.loads(raw)
         except tomllib.TOMLDecodeError as exc:
-            raise PolicyError(str(path), [("(syntax)", f"is not valid TOML: {exc}", "correct the TOML syntax at that line")]) from None
+            raise PolicyError(
+                str(path),
+                [("(syntax)", f"is not valid TOML: {exc}", "correct the TOML syntax at that line")],
+            ) from None
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise PolicyError(str(path), [("(syntax)", f"is not valid JSON: {exc}", "correct the JSON syntax at that line")]) from None
+        raise PolicyError(
+            str(path),
+            [("(syntax)", f"is not valid JSON: {exc}", "correct the JSON syntax at that line")],
+        ) from None
     if not isinstance(data, dict):
-        raise PolicyError(str(path), [("(top level)", "must be an object", "wrap the policy in {...}")])
+        raise PolicyError(
+            str(path), [("(top level)", "must be an object", "wrap the policy in {...}")]
+        )
     return data

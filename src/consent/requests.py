@@ -7,8 +7,8 @@ message that says what is allowed. Nothing here raises anything else on network 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.datastructures import Headers
@@ -137,30 +137,29 @@ def parse_choice(policy: Policy, kind: str, body: bytes) -> Choice:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest(400, "the body is not UTF-8") from None
-    if kind == "json":
-        fields = _json_fields(text)
-    else:
-        fields = _form_fields(text)
-    action = fields.get("action")
+    action, grants, next_value = _json_fields(text) if kind == "json" else _form_fields(text)
     if action not in ACTIONS:
         raise BadRequest(400, f"action must be one of {', '.join(ACTIONS)}", list(ACTIONS))
-    grant = frozenset(fields.get("grant", []))
+    grant = frozenset(grants)
     known = [c.id for c in policy.categories] + [s.id for s in policy.services]
     unknown = sorted(grant - set(known))
     if unknown:
         raise BadRequest(400, f"unknown grant id(s) {', '.join(map(repr, unknown))}", known)
-    if grant and action != "save":
-        raise BadRequest(400, "grant is only allowed with action=save", ["save"])
-    next_value = fields.get("next")
-    return Choice(action, grant, safe_next(next_value if isinstance(next_value, str) else None), kind == "json")  # type: ignore[arg-type]
+    # `grant` is ignored for accept_all / reject_all: the preferences form sends its
+    # ticked boxes with whichever button was pressed.
+    return Choice(cast(Action, action), grant, safe_next(next_value), kind == "json")
 
 
-def _form_fields(text: str) -> Mapping[str, object]:
+_Fields = tuple[object, list[str], str | None]
+"""(action, grant ids, next) as found in the body, not yet validated."""
+
+
+def _form_fields(text: str) -> _Fields:
     try:
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=_MAX_FIELDS)
     except ValueError:
         raise BadRequest(400, f"the form has more than {_MAX_FIELDS} fields") from None
-    fields: dict[str, object] = {}
+    fields: dict[str, str] = {}
     grants: list[str] = []
     for key, value in pairs:
         if key == "grant":
@@ -169,11 +168,10 @@ def _form_fields(text: str) -> Mapping[str, object]:
             if key in fields:
                 raise BadRequest(400, f"{key} is given more than once")
             fields[key] = value
-    fields["grant"] = grants
-    return fields
+    return fields.get("action"), grants, fields.get("next")
 
 
-def _json_fields(text: str) -> Mapping[str, object]:
+def _json_fields(text: str) -> _Fields:
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
@@ -182,10 +180,13 @@ def _json_fields(text: str) -> Mapping[str, object]:
         raise BadRequest(400, 'send a JSON object such as {"action": "reject_all"}')
     extra = sorted(set(data) - {"action", "grant", "next"})
     if extra:
-        raise BadRequest(400, f"unknown field(s) {', '.join(map(repr, extra))}", ["action", "grant", "next"])
+        raise BadRequest(
+            400, f"unknown field(s) {', '.join(map(repr, extra))}", ["action", "grant", "next"]
+        )
     grant = data.get("grant", [])
     if not isinstance(grant, list) or not all(isinstance(g, str) for g in grant):
         raise BadRequest(400, "grant must be a list of category or service ids")
-    if "next" in data and not isinstance(data["next"], str):
+    next_value = data.get("next")
+    if next_value is not None and not isinstance(next_value, str):
         raise BadRequest(400, "next must be a string")
-    return data
+    return data.get("action"), grant, next_value

@@ -2,7 +2,10 @@
 
 Cookie value (version 1), all in cookie-safe characters::
 
-    1.<issued-at hex>.<revision hex>.<fingerprint 8 hex>.<receipt id 22 b64url>.<categories hex>.<services hex>.<signature>
+    1.<issued-at>.<revision>.<fingerprint>.<receipt id>.<categories>.<services>.<signature>
+
+issued-at, revision and the two bit masks are lower-case hex; the fingerprint is the first
+8 hex digits of `Policy.fingerprint`; the receipt id is 22 URL-safe base64 characters.
 
 The two bit masks refer to positions in the policy (category order, service order).
 That is safe because the fingerprint covers the order: a policy whose order changed

@@ -1,0 +1,111 @@
+"""Shared fixtures: a policy shaped like the seed page's, and an app factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from consent import ConsentMiddleware, Policy, get_consent
+
+SECRET = "test-secret-key-0123456789abcdef-0123456789"
+OTHER_SECRET = "another-secret-key-fedcba9876543210-fedcba98"
+
+POLICY_DATA: dict[str, Any] = {
+    "revision": 1,
+    "categories": [
+        {"id": "essential", "title": "Essential", "description": "Needed.", "required": True},
+        {"id": "analytics", "title": "Analytics", "description": "Visit counts."},
+        {"id": "marketing", "title": "Marketing", "description": "Ads and videos."},
+    ],
+    "services": [
+        {
+            "id": "php-session",
+            "category": "essential",
+            "title": "PHP session",
+            "cookies": [{"name": "PHPSESSID", "purpose": "Session id.", "duration": "session"}],
+        },
+        {
+            "id": "wordpress",
+            "category": "essential",
+            "title": "WordPress",
+            "cookies": [
+                {
+                    "name": "wordpress_test_cookie",
+                    "purpose": "Cookie check.",
+                    "duration": "session",
+                },
+                {"name": "wordpress_logged_in_*", "purpose": "Login.", "duration": "session"},
+                {"name": "wordpress_sec_*", "purpose": "Security.", "duration": "session"},
+            ],
+        },
+        {
+            "id": "matomo",
+            "category": "analytics",
+            "title": "Matomo",
+            "cookies": [{"name": "_pk_id.*", "purpose": "Visitor id.", "duration": "13 months"}],
+        },
+        {
+            "id": "google-analytics",
+            "category": "analytics",
+            "title": "Google Analytics",
+            "cookies": [{"name": "_ga", "purpose": "Client id.", "duration": "13 months"}],
+        },
+        {
+            "id": "youtube",
+            "category": "marketing",
+            "title": "YouTube",
+            "cookies": [{"name": "YSC", "purpose": "View counts.", "duration": "session"}],
+        },
+    ],
+}
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return Policy.model_validate(POLICY_DATA)
+
+
+async def whoami(request: Request) -> JSONResponse:
+    """An endpoint that reports what the middleware decided for this request."""
+    state = get_consent(request)
+    return JSONResponse(
+        {
+            "decided": state.decided,
+            "granted": sorted(state.granted),
+            "services": sorted(state.services),
+        }
+    )
+
+
+def make_app(policy: Policy | None = None, **overrides: Any) -> Starlette:
+    """The test application: `/` reports the consent state; options go to the middleware."""
+    options: dict[str, Any] = {
+        "policy": policy or Policy.model_validate(POLICY_DATA),
+        "secret_key": SECRET,
+    }
+    options.update(overrides)
+    return Starlette(
+        routes=[Route("/", whoami)],
+        middleware=[Middleware(ConsentMiddleware, **options)],
+    )
+
+
+@pytest.fixture
+def client_factory() -> Callable[..., TestClient]:
+    def factory(**overrides: Any) -> TestClient:
+        return TestClient(make_app(**overrides))
+
+    return factory
+
+
+@pytest.fixture
+def client() -> TestClient:
+    return TestClient(make_app())
