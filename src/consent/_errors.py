@@ -11,7 +11,7 @@ from pydantic_core import PydanticCustomError
 Problem = tuple[str, str, str]
 """(where, what is wrong, how to fix it)."""
 
-_TEXT_FIELDS = {"title", "description", "purpose", "controller"}
+_TEXT_FIELDS = {"title", "description", "purpose", "controller", "text"}
 _FIELDS: dict[tuple[str, ...], tuple[str, ...]] = {
     (): (
         "revision",
@@ -19,9 +19,11 @@ _FIELDS: dict[tuple[str, ...], tuple[str, ...]] = {
         "default_language",
         "controller",
         "privacy_policy_url",
+        "banner",
         "categories",
         "services",
     ),
+    ("banner",): ("title", "text"),
     ("categories",): ("id", "title", "description", "required"),
     ("services",): ("id", "category", "title", "description", "cookies"),
     ("services", "cookies"): ("name", "purpose", "duration", "path", "domain"),

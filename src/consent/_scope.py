@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import MutableMapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from consent.signing import ConsentCodec
 from consent.state import ConsentState
+
+if TYPE_CHECKING:
+    from consent.jinja import UI
 
 SCOPE_KEY = "consent"
 
@@ -19,10 +22,11 @@ class _HasScope(Protocol):
 class ConsentSlot:
     """Per-request holder: decodes the cookie on first use and notes that it was read."""
 
-    __slots__ = ("_codec", "_raw", "_state", "accessed", "changed")
+    __slots__ = ("_codec", "_raw", "_state", "accessed", "changed", "ui")
 
-    def __init__(self, codec: ConsentCodec, raw: str | None) -> None:
+    def __init__(self, codec: ConsentCodec, raw: str | None, ui: UI) -> None:
         self._codec = codec
+        self.ui = ui
         self._raw = raw
         self._state: ConsentState | None = None if raw else codec.undecided
         self.accessed = False

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import (
     HTMLResponse,
@@ -23,11 +23,13 @@ from starlette.responses import (
     RedirectResponse,
     Response,
 )
-from starlette.types import Receive, Scope, Send
+from starlette.staticfiles import StaticFiles
+from starlette.types import Message, Receive, Scope, Send
 
 from consent._scope import current_slot, get_consent
 from consent.config import ConsentConfig
 from consent.enforce import set_cookie_header
+from consent.jinja import UI
 from consent.policy import localize
 from consent.requests import (
     BadRequest,
@@ -57,14 +59,11 @@ class ConsentEndpoints:
 
     def __init__(self, config: ConsentConfig) -> None:
         self.config = config
-        self.templates = Environment(
-            loader=PackageLoader("consent", "templates"),
-            autoescape=select_autoescape(default=True, default_for_string=True),
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
+        self.ui = UI(config)
+        self.templates = self.ui.env
         lang = config.policy.default_language
         self.templates.filters["t"] = lambda text: localize(text, lang, lang)
+        self.static = StaticFiles(packages=[("consent", "static")])
         self._routes = {
             "": (("GET", "HEAD", "POST"), self.preferences),
             "/state": (("GET", "HEAD"), self.state),
@@ -78,7 +77,11 @@ class ConsentEndpoints:
         return path == base or path.startswith(base + "/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
-        route = self._routes.get(path[len(self.config.path) :])
+        sub = path[len(self.config.path) :]
+        if sub.startswith("/static/"):
+            await self._static(scope, receive, send, sub[len("/static") :])
+            return
+        route = self._routes.get(sub)
         if route is None:
             response: Response = PlainTextResponse("Not Found", status_code=404)
         elif scope["method"] not in route[0]:
@@ -90,6 +93,22 @@ class ConsentEndpoints:
         else:
             response = route[1](Request(scope, receive))
         await response(scope, receive, send)
+
+    async def _static(self, scope: Scope, receive: Receive, send: Send, file: str) -> None:
+        # consent.js / consent.css, served as if StaticFiles were mounted at {path}/static.
+        static_scope = dict(scope, path=file, root_path="")
+
+        async def send_cached(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                # URLs carry a content hash (?v=...), so a long cache is safe.
+                MutableHeaders(scope=message)["cache-control"] = "public, max-age=31536000"
+            await send(message)
+
+        try:
+            await self.static(static_scope, receive, send_cached)
+        except HTTPException as exc:  # raised before any response starts: 404, 405
+            response = PlainTextResponse(exc.detail, exc.status_code, headers=exc.headers)
+            await response(scope, receive, send)
 
     async def record(self, scope: Scope, receive: Receive) -> Response:
         """`POST {path}`: validate, sign and store the visitor's choice."""

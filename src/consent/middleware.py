@@ -71,7 +71,7 @@ class ConsentMiddleware:
             await self.app(scope, receive, send)
             return
 
-        slot = ConsentSlot(self._codec, self._read_cookie(scope))
+        slot = ConsentSlot(self._codec, self._read_cookie(scope), self.endpoints.ui)
         scope[SCOPE_KEY] = slot
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)

@@ -28,6 +28,7 @@ from pydantic import (
 from consent._errors import PolicyError, invalid, problems_from_validation
 
 __all__ = [
+    "Banner",
     "Category",
     "CookieRule",
     "Policy",
@@ -177,6 +178,13 @@ class Service(_Model):
     cookies: tuple[CookieRule, ...] = ()
 
 
+class Banner(_Model):
+    """The site's own words for the first layer (defaults come with the UI strings)."""
+
+    title: Text | None = None
+    text: Text | None = None
+
+
 class Policy(_Model):
     """What the site declares: its categories, their services and the services' cookies.
 
@@ -189,6 +197,7 @@ class Policy(_Model):
     default_language: str = "en"
     controller: Text | None = None
     privacy_policy_url: str | None = None
+    banner: Banner | None = None
     categories: tuple[Category, ...] = Field(min_length=1)
     services: tuple[Service, ...] = ()
 

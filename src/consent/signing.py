@@ -19,6 +19,7 @@ import base64
 import hashlib
 import re
 import secrets
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -109,7 +110,8 @@ class ConsentCodec:
         self.max_age = policy.max_age_days * 86400
         self._fingerprint = policy.fingerprint[:8].encode()
         self._undecided = ConsentState.undecided(policy)
-        self._cache: OrderedDict[str, tuple[int, ConsentState]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[int, ConsentState | None]] = OrderedDict()
+        self._lock = threading.Lock()  # sync endpoints decode from worker threads
         self._cache_size = cache_size
 
     def __repr__(self) -> str:
@@ -146,35 +148,43 @@ class ConsentCodec:
         hit = self._cache.get(value)
         if hit is None:
             hit = self._verify(value)
-            self._cache[value] = hit
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        issued, state = hit
+        issued, result = hit
+        if result is None:
+            raise OutdatedConsent("made under another policy revision or fingerprint")
         if issued > now + CLOCK_SKEW:
             raise BadConsentCookie("issued in the future")
         if now - issued > self.max_age:
             raise ExpiredConsent(f"issued more than {self.policy.max_age_days} days ago")
-        return state
+        return result
 
-    def _verify(self, value: str) -> tuple[int, ConsentState]:
+    def _verify(self, value: str) -> tuple[int, ConsentState | None]:
         if len(value) > MAX_COOKIE_LENGTH:
             raise BadConsentCookie("oversized")
         try:
             raw = value.encode("ascii")
         except UnicodeEncodeError:
             raise BadConsentCookie("not ASCII") from None
-        payload = self._signer.unsign(raw)
+        result = self._parse(self._signer.unsign(raw))
+        # Only well-signed values are cached, so nobody can fill the cache with garbage
+        # cheaply; outdated ones are cached too, as they keep coming until re-asked.
+        with self._lock:
+            self._cache[value] = result
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return result
+
+    def _parse(self, payload: bytes) -> tuple[int, ConsentState | None]:
         match = _PAYLOAD.fullmatch(payload)
         if match is None:
             raise BadConsentCookie("unknown payload version or layout")
         iat, rev, fp, rid, cats, svcs = match.groups()
+        issued = int(iat, 16)
         if int(rev, 16) != self.policy.revision or fp != self._fingerprint:
-            raise OutdatedConsent("made under another policy revision")
+            return issued, None  # outdated
         cat_bits, svc_bits = int(cats, 16), int(svcs, 16)
         categories, services = self.policy.categories, self.policy.services
         if cat_bits >> len(categories) or svc_bits >> len(services):
             raise BadConsentCookie("refers to categories or services the policy lacks")
-        issued = int(iat, 16)
         state = ConsentState.from_grants(
             self.policy,
             (c.id for i, c in enumerate(categories) if cat_bits >> i & 1),
