@@ -48,6 +48,7 @@ class UI:
             lstrip_blocks=True,
         )
         self.assets = {name: _asset_version(name) for name in ("consent.js", "consent.css")}
+        self.owners = {s.id: s.category for s in config.policy.services}
 
     def render(self, name: str, conn: HTTPConnection, state: ConsentState, **extra: Any) -> Markup:
         """Render `consent/<name>` with everything the parts need."""
@@ -64,6 +65,7 @@ class UI:
             "action": base,
             "static": base + "/static",
             "assets": self.assets,
+            "owners": self.owners,
             "next": safe_next(extra.pop("next", None) or here),
             **extra,
         }
