@@ -1,34 +1,82 @@
-"""The example news site as a FastAPI app: the same policy and middleware.
+"""The example news site as a FastAPI app: same policy, templates and behaviour.
 
 Run it with `.venv/bin/uvicorn examples.fastapi_app:app`.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
 
-from consent import ConsentMiddleware, ConsentState, get_consent, load_policy
+from consent import ConsentMiddleware, ConsentState, get_consent
+from examples.site import (
+    ARTICLES,
+    SECRET_KEY,
+    STATIC_DIR,
+    log_in,
+    log_out,
+    page,
+    policy,
+    username_from,
+)
 
-policy = load_policy(Path(__file__).parent / "consent.toml")
-SECRET_KEY = os.environ.get("CONSENT_SECRET_KEY", "demo-only-key-change-me-0123456789abcdef")
-
-app = FastAPI(title="Example News API")
+app = FastAPI(title="Example News", docs_url=None, redoc_url=None)
 app.add_middleware(ConsentMiddleware, policy=policy, secret_key=SECRET_KEY)
+app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 
 def consent(request: Request) -> ConsentState:
-    """A FastAPI dependency giving the visitor's consent."""
+    """A dependency giving the visitor's consent to any endpoint."""
     return get_consent(request)
+
+
+@app.get("/")
+async def home(request: Request) -> Response:
+    return page(request, "home.html")
+
+
+@app.get("/articles/{slug}")
+async def article(request: Request, slug: str) -> Response:
+    if slug not in ARTICLES:
+        raise HTTPException(404)
+    return page(request, "article.html", article=ARTICLES[slug], slug=slug)
+
+
+@app.get("/embed/video")
+async def video(request: Request) -> Response:
+    return page(request, "video.html")
+
+
+@app.get("/privacy")
+async def privacy(request: Request) -> Response:
+    return page(request, "privacy.html")
+
+
+@app.get("/login")
+async def login_form(request: Request) -> Response:
+    response = page(request, "login.html")
+    response.set_cookie("wordpress_test_cookie", "WP Cookie check", samesite="lax")
+    return response
+
+
+@app.post("/login")
+async def login(request: Request) -> Response:
+    return log_in(await username_from(request))
+
+
+@app.post("/logout")
+async def logout(request: Request) -> Response:
+    return log_out(request)
 
 
 @app.get("/api/articles")
 async def articles(state: Annotated[ConsentState, Depends(consent)]) -> dict[str, Any]:
+    """A JSON API that adapts to the visitor's choice, read through a dependency."""
     return {
-        "articles": [{"id": 1, "title": "India and Japan agree a joint vision"}],
+        "articles": [{"slug": slug, "title": a["title"]} for slug, a in ARTICLES.items()],
         "personalised": state.allows("marketing"),
         "consent": state.to_json(),
     }

@@ -1,9 +1,11 @@
-"""The example apps work as documented: the seed page's model, end to end."""
+"""The example apps work as documented: the seed page's model, end to end, both frameworks."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from consent import load_policy
@@ -11,6 +13,7 @@ from examples.app import app as starlette_app
 from examples.fastapi_app import app as fastapi_app
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
+APPS = pytest.mark.parametrize("app", [starlette_app, fastapi_app], ids=["starlette", "fastapi"])
 
 
 def test_example_policy_reproduces_seed_essentials() -> None:
@@ -28,20 +31,24 @@ def test_example_policy_reproduces_seed_essentials() -> None:
     assert {c.id for c in policy.categories} == {"essential", "analytics", "marketing"}
 
 
-def test_example_app_first_visit_shows_banner_and_sets_nothing() -> None:
-    """A1, B1: the banner is there and no cookie at all is set before a choice."""
-    client = TestClient(starlette_app)
+@APPS
+def test_example_first_visit_shows_banner_and_sets_nothing(app: Starlette) -> None:
+    """A1, B1, B12: banner and settings link present, no cookie at all before a choice."""
+    client = TestClient(app)
     response = client.get("/")
     assert response.status_code == 200
     assert "data-consent-banner" in response.text
+    assert "cc-settings-link" in response.text
     assert 'data-analytics="off"' in response.text
+    assert 'type="text/plain"' in response.text  # the statistics tag is inert
     assert "set-cookie" not in response.headers
     assert response.headers["vary"] == "Cookie"
 
 
-def test_example_app_accept_then_reject_without_javascript() -> None:
+@APPS
+def test_example_accept_then_reject_without_javascript(app: Starlette) -> None:
     """The whole flow with forms and redirects only (B13: withdrawal in one post)."""
-    client = TestClient(starlette_app)
+    client = TestClient(app)
     response = client.post(
         "/consent", data={"action": "accept_all", "next": "/privacy"}, follow_redirects=False
     )
@@ -50,11 +57,35 @@ def test_example_app_accept_then_reject_without_javascript() -> None:
     page = client.get("/")
     assert "data-consent-banner" not in page.text
     assert 'data-analytics="on"' in page.text
+    assert '<script data-consent="matomo" src="/static/analytics.js"></script>' in page.text
 
     client.post("/consent", data={"action": "reject_all", "next": "/"})
     page = client.get("/")
     assert "data-consent-banner" not in page.text
     assert 'data-analytics="off"' in page.text
+
+
+@APPS
+def test_example_login_sets_essential_cookies(app: Starlette) -> None:
+    client = TestClient(app)
+    assert "wordpress_test_cookie" in client.get("/login").headers["set-cookie"]
+    response = client.post("/login", data={"username": "ann"}, follow_redirects=False)
+    names = {h.split("=", 1)[0] for h in response.headers.get_list("set-cookie")}
+    assert "PHPSESSID" in names
+    assert any(n.startswith("wordpress_logged_in_") for n in names)
+    assert "Signed in as ann" in client.get("/").text
+
+
+@APPS
+def test_example_video_embed_waits_for_consent(app: Starlette) -> None:
+    client = TestClient(app)
+    page = client.get("/articles/india-japan-vision").text
+    assert 'data-consent-src="/embed/video"' in page
+    assert "Allow YouTube videos" in page
+    client.post("/consent", json={"action": "save", "grant": ["youtube"]})
+    page = client.get("/articles/india-japan-vision").text
+    assert '<iframe src="/embed/video"' in page
+    assert "data-consent-placeholder" not in page
 
 
 def test_fastapi_example_reads_consent_through_a_dependency() -> None:
