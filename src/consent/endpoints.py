@@ -30,14 +30,12 @@ from consent._scope import current_slot, get_consent
 from consent.config import ConsentConfig
 from consent.enforce import set_cookie_header
 from consent.jinja import UI
-from consent.policy import localize
 from consent.requests import (
     BadRequest,
     content_kind,
     is_same_origin,
     parse_choice,
     read_body,
-    safe_next,
 )
 from consent.signing import new_receipt_id
 from consent.state import ConsentState
@@ -60,9 +58,6 @@ class ConsentEndpoints:
     def __init__(self, config: ConsentConfig) -> None:
         self.config = config
         self.ui = UI(config)
-        self.templates = self.ui.env
-        lang = config.policy.default_language
-        self.templates.filters["t"] = lambda text: localize(text, lang, lang)
         self.static = StaticFiles(packages=[("consent", "static")])
         self._routes = {
             "": (("GET", "HEAD", "POST"), self.preferences),
@@ -143,11 +138,11 @@ class ConsentEndpoints:
 
     def preferences(self, request: Request) -> Response:
         """`GET {path}`: every category, service and cookie, with the visitor's switches."""
-        return self._page(request, "consent/preferences.html")
+        return self._page(request, "page_preferences.html")
 
     def declaration(self, request: Request) -> Response:
         """`GET {path}/policy`: the cookie declaration table."""
-        return self._page(request, "consent/declaration.html")
+        return self._page(request, "page_declaration.html")
 
     def state(self, request: Request) -> Response:
         """`GET {path}/state`: the visitor's current state."""
@@ -163,21 +158,12 @@ class ConsentEndpoints:
         return get_consent(request)
 
     def _page(self, request: Request, name: str) -> Response:
-        state = self._state(request)
-        html = self.templates.get_template(name).render(
-            policy=self.config.policy,
-            state=state,
-            action=self._action_url(request),
-            next=safe_next(request.query_params.get("next")),
-            lang=self.config.policy.default_language,
+        html = self.ui.render(
+            name, request, self._state(request), next=request.query_params.get("next")
         )
         response = HTMLResponse(html, headers=_PAGE_HEADERS)
         response.headers.add_vary_header("Cookie")
         return response
-
-    def _action_url(self, request: Request) -> str:
-        root: str = request.scope.get("root_path", "")
-        return root + self.config.path
 
     def _store(self, scope: Scope, response: Response, state: ConsentState) -> None:
         config = self.config
