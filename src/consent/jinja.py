@@ -132,9 +132,9 @@ class TemplateConsent:
         return self._render(context, "settings_link.html", label=label)
 
     @pass_context
-    def declaration(self, context: Context) -> Markup:
-        """The cookie declaration table."""
-        return self._render(context, "declaration.html")
+    def declaration(self, context: Context, level: int = 2) -> Markup:
+        """The cookie declaration: a section per category (headings `<h{level}>`)."""
+        return self._render(context, "declaration_table.html", level=max(1, min(int(level), 6)))
 
     @pass_context
     def script(
