@@ -13,6 +13,7 @@ is escaped.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Mapping
 from importlib.resources import files
 from typing import Any
@@ -25,11 +26,13 @@ from starlette.requests import HTTPConnection
 from consent._scope import current_slot
 from consent.config import ConsentConfig
 from consent.i18n import strings
-from consent.policy import localize
+from consent.policy import Policy, localize
 from consent.requests import safe_next
 from consent.state import ConsentState
 
 __all__ = ["UI", "TemplateConsent", "context_processor", "install"]
+
+logger = logging.getLogger("consent")
 
 
 def _asset_version(name: str) -> str:
@@ -49,6 +52,17 @@ class UI:
         )
         self.assets = {name: _asset_version(name) for name in ("consent.js", "consent.css")}
         self.owners = {s.id: s.category for s in config.policy.services}
+        self._unknown_logged: set[str] = set()
+
+    def allows_markup(self, state: ConsentState, id: str) -> bool:
+        """Like `state.allows`, but an unknown id in markup is "not allowed", logged once."""
+        try:
+            return state.allows(id)
+        except KeyError:
+            if id not in self._unknown_logged and len(self._unknown_logged) < 1000:
+                self._unknown_logged.add(id)
+                logger.warning("data-consent=%r names no category or service; kept inert", id)
+            return False
 
     def render(self, name: str, conn: HTTPConnection, state: ConsentState, **extra: Any) -> Markup:
         """Render `consent/<name>` with everything the parts need."""
@@ -104,6 +118,11 @@ class TemplateConsent:
         slot.accessed = True
         return slot.state
 
+    def _allows_markup(self, context: Context, id: str) -> bool:
+        slot = current_slot(self._conn(context).scope)
+        slot.accessed = True
+        return slot.ui.allows_markup(slot.state, id)
+
     @pass_context
     def allows(self, context: Context, id: str) -> bool:
         """Whether category or service `id` is granted; KeyError for unknown ids."""
@@ -141,7 +160,7 @@ class TemplateConsent:
         self, context: Context, id: str, src: str | None = None, **attrs: str | bool
     ) -> Markup:
         """A `<script>` that runs only once `id` is allowed (inert `text/plain` until then)."""
-        allowed = self.allows(context, id)
+        allowed = self._allows_markup(context, id)
         parts = [f'data-consent="{escape(id)}"']
         if src is not None:
             parts.append(f'src="{escape(src)}"')
@@ -159,7 +178,7 @@ class TemplateConsent:
     def gate(self, context: Context, id: str, caller: Callable[[], str]) -> Markup:
         """``{% call consent.gate(id) %}...{% endcall %}``: any HTML, inert until allowed."""
         body = caller()
-        if self.allows(context, id):
+        if self._allows_markup(context, id):
             return Markup(body)
         return Markup(f'<template data-consent="{escape(id)}">{body}</template>')
 
@@ -168,11 +187,12 @@ class TemplateConsent:
         self, context: Context, id: str, src: str, title: str, **attrs: str | bool
     ) -> Markup:
         """An embed that loads only once `id` is allowed, with an "Allow" placeholder."""
-        state = self.state(context)
-        allowed = state.allows(id)
+        allowed = self._allows_markup(context, id)
         policy = current_slot(self._conn(context).scope).ui.config.policy
-        service = policy.service(id) if policy.kind_of(id) == "service" else None
-        category = policy.category(service.category if service else id)
+        service = category = None
+        if _known(policy, id):
+            service = policy.service(id) if policy.kind_of(id) == "service" else None
+            category = policy.category(service.category if service else id)
         return self._render(
             context,
             "iframe.html",
@@ -184,6 +204,14 @@ class TemplateConsent:
             category=category,
             attrs=Markup(" ".join(_attrs(attrs))),
         )
+
+
+def _known(policy: Policy, id: str) -> bool:
+    try:
+        policy.kind_of(id)
+    except KeyError:
+        return False
+    return True
 
 
 def _attrs(attrs: Mapping[str, str | bool]) -> list[str]:
