@@ -1,0 +1,214 @@
+"""Streaming gate for text/html bodies: scripts and iframes wait for consent.
+
+`HTMLGate` rewrites start tags as the body streams through:
+
+* ``<script data-consent="x" ...>`` whose id is not allowed gets ``type="text/plain"`` (the
+  original type kept in ``data-consent-type``): the browser neither fetches nor runs it;
+* ``<iframe data-consent="x" src=...>`` not allowed has ``src`` moved to ``data-consent-src``;
+* with auto-blocking, a ``<script src>`` or ``<iframe src>`` from a host a service declares
+  is gated as that service even without ``data-consent``.
+
+The tokenizer follows the HTML start-tag grammar (quoted, single-quoted and unquoted
+attribute values, ``>`` inside quotes) and skips comments and raw-text elements such as
+``<script>`` bodies, so ``"<iframe"`` inside a script is left alone. It keeps only the
+unfinished construct between chunks: memory is bounded by the longest tag, not the page.
+Bytes outside rewritten tags pass through unchanged, so any ASCII-compatible charset is
+kept as it is.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+__all__ = ["HTMLGate", "host_matcher"]
+
+_WS = rb"\t\n\f\r "
+# One attribute, matched atomically as the HTML tokenizer would (no backtracking).
+_ATTR = (
+    rb"(?>[^" + _WS + rb"/>][^" + _WS + rb"/=>]*+"
+    rb"(?:[" + _WS + rb"]*+=[" + _WS + rb"]*+(?:\"[^\"]*+\"|'[^']*+'|[^" + _WS + rb">]*+))?)"
+)
+_START_TAG = re.compile(
+    rb"<([a-zA-Z][^" + _WS + rb"/>]*+)((?:[" + _WS + rb"/]++|" + _ATTR + rb")*+)>"
+)
+_ATTR_PARTS = re.compile(
+    rb"([^" + _WS + rb"/>][^" + _WS + rb"/=>]*)"
+    rb"(?:[" + _WS + rb"]*=[" + _WS + rb"]*(?:\"([^\"]*)\"|'([^']*)'|([^" + _WS + rb">]*)))?"
+)
+_MARKUP = re.compile(rb"<(?:!--|[!?/a-zA-Z])")
+# Elements whose content is not markup: the tokenizer skips to their end tag.
+_RAW_TEXT = frozenset(
+    {b"script", b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes"}
+)
+_RAW_ENDS = {n: re.compile(rb"</" + n + rb"[\t\n\f\r />]", re.IGNORECASE) for n in _RAW_TEXT}
+_COMMENT_END = re.compile(rb"--!?>")
+
+Allows = Callable[[str], bool]
+"""Whether a category or service id is allowed (unknown ids: False)."""
+HostLookup = Callable[[str], str | None]
+"""The service id that owns a URL's host, or None."""
+
+
+def host_matcher(hosts: dict[str, str]) -> HostLookup:
+    """A lookup from URL to service id; `hosts` maps a host (or `*.domain`) to a service."""
+    exact = {h.lower(): s for h, s in hosts.items() if not h.startswith("*.")}
+    suffixes = [(h[1:].lower(), s) for h, s in hosts.items() if h.startswith("*.")]
+
+    def lookup(url: str) -> str | None:
+        try:
+            host = urlsplit(url.strip()).hostname
+        except ValueError:
+            return None
+        if not host:
+            return None
+        if host in exact:
+            return exact[host]
+        for suffix, service in suffixes:
+            if host.endswith(suffix) or host == suffix[1:]:
+                return service
+        return None
+
+    return lookup
+
+
+class HTMLGate:
+    """Rewrites one HTML body, fed in chunks; `feed` and `close` return bytes to send."""
+
+    def __init__(self, allows: Allows, hosts: HostLookup | None = None) -> None:
+        self._allows = allows
+        self._hosts = hosts
+        self._buffer = b""
+        self._raw_end: re.Pattern[bytes] | None = None  # inside <script>...</script> etc.
+        self._in_comment = False
+        self.changed = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Process `chunk`; returns what can be sent now (possibly b"")."""
+        self._buffer += chunk
+        return self._run(final=False)
+
+    def close(self) -> bytes:
+        """Flush what is left at the end of the body (an unfinished tag passes unchanged)."""
+        return self._run(final=True)
+
+    def _run(self, final: bool) -> bytes:
+        data = self._buffer
+        out: list[bytes] = []
+        pos = 0
+        end = len(data)
+        while pos < end:
+            if self._in_comment:
+                close = _COMMENT_END.search(data, pos)
+                if close is None:
+                    keep = end if final else max(pos, end - 3)
+                    out.append(data[pos:keep])
+                    pos = keep
+                    break
+                out.append(data[pos : close.end()])
+                pos = close.end()
+                self._in_comment = False
+                continue
+            if self._raw_end is not None:
+                match = self._raw_end.search(data, pos)
+                if match is None:
+                    # Keep a tail that could be the start of the end tag.
+                    keep = end if final else max(pos, end - 12)
+                    out.append(data[pos:keep])
+                    pos = keep
+                    break
+                out.append(data[pos : match.start()])
+                pos = match.start()
+                self._raw_end = None
+                continue
+            match = _MARKUP.search(data, pos)
+            if match is None:
+                keep = end if final or not data.endswith(b"<") else end - 1
+                out.append(data[pos:keep])
+                pos = keep
+                break
+            out.append(data[pos : match.start()])
+            pos = match.start()
+            kind = data[pos + 1 : pos + 4]
+            if kind == b"!--":
+                # "<!-->" and "<!--->" are complete (empty) comments in HTML.
+                if end - pos < 6 and not final:
+                    break
+                short = re.match(rb"<!---?>", data[pos : pos + 6])
+                if short is not None:
+                    out.append(short.group(0))
+                    pos += short.end()
+                    continue
+                out.append(b"<!--")
+                pos += 4
+                self._in_comment = True
+                continue
+            if kind[:1] in (b"!", b"?", b"/"):
+                gt = data.find(b">", pos)
+                if gt < 0:
+                    break
+                out.append(data[pos : gt + 1])
+                pos = gt + 1
+                continue
+            tag = _START_TAG.match(data, pos)
+            if tag is None:
+                break  # an unfinished start tag: wait for more data
+            out.append(self._start_tag(tag))
+            pos = tag.end()
+            name = tag.group(1).lower()
+            if name in _RAW_TEXT:  # a '/>' does not close these in HTML
+                self._raw_end = _RAW_ENDS[name]
+        rest = data[pos:]
+        if final:
+            out.append(rest)
+            rest = b""
+        self._buffer = rest
+        return b"".join(out)
+
+    def _start_tag(self, tag: re.Match[bytes]) -> bytes:
+        name = tag.group(1).lower()
+        if name not in (b"script", b"iframe"):
+            return tag.group(0)
+        attrs = [(m.group(1).lower(), m) for m in _ATTR_PARTS.finditer(tag.group(2))]
+        values: dict[bytes, str] = {}
+        for attr, match in attrs:
+            values.setdefault(attr, _value(match))  # the first of duplicates wins, as in browsers
+        consent_id = values.get(b"data-consent")
+        src = values.get(b"src", "").strip()
+        added = b""
+        if consent_id is None and src and self._hosts is not None:
+            consent_id = self._hosts(src)
+            if consent_id is not None:
+                added = b' data-consent="' + consent_id.encode() + b'"'
+        if consent_id is None or self._allows(consent_id.strip()):
+            return tag.group(0)
+        if name == b"script":
+            kind = values.get(b"type")
+            if kind is not None and kind.strip().lower() == "text/plain":
+                return tag.group(0)  # written inert already
+            moved, dropped = b"type", b"data-consent-type"
+            added += b' type="text/plain"'
+        else:
+            if not src:
+                return tag.group(0)
+            moved, dropped = b"src", b"data-consent-src"
+        parts = []
+        for attr, match in attrs:
+            raw = match.group(0)
+            if attr == moved:  # keep the value byte for byte, under the new name
+                raw = dropped + raw[len(attr) :]
+            elif attr == dropped:
+                continue
+            parts.append(b" " + raw)
+        self.changed = True
+        return b"<" + tag.group(1) + b"".join(parts) + added + b">"
+
+
+def _value(match: re.Match[bytes]) -> str:
+    for group in (2, 3, 4):
+        value = match.group(group)
+        if value is not None:
+            return html.unescape(value.decode("latin-1"))
+    return ""
