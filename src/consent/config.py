@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
+from consent.enforce import CookieGuard
 from consent.policy import Policy
 from consent.signing import ConsentCodec
 
@@ -25,6 +26,7 @@ class ConsentConfig:
     same_site: SameSite
     domain: str | None
     trusted_origins: frozenset[str]
+    guard: CookieGuard
     max_body_size: int = 64 * 1024
 
     @property

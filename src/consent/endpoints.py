@@ -28,7 +28,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from consent._scope import current_slot, get_consent
 from consent.config import ConsentConfig
-from consent.enforce import set_cookie_header
+from consent.enforce import cookie_names, set_cookie_header
 from consent.jinja import UI
 from consent.requests import (
     BadRequest,
@@ -167,7 +167,12 @@ class ConsentEndpoints:
 
     def _store(self, scope: Scope, response: Response, state: ConsentState) -> None:
         config = self.config
-        secure = scope.get("scheme") in ("https", "wss") if config.secure is None else config.secure
+        https = scope.get("scheme") == "https"
+        secure = https if config.secure is None else config.secure
+        # Withdrawal takes effect at once: expire what the refused services left behind.
+        header = Headers(scope=scope).get("cookie", "")
+        for expired in config.guard.deletions(cookie_names(header), state, secure=https):
+            response.headers.append("set-cookie", expired)
         header = set_cookie_header(
             config.cookie_name,
             config.codec.encode(state),

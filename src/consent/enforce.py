@@ -1,11 +1,31 @@
-"""Set-Cookie headers: the one place that formats them."""
+"""Cookies on the server: Set-Cookie filtering, deletion on refusal, and the one formatter.
+
+Every `Set-Cookie` the application emits is matched against the policy's cookie rules. A
+cookie of a service the visitor has not allowed is dropped before it leaves the server;
+deletions always pass, and so do required categories and the consent cookie itself.
+Cookies of refused services that the browser still sends are expired (for every declared
+path and domain, plus the host-only variant). Cookies of other sites cannot be reached from
+here: a browser only sends, and only lets us replace, this site's own cookies.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from http.cookies import SimpleCookie
 from typing import Literal
 
-__all__ = ["set_cookie_header"]
+from consent.policy import CookieRule, Policy, Service
+from consent.state import ConsentState
+
+__all__ = ["CookieGuard", "Undeclared", "set_cookie_header"]
+
+logger = logging.getLogger("consent")
+Undeclared = Literal["allow", "warn", "block"]
+_MAX_WARNED = 1000
 
 
 def set_cookie_header(
@@ -31,3 +51,133 @@ def set_cookie_header(
     morsel["httponly"] = httponly
     morsel["samesite"] = same_site.capitalize()
     return morsel.OutputString()
+
+
+def _is_deletion(attributes: str) -> bool:
+    for part in attributes.split(";"):
+        key, _, value = part.partition("=")
+        key = key.strip().lower()
+        value = value.strip()
+        if key == "max-age" and re.fullmatch(r"-?\d+", value) and int(value) <= 0:
+            return True
+        if key == "expires":
+            try:
+                when = parsedate_to_datetime(value)
+            except (TypeError, ValueError, IndexError):
+                continue
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            if when <= datetime.now(UTC):
+                return True
+    return False
+
+
+class CookieGuard:
+    """Knows which service owns a cookie name, and what a visitor's state lets through."""
+
+    def __init__(self, policy: Policy, *, consent_cookie: str, undeclared: Undeclared) -> None:
+        if undeclared not in ("allow", "warn", "block"):
+            raise ValueError(
+                f"undeclared_cookies must be 'allow', 'warn' or 'block', not {undeclared!r}"
+            )
+        self.policy = policy
+        self.consent_cookie = consent_cookie
+        self.undeclared = undeclared
+        self._exact: dict[str, tuple[Service, CookieRule]] = {}
+        self._prefixes: list[tuple[str, Service, CookieRule]] = []
+        for service, rule in policy.cookie_rules():
+            if rule.is_prefix:
+                self._prefixes.append((rule.name[:-1], service, rule))
+            else:
+                self._exact[rule.name] = (service, rule)
+        self._prefixes.sort(key=lambda item: -len(item[0]))  # the most specific rule wins
+        optional = [
+            re.escape(rule.name[:-1]) + (r"[^=;\s]*" if rule.is_prefix else "")
+            for service, rule in policy.cookie_rules()
+            if service.category not in policy.required_ids
+        ]
+        # A quick test on the raw Cookie header: does it carry any optional cookie at all?
+        self._optional = (
+            re.compile(r"(?:^|[;\s])(?:" + "|".join(optional) + r")=") if optional else None
+        )
+        self._warned: set[str] = set()
+
+    def owner(self, name: str) -> tuple[Service, CookieRule] | None:
+        """The service and rule that declare cookie `name`, or None."""
+        found = self._exact.get(name)
+        if found is not None:
+            return found
+        for prefix, service, rule in self._prefixes:
+            if name.startswith(prefix):
+                return service, rule
+        return None
+
+    def passes(self, name: str, state: ConsentState) -> bool:
+        """Whether the app may set cookie `name` for a visitor in `state`."""
+        if name == self.consent_cookie:
+            return True
+        found = self.owner(name)
+        if found is None:
+            if self.undeclared == "warn" and name not in self._warned:
+                if len(self._warned) < _MAX_WARNED:
+                    self._warned.add(name)
+                    logger.warning("cookie %r is not declared in the consent policy", name)
+            return self.undeclared != "block"
+        return state.allows(found[0].id)
+
+    def filter(
+        self, headers: list[tuple[bytes, bytes]], state: ConsentState
+    ) -> tuple[list[tuple[bytes, bytes]], list[str]]:
+        """`headers` without the Set-Cookie lines `state` does not allow, and their names."""
+        kept: list[tuple[bytes, bytes]] = []
+        dropped: list[str] = []
+        for key, value in headers:
+            if key.lower() == b"set-cookie":
+                text = value.decode("latin-1")
+                pair, _, attributes = text.partition(";")
+                name = pair.partition("=")[0].strip()
+                if not _is_deletion(attributes) and not self.passes(name, state):
+                    dropped.append(name)
+                    continue
+            kept.append((key, value))
+        return kept, dropped
+
+    def may_carry_refused(self, cookie_header: str) -> bool:
+        """A cheap pre-check: could this Cookie header hold a cookie of an optional service?"""
+        return self._optional is not None and self._optional.search(cookie_header) is not None
+
+    def deletions(
+        self, cookie_names: Iterable[str], state: ConsentState, *, secure: bool
+    ) -> list[str]:
+        """Set-Cookie values expiring every carried cookie of a service `state` refuses."""
+        out: list[str] = []
+        for name in cookie_names:
+            found = self.owner(name)
+            if found is None or state.allows(found[0].id):
+                continue
+            rule = found[1]
+            prefixed = name.startswith(("__Secure-", "__Host-"))
+            domains: list[str | None] = [None] if rule.domain is None else [rule.domain, None]
+            for domain in domains:
+                out.append(
+                    set_cookie_header(
+                        name,
+                        "",
+                        max_age=0,
+                        path=rule.path,
+                        domain=domain,
+                        secure=secure or prefixed,
+                        httponly=False,
+                    )
+                )
+        return out
+
+
+def cookie_names(header: str) -> list[str]:
+    """The cookie names in a `Cookie` request header."""
+    names = []
+    for part in header.split(";"):
+        name, sep, _ = part.partition("=")
+        if sep:
+            names.append(name.strip())
+    return names

@@ -43,6 +43,9 @@ _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?")
 _COOKIE_NAME = re.compile(r"[!#$%&'+\-.^_`|~0-9A-Za-z]+\*?")
 _DURATION = re.compile(r"(?P<n>[1-9][0-9]{0,5}) (?P<unit>minute|hour|day|month|year)s?")
 _DOMAIN = re.compile(r"\.?[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+_HOST = re.compile(
+    r"(?:\*\.)?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
 _LANG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
 _UNIT_SECONDS = {
     "minute": 60,
@@ -176,6 +179,19 @@ class Service(_Model):
     title: Text
     description: Text = ""
     cookies: tuple[CookieRule, ...] = ()
+    hosts: tuple[str, ...] = ()
+
+    @field_validator("hosts")
+    @classmethod
+    def _check_hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for host in value:
+            if not _HOST.fullmatch(host):
+                raise invalid(
+                    f"{host!r} is not a host name",
+                    "write a host such as 'www.googletagmanager.com', or '*.example.com' for "
+                    "every sub-domain (no scheme, no path)",
+                )
+        return tuple(h.lower() for h in value)
 
 
 class Banner(_Model):
