@@ -26,17 +26,32 @@ from urllib.parse import urlsplit
 __all__ = ["HTMLGate", "host_matcher"]
 
 _WS = rb"\t\n\f\r "
-# One attribute, matched atomically as the HTML tokenizer would (no backtracking).
-_ATTR = (
-    rb"(?>[^" + _WS + rb"/>][^" + _WS + rb"/=>]*+"
-    rb"(?:[" + _WS + rb"]*+=[" + _WS + rb"]*+(?:\"[^\"]*+\"|'[^']*+'|[^" + _WS + rb">]*+))?)"
-)
+
+
+def _attribute(group: bytes) -> bytes:
+    # One attribute as the HTML tokenizer reads it. A quote after "=" always opens a quoted
+    # value, even while its closing quote has not arrived (the tag is then unfinished).
+    # `group` is b"(" to capture name and value, b"(?:" not to.
+    g = group
+    return (
+        g + rb"[^" + _WS + rb"/>][^" + _WS + rb"/=>]*+)"
+        rb"(?:[" + _WS + rb"]*+=[" + _WS + rb"]*+"
+        rb"(?:\""
+        + g
+        + rb"[^\"]*+)\"|'"
+        + g
+        + rb"[^']*+)'|(?![\"'])"
+        + g
+        + rb"[^"
+        + _WS
+        + rb">]*+))"
+        rb"|(?![" + _WS + rb"]*+=))"
+    )
+
+
+_ATTR_PARTS = re.compile(_attribute(b"("))
 _START_TAG = re.compile(
-    rb"<([a-zA-Z][^" + _WS + rb"/>]*+)((?:[" + _WS + rb"/]++|" + _ATTR + rb")*+)>"
-)
-_ATTR_PARTS = re.compile(
-    rb"([^" + _WS + rb"/>][^" + _WS + rb"/=>]*)"
-    rb"(?:[" + _WS + rb"]*=[" + _WS + rb"]*(?:\"([^\"]*)\"|'([^']*)'|([^" + _WS + rb">]*)))?"
+    rb"<([a-zA-Z][^" + _WS + rb"/>]*+)((?:[" + _WS + rb"/]++|(?>" + _attribute(b"(?:") + rb"))*+)>"
 )
 _MARKUP = re.compile(rb"<(?:!--|[!?/a-zA-Z])")
 # Elements whose content is not markup: the tokenizer skips to their end tag.
