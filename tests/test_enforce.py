@@ -1,0 +1,243 @@
+"""Server-side enforcement around raw ASGI apps (no Starlette routing): any framework works.
+
+Checklist items: A1, A3 (Set-Cookie filtering), A5 (per category), B14 (withdrawal deletes).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+from starlette.types import Receive, Scope, Send
+
+from consent import ConsentMiddleware, Policy
+from consent.enforce import CookieGuard
+from consent.state import ConsentState
+from tests.conftest import POLICY_DATA, SECRET
+
+RawApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+POLICY_WITH_DOMAIN: dict[str, Any] = {
+    **POLICY_DATA,
+    "services": [
+        *POLICY_DATA["services"],
+        {
+            "id": "ads",
+            "category": "marketing",
+            "title": "Ads",
+            "cookies": [
+                {
+                    "name": "_gcl_au",
+                    "purpose": "Ad clicks.",
+                    "duration": "3 months",
+                    "path": "/shop",
+                    "domain": ".example.com",
+                },
+            ],
+        },
+    ],
+}
+
+
+def raw_app(headers: list[tuple[bytes, bytes]], body: bytes | list[bytes] = b"ok") -> RawApp:
+    """A hand-written ASGI app sending fixed headers and a body (in chunks if a list)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["type"] == "http"
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        chunks = body if isinstance(body, list) else [body]
+        for index, chunk in enumerate(chunks):
+            more = index < len(chunks) - 1
+            await send({"type": "http.response.body", "body": chunk, "more_body": more})
+
+    return app
+
+
+def client(app: RawApp, data: dict[str, Any] | None = None, **options: Any) -> TestClient:
+    policy = Policy.model_validate(data or POLICY_DATA)
+    wrapped = ConsentMiddleware(app, policy=policy, secret_key=SECRET, **options)
+    return TestClient(wrapped, base_url="https://example.com")
+
+
+SETS_COOKIES = [
+    (b"content-type", b"text/plain"),
+    (b"set-cookie", b"_ga=GA1.1.123; Path=/; Max-Age=34000000"),
+    (b"set-cookie", b"PHPSESSID=abc; Path=/; HttpOnly"),
+    (b"set-cookie", b"wordpress_logged_in_0a1b=ann; Path=/"),
+    (b"set-cookie", b"YSC=v; Path=/"),
+]
+
+
+def set_names(response: Any) -> list[str]:
+    return [h.split("=", 1)[0] for h in response.headers.get_list("set-cookie")]
+
+
+def test_no_choice_drops_optional_cookies_and_keeps_essential_ones() -> None:
+    """A1, A3: before a choice only the essential cookies leave the server."""
+    response = client(raw_app(SETS_COOKIES)).get("/")
+    assert set_names(response) == ["PHPSESSID", "wordpress_logged_in_0a1b"]
+    assert response.headers["vary"] == "Cookie"
+
+
+@pytest.mark.parametrize(
+    ("grant", "expected"),
+    [
+        ([], ["PHPSESSID", "wordpress_logged_in_0a1b"]),
+        (["analytics"], ["_ga", "PHPSESSID", "wordpress_logged_in_0a1b"]),
+        (["marketing"], ["PHPSESSID", "wordpress_logged_in_0a1b", "YSC"]),
+        (["google-analytics"], ["_ga", "PHPSESSID", "wordpress_logged_in_0a1b"]),
+        (["analytics", "matomo"], ["PHPSESSID", "wordpress_logged_in_0a1b"]),
+        (["analytics", "marketing"], ["_ga", "PHPSESSID", "wordpress_logged_in_0a1b", "YSC"]),
+    ],
+)
+def test_each_grant_lets_through_exactly_its_cookies(grant: list[str], expected: list[str]) -> None:
+    """A3, A5: a granted category (or service) passes its cookies and nobody else's."""
+    c = client(raw_app(SETS_COOKIES))
+    assert c.post("/consent", json={"action": "save", "grant": grant}).status_code == 200
+    assert set_names(c.get("/")) == expected
+
+
+def test_deletions_and_the_consent_cookie_always_pass() -> None:
+    headers = [
+        (b"set-cookie", b"_ga=; Max-Age=0; Path=/"),
+        (b"set-cookie", b"YSC=; expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/"),
+        (b"set-cookie", b"consent=whatever; Path=/"),
+        (b"set-cookie", b"_pk_id.1=1; expires=Thu, 01 Jan 2099 00:00:00 GMT"),
+    ]
+    assert set_names(client(raw_app(headers)).get("/")) == ["_ga", "YSC", "consent"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "passes", "warns"),
+    [("allow", True, False), ("warn", True, True), ("block", False, False)],
+)
+def test_undeclared_cookies_follow_the_setting(
+    mode: str, passes: bool, warns: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    c = client(raw_app([(b"set-cookie", b"mystery=1")]), undeclared_cookies=mode)
+    with caplog.at_level(logging.WARNING, logger="consent"):
+        first = c.get("/")
+        c.get("/")
+    assert ("mystery" in set_names(first)) is passes
+    warnings = [r for r in caplog.records if "mystery" in r.getMessage()]
+    assert len(warnings) == (1 if warns else 0)  # once per name, not per response
+
+
+def test_warned_names_are_bounded() -> None:
+    guard = CookieGuard(Policy.model_validate(POLICY_DATA), consent_cookie="c", undeclared="warn")
+    state = ConsentState.undecided(guard.policy)
+    for index in range(5000):
+        assert guard.passes(f"junk{index}", state)
+    assert len(guard._warned) <= 1000
+
+
+def test_invalid_undeclared_setting_is_refused() -> None:
+    with pytest.raises(ValueError, match="undeclared_cookies"):
+        client(raw_app([]), undeclared_cookies="sometimes")
+
+
+def test_withdrawal_expires_carried_cookies_with_their_path_and_domain() -> None:
+    """B14: a refusal after a grant expires what the refused services left, on every variant."""
+    c = client(raw_app([(b"content-type", b"text/plain")]), POLICY_WITH_DOMAIN)
+    c.post("/consent", json={"action": "accept_all"})
+    c.cookies.set("_ga", "GA1.1", domain="example.com")
+    c.cookies.set("_gcl_au", "1", domain="example.com")
+    c.cookies.set("PHPSESSID", "s", domain="example.com")
+    response = c.post("/consent", json={"action": "reject_all"})
+    expired = [h for h in response.headers.get_list("set-cookie") if "Max-Age=0" in h]
+    assert any(h.startswith('_ga=""') and "Path=/;" in h for h in expired)
+    assert any(
+        h.startswith('_gcl_au=""') and "Domain=.example.com" in h and "Path=/shop" in h
+        for h in expired
+    )
+    assert any(h.startswith('_gcl_au=""') and "Domain" not in h for h in expired)
+    assert not any(h.startswith("PHPSESSID") for h in expired)  # essential stays
+    assert all("Secure" in h for h in expired)  # https request
+
+
+def test_refused_cookies_are_expired_again_on_later_requests() -> None:
+    """Analytics tags recreate their cookies; every response expires them again."""
+    c = client(raw_app([(b"content-type", b"text/plain")]))
+    c.post("/consent", json={"action": "reject_all"})
+    c.cookies.set("_pk_id.1.abc", "1", domain="example.com")
+    response = c.get("/")
+    assert any(h.startswith('_pk_id.1.abc=""') for h in response.headers.get_list("set-cookie"))
+    assert response.headers["vary"] == "Cookie"
+
+
+def test_deleting_on_later_requests_can_be_switched_off() -> None:
+    c = client(raw_app([(b"content-type", b"text/plain")]), delete_refused_cookies=False)
+    c.cookies.set("_ga", "1", domain="example.com")
+    assert c.get("/").headers.get_list("set-cookie") == []
+
+
+HTML = [(b"content-type", b"text/html; charset=utf-8")]
+PAGE = b'<p>hi</p><script data-consent="analytics" src="/a.js"></script>'
+
+
+def test_html_is_gated_with_correct_content_length() -> None:
+    headers = [*HTML, (b"content-length", str(len(PAGE)).encode())]
+    response = client(raw_app(headers, PAGE)).get("/")
+    assert b'type="text/plain"' in response.content
+    assert response.headers["content-length"] == str(len(response.content))
+    assert response.headers["vary"] == "Cookie"
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+
+
+def test_streamed_html_is_gated_across_chunks() -> None:
+    chunks = [PAGE[:20], PAGE[20:31], PAGE[31:]]
+    headers = [*HTML, (b"content-length", str(len(PAGE)).encode())]
+    response = client(raw_app(headers, chunks)).get("/")
+    assert response.content == PAGE.replace(b"></script>", b' type="text/plain"></script>')
+    assert "content-length" not in response.headers  # unknown in advance: sent chunked
+
+
+def test_granted_html_passes_unchanged() -> None:
+    c = client(raw_app(HTML, PAGE))
+    c.post("/consent", json={"action": "accept_all"})
+    assert c.get("/").content == PAGE
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"content-type", b"text/plain")],
+        [(b"content-type", b"application/json")],
+        [*HTML, (b"content-encoding", b"gzip")],
+        [(b"content-type", b"text/html; charset=utf-16")],
+    ],
+)
+def test_other_bodies_are_left_alone(headers: list[tuple[bytes, bytes]]) -> None:
+    body = gzip.compress(PAGE) if (b"content-encoding", b"gzip") in headers else PAGE
+    response = client(raw_app(headers, body)).get("/")
+    assert response.content == PAGE  # (the test client decodes gzip; the bytes were untouched)
+
+
+def test_gating_can_be_switched_off() -> None:
+    assert client(raw_app(HTML, PAGE), gate_html=False).get("/").content == PAGE
+
+
+def test_auto_blocking_by_declared_hosts() -> None:
+    data: dict[str, Any] = {
+        **POLICY_DATA,
+        "services": [
+            *POLICY_DATA["services"],
+            {
+                "id": "gtm",
+                "category": "analytics",
+                "title": "Tag Manager",
+                "hosts": ["www.googletagmanager.com"],
+            },
+        ],
+    }
+    page = b'<script async src="https://www.googletagmanager.com/gtm.js?id=1"></script>'
+    c = client(raw_app(HTML, page), data)
+    assert c.get("/").content == page.replace(
+        b"></script>", b' data-consent="gtm" type="text/plain"></script>'
+    )
+    c.post("/consent", json={"action": "save", "grant": ["gtm"]})
+    assert c.get("/").content == page
