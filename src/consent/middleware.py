@@ -14,6 +14,7 @@ from consent.enforce import CookieGuard, Undeclared, cookie_names
 from consent.gating import HTMLGate, host_matcher
 from consent.policy import Policy
 from consent.signing import ConsentCodec
+from consent.state import ConsentState
 
 __all__ = ["ConsentMiddleware", "get_consent"]
 
@@ -78,131 +79,146 @@ class ConsentMiddleware:
         self.gate_html = gate_html
         self._hosts = host_matcher({h: s.id for s in policy.services for h in s.hosts})
         self._has_hosts = any(s.hosts for s in policy.services)
-        self._cookie_prefix = cookie_name + "="
+        self._cookie_bytes = cookie_name.encode("latin-1") + b"="
+        self._carry_cache: dict[bytes, bool] = {}
 
     def __repr__(self) -> str:
         return f"ConsentMiddleware(app={self.app!r}, cookie_name={self.config.cookie_name!r})"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
 
-        cookie_header = self._cookie_header(scope)
-        slot = ConsentSlot(self.config.codec, self._read_cookie(cookie_header), self.endpoints.ui)
+        # This runs on every request, so it sticks to cheap byte operations.
+        header = b""
+        for key, value in scope["headers"]:
+            if key == b"cookie":
+                header = value if not header else header + b"; " + value
+        raw = self._read_cookie(header) if self._cookie_bytes in header else None
+        slot = ConsentSlot(self.config.codec, raw, self.endpoints.ui)
         scope[SCOPE_KEY] = slot
-        if scope["type"] == "websocket":
+        if kind == "websocket":
             await self.app(scope, receive, send)
             return
 
-        path = scope["path"]
-        root = scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root) :]
-        if self.endpoints.handles(path):
-            await self.endpoints(scope, receive, send, path)
-            return
+        path: str = scope["path"]
+        if self.config.path in path:
+            root = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root) :]
+            if self.endpoints.handles(path):
+                await self.endpoints(scope, receive, send, path)
+                return
 
-        responder = _Responder(self, scope, slot, cookie_header, send)
-        await self.app(scope, receive, responder.send)
+        gated: _GatedBody | None = None
 
-    @staticmethod
-    def _cookie_header(scope: Scope) -> str:
-        headers: list[tuple[bytes, bytes]] = scope["headers"]
-        return "; ".join(v.decode("latin-1") for k, v in headers if k == b"cookie")
+        async def send_wrapper(message: Message) -> None:
+            nonlocal gated
+            if gated is not None:
+                await gated.send(message)
+            elif message["type"] == "http.response.start":
+                gated = self._response_start(message, scope, slot, header, send)
+                if gated is None:
+                    await send(message)
+            else:
+                await send(message)
 
-    def _read_cookie(self, header: str) -> str | None:
-        # Only our cookie is needed: a scan of the header is cheaper than parsing them all.
-        if self._cookie_prefix not in header:
-            return None
-        prefix = self._cookie_prefix
-        for part in header.split(";"):
-            part = part.strip()
-            if part.startswith(prefix):
-                return part[len(prefix) :].strip('"')
-        return None
+        await self.app(scope, receive, send_wrapper)
 
-
-class _Responder:
-    """Per-request state of the send wrapper: headers on start, gating on the body."""
-
-    __slots__ = ("cookie_header", "gate", "middleware", "scope", "send_next", "slot", "start")
-
-    def __init__(
-        self,
-        middleware: ConsentMiddleware,
-        scope: Scope,
-        slot: ConsentSlot,
-        cookie_header: str,
-        send: Send,
-    ) -> None:
-        self.middleware = middleware
-        self.scope = scope
-        self.slot = slot
-        self.cookie_header = cookie_header
-        self.send_next = send
-        self.gate: HTMLGate | None = None
-        self.start: Message | None = None
-
-    async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            await self._start(message)
-        elif message["type"] == "http.response.body" and self.gate is not None:
-            await self._body(message)
-        else:
-            await self.send_next(message)
-
-    async def _start(self, message: Message) -> None:
-        middleware = self.middleware
-        guard = middleware.config.guard
-        raw: list[tuple[bytes, bytes]] = list(message.get("headers", []))
-        vary = self.slot.accessed
-        content_type = b""
-        encoded = False
-        has_cookies = False
-        for key, value in raw:
-            key = key.lower()
+    def _response_start(
+        self, message: Message, scope: Scope, slot: ConsentSlot, cookie_header: bytes, send: Send
+    ) -> _GatedBody | None:
+        """Enforce the choice on the response headers; a `_GatedBody` when the HTML body
+        must be rewritten (the start message then waits for it)."""
+        headers: list[tuple[bytes, bytes]] = message.setdefault("headers", [])
+        vary = slot.accessed
+        html = has_cookies = has_vary = False
+        for key, value in headers:  # ASGI header names are lower-case
             if key == b"content-type":
-                content_type = value.lower()
-            elif key == b"content-encoding":
-                encoded = value.strip().lower() not in (b"", b"identity")
+                value = value.lower()
+                html = value.startswith(b"text/html") and b"utf-16" not in value
             elif key == b"set-cookie":
                 has_cookies = True
-        if has_cookies:
-            raw, dropped = guard.filter(raw, self.slot.state)
-            vary = vary or bool(dropped)
-        if middleware.delete_refused_cookies and guard.may_carry_refused(self.cookie_header):
-            scheme = self.scope.get("scheme", "http")
-            expired = guard.deletions(
-                cookie_names(self.cookie_header), self.slot.state, secure=scheme == "https"
-            )
-            raw.extend((b"set-cookie", v.encode("latin-1")) for v in expired)
-            vary = vary or bool(expired)
-        if (
-            middleware.gate_html
-            and content_type.startswith(b"text/html")
-            and not encoded
-            and b"utf-16" not in content_type
-            and b"utf-32" not in content_type
-        ):
+            elif key == b"vary":
+                has_vary = True
+            elif key == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+                html = False
+                break
+        if has_cookies or (cookie_header and self._carries_refused(cookie_header)):
+            vary = self._enforce_cookies(message, scope, slot.state, cookie_header) or vary
+        gated = None
+        if html and self.gate_html:
             vary = True  # the markup depends on the consent cookie
-            state = self.slot.state
-            ui = middleware.endpoints.ui
-            self.gate = HTMLGate(
-                lambda id: ui.allows_markup(state, id),
-                middleware._hosts if middleware._has_hosts else None,
-            )
-        message = dict(message, headers=raw)
+            gated = _GatedBody(self._gate(slot.state), message, send)
         if vary:
-            MutableHeaders(scope=message).add_vary_header("Cookie")
-        if self.gate is None:
-            await self.send_next(message)
-        else:
-            self.start = message  # held until the first body chunk fixes Content-Length
+            if has_vary:
+                MutableHeaders(scope=message).add_vary_header("Cookie")
+            else:
+                message["headers"].append((b"vary", b"Cookie"))
+        return gated
 
-    async def _body(self, message: Message) -> None:
+    def _enforce_cookies(
+        self, message: Message, scope: Scope, state: ConsentState, cookie_header: bytes
+    ) -> bool:
+        """Filter the app's Set-Cookie headers and expire refused ones; True if changed."""
+        guard = self.config.guard
+        headers, dropped = guard.filter(message["headers"], state)
+        expired: list[str] = []
+        if self.delete_refused_cookies and cookie_header and self._carries_refused(cookie_header):
+            names = cookie_names(cookie_header.decode("latin-1"))
+            https = scope.get("scheme") == "https"
+            expired = guard.deletions(names, state, secure=https)
+            headers.extend((b"set-cookie", value.encode("latin-1")) for value in expired)
+        message["headers"] = headers
+        return bool(dropped or expired)
+
+    def _gate(self, state: ConsentState) -> HTMLGate:
+        ui = self.endpoints.ui
+        return HTMLGate(
+            lambda id: ui.allows_markup(state, id), self._hosts if self._has_hosts else None
+        )
+
+    def _read_cookie(self, header: bytes) -> str | None:
+        # Only our cookie is needed: finding it is cheaper than parsing every cookie.
+        name = self._cookie_bytes
+        at = header.find(name)
+        while at >= 0:
+            if at == 0 or header[at - 1] in b"; \t":
+                start = at + len(name)
+                end = header.find(b";", start)
+                value = header[start:] if end < 0 else header[start:end]
+                return value.strip().strip(b'"').decode("latin-1")
+            at = header.find(name, at + 1)
+        return None
+
+    def _carries_refused(self, header: bytes) -> bool:
+        """Whether the Cookie header may hold cookies of optional services (cached)."""
+        found = self._carry_cache.get(header)
+        if found is None:
+            found = self.config.guard.may_carry_refused(header.decode("latin-1"))
+            if len(self._carry_cache) >= 4096:
+                self._carry_cache.clear()
+            self._carry_cache[header] = found
+        return found
+
+
+class _GatedBody:
+    """The rest of a gated HTML response: the held start message, then rewritten chunks."""
+
+    __slots__ = ("gate", "send_next", "start")
+
+    def __init__(self, gate: HTMLGate, start: Message, send: Send) -> None:
+        self.gate = gate
+        self.start: Message | None = start
+        self.send_next = send
+
+    async def send(self, message: Message) -> None:
+        if message["type"] != "http.response.body":
+            await self.send_next(message)
+            return
         gate = self.gate
-        assert gate is not None
         more = message.get("more_body", False)
         body = gate.feed(message.get("body", b""))
         if not more:

@@ -137,6 +137,12 @@ class ConsentCodec:
 
     def decode(self, value: str, now: float | None = None) -> ConsentState:
         """The state stored in `value`, or the undecided state if anything is wrong."""
+        # The common case (a cached, current, unexpired cookie) is answered here directly.
+        hit = self._cache.get(value)
+        if hit is not None and hit[1] is not None:
+            elapsed = (time.time() if now is None else now) - hit[0]
+            if -CLOCK_SKEW <= elapsed <= self.max_age:
+                return hit[1]
         try:
             return self.loads(value, now)
         except (BadSignature, BadConsentCookie):
