@@ -1,0 +1,194 @@
+"""What ConsentMiddleware costs per request, against a no-op middleware and SessionMiddleware.
+
+In-process ASGI calls (no network, no test client) against a hello-world Starlette app, all
+configurations measured in the same run, in interleaved rounds; the median of the rounds is
+reported. Run with `make bench` (add `--quick` for a short run, `--check` to exit 1 when a
+target is missed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import itsdangerous
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from consent import ConsentMiddleware, ConsentState, get_consent, load_policy
+from consent.signing import ConsentCodec, new_receipt_id
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICY = load_policy(ROOT / "examples" / "consent.toml")
+KEY = "benchmark-secret-key-0123456789abcdef"
+
+
+class NoOpMiddleware:
+    """The floor: the least a pure ASGI middleware can do."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+async def plain(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("yes" if request.scope.get("user") else "no")
+
+
+async def reads_consent(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("yes" if get_consent(request).allows("analytics") else "no")
+
+
+async def reads_session(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("yes" if request.session.get("user") else "no")
+
+
+def app(endpoint: Callable[[Request], Awaitable[PlainTextResponse]], *mw: Middleware) -> ASGIApp:
+    return Starlette(routes=[Route("/", endpoint)], middleware=list(mw))
+
+
+def consent_cookie() -> bytes:
+    state = ConsentState.from_choice(
+        POLICY, "accept_all", issued_at=ConsentState.now(), receipt_id=new_receipt_id()
+    )
+    return b"consent=" + ConsentCodec(POLICY, KEY).encode(state).encode()
+
+
+def session_cookie() -> bytes:
+    # Signed exactly as Starlette's SessionMiddleware writes it.
+    data = base64.b64encode(json.dumps({"user": "ann"}).encode())
+    return b"session=" + itsdangerous.TimestampSigner(KEY).sign(data)
+
+
+CONSENT = Middleware(ConsentMiddleware, policy=POLICY, secret_key=KEY)
+CONFIGS: dict[str, tuple[ASGIApp, list[tuple[bytes, bytes]], bytes]] = {
+    "bare": (app(plain), [], b"no"),
+    "no-op middleware": (app(plain, Middleware(NoOpMiddleware)), [], b"no"),
+    "consent, no cookie": (app(reads_consent, CONSENT), [], b"no"),
+    "consent, valid cookie": (app(reads_consent, CONSENT), [(b"cookie", consent_cookie())], b"yes"),
+    "SessionMiddleware": (
+        app(reads_session, Middleware(SessionMiddleware, secret_key=KEY)),
+        [(b"cookie", session_cookie())],
+        b"yes",
+    ),
+}
+
+
+def scope(headers: list[tuple[bytes, bytes]]) -> Scope:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/",
+        "raw_path": b"/",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"accept", b"*/*"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+async def receive() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def call(target: ASGIApp, headers: list[tuple[bytes, bytes]]) -> list[Message]:
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await target(scope(headers), receive, send)
+    return sent
+
+
+async def check(
+    name: str, target: ASGIApp, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    """Prove a configuration answers 200 with the expected body, so no error path is timed."""
+    sent = await call(target, headers)
+    status, got = sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+    if status != 200 or got != body:
+        raise SystemExit(f"{name}: expected 200 {body!r}, got {status} {got!r}")
+
+
+async def measure(target: ASGIApp, headers: list[tuple[bytes, bytes]], n: int) -> float:
+    async def send(message: Message) -> None:
+        pass
+
+    scopes = [scope(headers) for _ in range(n)]
+    start = time.perf_counter_ns()
+    for item in scopes:
+        await target(item, receive, send)
+    return (time.perf_counter_ns() - start) / n / 1000
+
+
+async def run(rounds: int, n: int) -> dict[str, float]:
+    for name, (target, headers, body) in CONFIGS.items():
+        await check(name, target, headers, body)
+        await measure(target, headers, 2000)  # warm-up: caches, lazy middleware stacks
+    samples: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    for _ in range(rounds):
+        for name, (target, headers, _body) in CONFIGS.items():
+            samples[name].append(await measure(target, headers, n))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def report(results: dict[str, float]) -> bool:
+    bare = results["bare"]
+    floor = results["no-op middleware"] - bare
+    peer = results["SessionMiddleware"] - bare
+    print(
+        f"Python {platform.python_version()}, starlette {version('starlette')}, "
+        f"itsdangerous {version('itsdangerous')}, asgi-consent {version('asgi-consent')}"
+    )
+    header = ("configuration", "us/request", "overhead us", "x no-op", "x session")
+    print(f"{header[0]:24} {header[1]:>10} {header[2]:>12} {header[3]:>9} {header[4]:>10}")
+    for name, value in results.items():
+        extra = value - bare
+        ratio_floor = f"{extra / floor:9.1f}" if name != "bare" and floor > 0 else f"{'':9}"
+        ratio_peer = f"{extra / peer:10.2f}" if name != "bare" and peer > 0 else f"{'':10}"
+        print(f"{name:24} {value:10.2f} {extra:12.2f} {ratio_floor} {ratio_peer}")
+    cost = results["consent, valid cookie"] - bare
+    targets = [
+        ("valid cookie <= 2x the no-op middleware's overhead", cost <= 2 * floor),
+        ("valid cookie < 1/10 of SessionMiddleware's overhead", cost < peer / 10),
+    ]
+    for label, ok in targets:
+        print(f"{'PASS' if ok else 'FAIL'}: {label}")
+    return all(ok for _, ok in targets)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    rounds, n = (3, 2000) if args.quick else (15, 20000)
+    results: dict[str, Any] = asyncio.run(run(rounds, n))
+    ok = report(results)
+    return 1 if args.check and not ok else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
