@@ -38,6 +38,7 @@ _TYPE_FIXES = {
     "list_type": "write a list: [...] (or [[...]] tables in TOML)",
     "model_type": "write a table / object with the fields of this entry",
     "too_short": "declare at least one entry",
+    "too_long": "split the policy: the consent cookie holds at most 256 of these",
     "greater_than_equal": "raise the number",
     "less_than_equal": "lower the number",
 }

@@ -214,8 +214,9 @@ class Policy(_Model):
     controller: Text | None = None
     privacy_policy_url: str | None = None
     banner: Banner | None = None
-    categories: tuple[Category, ...] = Field(min_length=1)
-    services: tuple[Service, ...] = ()
+    # The consent cookie stores one bit per category and per service, 256 of each at most.
+    categories: tuple[Category, ...] = Field(min_length=1, max_length=256)
+    services: tuple[Service, ...] = Field(default=(), max_length=256)
 
     @model_validator(mode="after")
     def _check_references(self) -> Policy:
