@@ -51,6 +51,9 @@ _PAYLOAD = re.compile(
 )
 
 
+_SIGNATURE = re.compile(rb"[A-Za-z0-9_-]{43}")
+
+
 class BadConsentCookie(Exception):
     """The cookie is well signed but not usable, or not a consent cookie at all."""
 
@@ -170,6 +173,10 @@ class ConsentCodec:
             raw = value.encode("ascii")
         except UnicodeEncodeError:
             raise BadConsentCookie("not ASCII") from None
+        # base64 decoding forgives stray characters, so the signature's shape is checked
+        # first: one valid cookie has exactly one spelling.
+        if not _SIGNATURE.fullmatch(raw, raw.rfind(b".") + 1):
+            raise BadConsentCookie("malformed signature")
         result = self._parse(self._signer.unsign(raw))
         # Only well-signed values are cached, so nobody can fill the cache with garbage
         # cheaply; outdated ones are cached too, as they keep coming until re-asked.
