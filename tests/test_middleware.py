@@ -158,7 +158,7 @@ def test_repr_never_shows_the_secret() -> None:
 def test_bad_cookie_is_undecided_never_500(cookie: str) -> None:
     """C1: whatever the browser sends, the app gets "no decision"."""
     client = TestClient(make_app())
-    response = client.get("/", headers={"cookie": f"consent={cookie}".encode()})
+    response = client.get("/", headers={b"cookie": f"consent={cookie}".encode()})
     assert response.status_code == 200
     assert response.json() == {
         "decided": False,
