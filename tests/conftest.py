@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import asyncio
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 from starlette.applications import Starlette
@@ -14,6 +16,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from consent import ConsentMiddleware, Policy, get_consent
+
+T = TypeVar("T")
 
 SECRET = "test-secret-key-0123456789abcdef-0123456789"
 OTHER_SECRET = "another-secret-key-fedcba9876543210-fedcba98"
@@ -109,3 +113,13 @@ def client_factory() -> Callable[..., TestClient]:
 @pytest.fixture
 def client() -> TestClient:
     return TestClient(make_app())
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion on a fresh event loop in its own thread.
+
+    The browser tests' Playwright session keeps an event loop running in the main thread,
+    where `asyncio.run` would refuse to start.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -5,7 +5,6 @@ Checklist items: C1 (a tampered cookie is "no decision", never a 500).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from consent import ConsentMiddleware, Policy, get_consent
-from tests.conftest import OTHER_SECRET, POLICY_DATA, SECRET, make_app
+from tests.conftest import OTHER_SECRET, POLICY_DATA, SECRET, make_app, run_async
 
 POLICY = Policy.model_validate(POLICY_DATA)
 
@@ -51,7 +50,7 @@ def test_raw_asgi_app_without_any_framework() -> None:
         "query_string": b"",
         "headers": [(b"host", b"example.com")],
     }
-    asyncio.run(middleware(scope, receive, send))
+    run_async(middleware(scope, receive, send))
     assert seen["state"].decided is False
     assert sent[0]["status"] == 200
     assert (b"vary", b"Cookie") in sent[0]["headers"]
@@ -72,7 +71,7 @@ def test_lifespan_and_other_scopes_pass_through_untouched() -> None:
     async def ignore(message: Message) -> None:
         pass
 
-    asyncio.run(middleware({"type": "lifespan"}, nothing, ignore))
+    run_async(middleware({"type": "lifespan"}, nothing, ignore))
     assert calls == [{"type": "lifespan"}]
 
 

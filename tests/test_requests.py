@@ -6,7 +6,6 @@ checks on every state-changing route, no open redirects).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 from urllib.parse import urlencode
@@ -19,7 +18,7 @@ from starlette.testclient import TestClient
 from starlette.types import Message
 
 from consent.requests import is_same_origin, safe_next
-from tests.conftest import make_app
+from tests.conftest import make_app, run_async
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
@@ -196,7 +195,7 @@ def test_streamed_body_without_length_is_capped() -> None:
         "server": ("testserver", 80),
         "headers": [(b"host", b"testserver"), (b"content-type", FORM["content-type"].encode())],
     }
-    asyncio.run(app(scope, receive, send))
+    run_async(app(scope, receive, send))
     assert sent[0]["status"] == 413
 
 
