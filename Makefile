@@ -29,6 +29,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_middleware.py
+	$(BIN)/python benchmarks/bench_gating.py
 
 screenshots: $(STAMP)
 	$(BIN)/python tools/screenshots.py

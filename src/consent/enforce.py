@@ -53,23 +53,25 @@ def set_cookie_header(
     return morsel.OutputString()
 
 
+_MAX_AGE = re.compile(r";\s*max-age\s*=\s*(-?\d+)", re.IGNORECASE)
+_EXPIRES = re.compile(r";\s*expires\s*=\s*([^;]*)", re.IGNORECASE)
+
+
 def _is_deletion(attributes: str) -> bool:
-    for part in attributes.split(";"):
-        key, _, value = part.partition("=")
-        key = key.strip().lower()
-        value = value.strip()
-        if key == "max-age" and re.fullmatch(r"-?\d+", value) and int(value) <= 0:
-            return True
-        if key == "expires":
-            try:
-                when = parsedate_to_datetime(value)
-            except (TypeError, ValueError, IndexError):
-                continue
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            if when <= datetime.now(UTC):
-                return True
-    return False
+    """Whether a Set-Cookie's attributes (from the first ';') expire the cookie now."""
+    max_age = _MAX_AGE.search(attributes)
+    if max_age is not None:
+        return int(max_age.group(1)) <= 0  # Max-Age wins over Expires (RFC 6265, 5.3)
+    expires = _EXPIRES.search(attributes)
+    if expires is None:
+        return False
+    try:
+        when = parsedate_to_datetime(expires.group(1).strip())
+    except (TypeError, ValueError, IndexError):
+        return False
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when <= datetime.now(UTC)
 
 
 class CookieGuard:
@@ -101,16 +103,24 @@ class CookieGuard:
             re.compile(r"(?:^|[;\s])(?:" + "|".join(optional) + r")=") if optional else None
         )
         self._warned: set[str] = set()
+        self._seen: dict[str, tuple[Service, CookieRule] | None] = {}
+        self._always = {s.id for s in policy.services if s.category in policy.required_ids}
 
     def owner(self, name: str) -> tuple[Service, CookieRule] | None:
         """The service and rule that declare cookie `name`, or None."""
         found = self._exact.get(name)
         if found is not None:
             return found
+        if name in self._seen:
+            return self._seen[name]
         for prefix, service, rule in self._prefixes:
             if name.startswith(prefix):
-                return service, rule
-        return None
+                found = (service, rule)
+                break
+        if len(self._seen) >= 4096:
+            self._seen.clear()
+        self._seen[name] = found
+        return found
 
     def passes(self, name: str, state: ConsentState) -> bool:
         """Whether the app may set cookie `name` for a visitor in `state`."""
@@ -123,7 +133,8 @@ class CookieGuard:
                     self._warned.add(name)
                     logger.warning("cookie %r is not declared in the consent policy", name)
             return self.undeclared != "block"
-        return state.allows(found[0].id)
+        service_id = found[0].id
+        return service_id in self._always or service_id in state.services
 
     def filter(
         self, headers: list[tuple[bytes, bytes]], state: ConsentState
@@ -132,11 +143,11 @@ class CookieGuard:
         kept: list[tuple[bytes, bytes]] = []
         dropped: list[str] = []
         for key, value in headers:
-            if key.lower() == b"set-cookie":
+            if key == b"set-cookie" or key.lower() == b"set-cookie":
                 text = value.decode("latin-1")
-                pair, _, attributes = text.partition(";")
+                pair, semicolon, attributes = text.partition(";")
                 name = pair.partition("=")[0].strip()
-                if not _is_deletion(attributes) and not self.passes(name, state):
+                if not self.passes(name, state) and not _is_deletion(semicolon + attributes):
                     dropped.append(name)
                     continue
             kept.append((key, value))

@@ -53,13 +53,27 @@ _ATTR_PARTS = re.compile(_attribute(b"("))
 _START_TAG = re.compile(
     rb"<([a-zA-Z][^" + _WS + rb"/>]*+)((?:[" + _WS + rb"/]++|(?>" + _attribute(b"(?:") + rb"))*+)>"
 )
-_MARKUP = re.compile(rb"<(?:!--|[!?/a-zA-Z])")
 # Elements whose content is not markup: the tokenizer skips to their end tag.
 _RAW_TEXT = frozenset(
     {b"script", b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes"}
 )
 _RAW_ENDS = {n: re.compile(rb"</" + n + rb"[\t\n\f\r />]", re.IGNORECASE) for n in _RAW_TEXT}
 _COMMENT_END = re.compile(rb"--!?>")
+# Everything the gate passes on unchanged, consumed in one C-level match: text, tags other
+# than the raw-text elements above (scripts and iframes among them), end tags, doctype and
+# other "<!...>" / "<?...>" constructs. It stops at a comment, at a tag the gate must look
+# at, and before anything unfinished at the end of the buffer.
+_SKIP = re.compile(
+    rb"(?:[^<]++"
+    rb"|<(?![a-zA-Z!/?]|\Z)"
+    rb"|<(?!(?i:" + b"|".join(sorted(_RAW_TEXT)) + rb")[" + _WS + rb"/>])"
+    rb"[a-zA-Z][^" + _WS + rb"/>]*+(?:[" + _WS + rb"/]++|(?>" + _attribute(b"(?:") + rb"))*+>"
+    rb"|</[a-zA-Z][^" + _WS + rb"/>]*+(?:[" + _WS + rb"/]++|(?>" + _attribute(b"(?:") + rb"))*+>"
+    rb"|</(?![a-zA-Z])[^>]*+>"
+    rb"|<!(?!--)[^>]*+>"
+    rb"|<\?[^>]*+>"
+    rb")*+"
+)
 
 Allows = Callable[[str], bool]
 """Whether a category or service id is allowed (unknown ids: False)."""
@@ -138,14 +152,11 @@ class HTMLGate:
                 pos = match.start()
                 self._raw_end = None
                 continue
-            match = _MARKUP.search(data, pos)
-            if match is None:
-                keep = end if final or not data.endswith(b"<") else end - 1
-                out.append(data[pos:keep])
-                pos = keep
-                break
-            out.append(data[pos : match.start()])
-            pos = match.start()
+            skip = _SKIP.match(data, pos)
+            if skip is not None and skip.end() > pos:
+                out.append(data[pos : skip.end()])
+                pos = skip.end()
+                continue
             kind = data[pos + 1 : pos + 4]
             if kind == b"!--":
                 # "<!-->" and "<!--->" are complete (empty) comments in HTML.
@@ -160,13 +171,8 @@ class HTMLGate:
                 pos += 4
                 self._in_comment = True
                 continue
-            if kind[:1] in (b"!", b"?", b"/"):
-                gt = data.find(b">", pos)
-                if gt < 0:
-                    break
-                out.append(data[pos : gt + 1])
-                pos = gt + 1
-                continue
+            if kind[:1] in (b"", b"!", b"?", b"/"):
+                break  # unfinished ("<!...", "</..." without its ">"): wait for more data
             tag = _START_TAG.match(data, pos)
             if tag is None:
                 break  # an unfinished start tag: wait for more data
