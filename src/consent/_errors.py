@@ -68,6 +68,11 @@ def problems_from_validation(exc: ValidationError, data: Any) -> list[Problem]:
     for error in exc.errors(include_url=False):
         loc = _clean(error["loc"])
         ctx = error.get("ctx") or {}
+        given = error.get("input")
+        if error["type"] == "too_short" and isinstance(given, list | tuple):
+            if len(given) >= ctx.get("min_length", 0):
+                continue  # pydantic counts only the valid items; the others are reported
+
         where = ctx.get("where") or _where(loc, data)
         if error["type"] == "policy":
             problem = (where, ctx["message"], ctx["fix"])

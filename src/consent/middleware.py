@@ -80,6 +80,9 @@ class ConsentMiddleware:
         self._hosts = host_matcher({h: s.id for s in policy.services for h in s.hosts})
         self._has_hosts = any(s.hosts for s in policy.services)
         self._cookie_bytes = cookie_name.encode("latin-1") + b"="
+        self._codec = self.config.codec
+        self._ui = self.endpoints.ui
+        self._path = path
         self._carry_cache: dict[bytes, bool] = {}
 
     def __repr__(self) -> str:
@@ -97,14 +100,14 @@ class ConsentMiddleware:
             if key == b"cookie":
                 header = value if not header else header + b"; " + value
         raw = self._read_cookie(header) if self._cookie_bytes in header else None
-        slot = ConsentSlot(self.config.codec, raw, self.endpoints.ui)
+        slot = ConsentSlot(self._codec, raw, self._ui)
         scope[SCOPE_KEY] = slot
         if kind == "websocket":
             await self.app(scope, receive, send)
             return
 
         path: str = scope["path"]
-        if self.config.path in path:
+        if self._path in path:
             root = scope.get("root_path", "")
             if root and path.startswith(root):
                 path = path[len(root) :]

@@ -312,12 +312,20 @@ class Policy(_Model):
             raise KeyError(self._unknown(id, [s.id for s in self.services]))
         return item
 
+    @cached_property
+    def _kinds(self) -> dict[str, Literal["category", "service"]]:
+        kinds: dict[str, Literal["category", "service"]] = {
+            c.id: "category" for c in self.categories
+        }
+        kinds.update((s.id, "service") for s in self.services)
+        return kinds
+
     def kind_of(self, id: str) -> Literal["category", "service"]:
         """Whether `id` names a category or a service; KeyError naming all ids otherwise."""
-        item = self._by_id.get(id)
-        if item is None:
+        kind = self._kinds.get(id)
+        if kind is None:
             raise KeyError(self._unknown(id, list(self._by_id)))
-        return "category" if isinstance(item, Category) else "service"
+        return kind
 
     def services_of(self, category_id: str) -> tuple[Service, ...]:
         """The services of one category, in policy order."""

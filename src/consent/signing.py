@@ -51,7 +51,8 @@ _PAYLOAD = re.compile(
 )
 
 
-_SIGNATURE = re.compile(rb"[A-Za-z0-9_-]{43}")
+# 32 bytes in unpadded base64url: 43 characters, the last carrying 4 bits and two zero bits.
+_SIGNATURE = re.compile(rb"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]")
 
 
 class BadConsentCookie(Exception):
