@@ -292,3 +292,19 @@ def test_script_attributes_are_rendered_and_escaped(attrs: dict[str, Any], expec
         client.get("/page").text
         == f'<script data-consent="essential" src="/e.js"{expected}></script>'
     )
+
+
+def test_second_layer_carries_the_required_information() -> None:
+    """B6: controller, purpose per category, third parties per category, how to withdraw,
+    and a working link to the cookie declaration, all before any choice."""
+    data = dict(POLICY_DATA, controller="Example News Ltd", privacy_policy_url="/privacy")
+    client = build(data, "{{ consent.preferences() }}")
+    html = client.get("/page").text
+    assert "Example News Ltd" in html
+    for category in POLICY_DATA["categories"]:
+        assert category["description"] in html
+    for service in POLICY_DATA["services"]:
+        assert service["title"] in html
+    assert "withdraw your choice at any time" in html
+    assert 'href="/consent/policy"' in html and 'href="/privacy"' in html
+    assert client.get("/consent/policy").status_code == 200
