@@ -40,6 +40,7 @@ class ConsentMiddleware:
             sends, on every response (scripts recreate them).
         gate_html: rewrite `text/html` responses so that scripts and iframes of refused
             categories or services stay inert.
+        log: reserved for the proof-of-consent log (a later release); must be None.
     """
 
     def __init__(
@@ -57,9 +58,14 @@ class ConsentMiddleware:
         undeclared_cookies: Undeclared = "warn",
         delete_refused_cookies: bool = True,
         gate_html: bool = True,
+        log: None = None,
     ) -> None:
         if not isinstance(policy, Policy):
             raise TypeError("policy must be a consent.Policy, e.g. load_policy('consent.toml')")
+        if log is not None:
+            # The contract names `log`; the proof-of-consent stores are not built yet, and a
+            # log that silently records nothing would be worse than this error.
+            raise TypeError("log= is reserved for the proof-of-consent log, not available yet")
         check_cookie_settings(cookie_name, path, secure, same_site, domain)
         self.app = app
         guard = CookieGuard(policy, consent_cookie=cookie_name, undeclared=undeclared_cookies)
