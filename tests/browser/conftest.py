@@ -121,3 +121,9 @@ def new_page(browser: Browser) -> Iterator[NewPage]:
 @pytest.fixture
 def page(new_page: NewPage) -> Page:
     return new_page()
+
+
+@pytest.fixture(scope="session")
+def csp_server() -> Iterator[str]:
+    """A page under a strict Content-Security-Policy with nonces."""
+    yield from _serve("tests.browser.csp_app:app")

@@ -27,12 +27,21 @@
     return s;
   };
 
-  const activate = () => {
+  // Insert a revived script in place of `old`; wait for an external one, so that
+  // everything runs in document order.
+  const run = (old, spot = old) => new Promise((done) => {
+    const s = revive(old);
+    if (s.src) s.onload = s.onerror = done;
+    spot.replaceWith(s);
+    if (!s.src) done();
+  });
+
+  const activate = async () => {
     const gated = "script[type='text/plain'][data-consent],iframe[data-consent][data-consent-src],template[data-consent]";
     for (const el of all(gated)) {
       if (!allowed(el.dataset.consent)) continue;
       if (el.tagName === "SCRIPT") {
-        el.replaceWith(revive(el));
+        await run(el);
       } else if (el.tagName === "IFRAME") {
         el.src = el.dataset.consentSrc;
         el.removeAttribute("data-consent-src");
@@ -42,8 +51,13 @@
         if (placeholder) placeholder.remove();
       } else {
         const content = el.content.cloneNode(true);
-        for (const s of content.querySelectorAll("script")) s.replaceWith(revive(s));
+        const scripts = Array.from(content.querySelectorAll("script"), (s) => {
+          const mark = d.createComment("");
+          s.replaceWith(mark);
+          return [mark, s];
+        });
         el.replaceWith(content);
+        for (const [mark, s] of scripts) await run(s, mark);
       }
     }
   };
