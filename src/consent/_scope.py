@@ -28,7 +28,7 @@ class ConsentSlot:
         self._codec = codec
         self.ui = ui
         self._raw = raw
-        self._state: ConsentState | None = None if raw else codec.undecided
+        self._state: ConsentState | None = None if raw else codec._undecided
         self.accessed = False
         self.changed = False
 
@@ -70,9 +70,11 @@ def get_consent(request_or_scope: _HasScope | MutableMapping[str, Any]) -> Conse
     Raises:
         RuntimeError: ConsentMiddleware is not installed around this application.
     """
-    scope = (
-        request_or_scope if isinstance(request_or_scope, MutableMapping) else request_or_scope.scope
-    )
-    slot = current_slot(scope)
+    # On every request that reads consent: plain dict and attribute access only.
+    scope = request_or_scope if type(request_or_scope) is dict else request_or_scope.scope  # type: ignore[union-attr]
+    slot = scope.get(SCOPE_KEY)
+    if slot.__class__ is not ConsentSlot:
+        slot = current_slot(scope)  # raises the explanatory RuntimeError
     slot.accessed = True
-    return slot.state
+    state = slot._state
+    return state if state is not None else slot.state
