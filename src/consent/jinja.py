@@ -179,7 +179,9 @@ class TemplateConsent:
         """``{% call consent.gate(id) %}...{% endcall %}``: any HTML, inert until allowed."""
         body = caller()
         if self._allows_markup(context, id):
-            return Markup(body)
+            # The empty marker tells the script this id is running here, so that a
+            # withdrawal reloads the page (running code cannot be stopped otherwise).
+            return Markup(f'<noscript data-consent="{escape(id)}"></noscript>{body}')
         return Markup(f'<template data-consent="{escape(id)}">{body}</template>')
 
     @pass_context

@@ -1,183 +1,166 @@
-/* asgi-consent: the server decides; this script saves the reload. */
+/* asgi-consent: the server decides; this applies a choice in place, without a reload. */
 (() => {
   "use strict";
   const d = document;
   const data = d.getElementById("consent-data");
   if (!data) return;
   const cfg = JSON.parse(data.textContent);
-  const owners = cfg.owners || {};
   let state = cfg.state;
   let opener = null;
+  let queue = Promise.resolve();
 
-  const all = (sel, root = d) => Array.from(root.querySelectorAll(sel));
-  const allowed = (id) => state.granted.includes(id) || state.services.includes(id);
+  const $$ = (sel, root = d) => [...root.querySelectorAll(sel)];
+  const has = (s, id) => s.granted.includes(id) || s.services.includes(id);
+  const allows = (id) => has(state, id);
   const dialog = () => d.querySelector("dialog[data-consent-dialog]");
+  const INERT = "script[type='text/plain'][data-consent]";
+  // Running code cannot be stopped: withdrawing its consent needs a reload.
+  const live = new Set($$(`[data-consent]:not(${INERT},template,[data-consent-src])`).map((el) => el.dataset.consent));
 
-  // An inert script never runs: insert a copy (nonce kept).
-  const revive = (old) => {
+  // Only a script we create runs; the nonce is readable only as a property.
+  const copy = (old, gated) => {
     const s = d.createElement("script");
-    for (const a of old.attributes) if (a.name !== "data-consent-type") s.setAttribute(a.name, a.value);
-    if ((old.getAttribute("type") || "").toLowerCase() === "text/plain") {
-      const type = old.getAttribute("data-consent-type");
-      if (type) s.type = type; else s.removeAttribute("type");
-    }
-    if (old.nonce) s.nonce = old.nonce;
-    if (s.src && !old.hasAttribute("async")) s.async = false; // keep document order
+    for (const a of old.attributes) if (!gated || !/^(type|data-consent-type)$/.test(a.name)) s.setAttribute(a.name, a.value);
+    if (gated && old.dataset.consentType) s.type = old.dataset.consentType;
+    s.nonce = old.nonce;
+    if (s.src && !old.hasAttribute("async")) s.async = false;
     s.text = old.text;
     return s;
   };
 
-  // Insert a revived script in place of `old`; wait for an external one, so that
-  // everything runs in document order.
-  const run = (old, spot = old) => new Promise((done) => {
-    const s = revive(old);
-    if (s.src) s.onload = s.onerror = done;
+  // Document order: wait for each ordered external script.
+  const put = (s, spot) => new Promise((done) => {
+    const wait = s.src && !s.async && /^$|module|script$/i.test(s.type);
+    if (wait) s.onload = s.onerror = done;
     spot.replaceWith(s);
-    if (!s.src) done();
+    if (!wait) done();
   });
 
   const activate = async () => {
-    const gated = "script[type='text/plain'][data-consent],iframe[data-consent][data-consent-src],template[data-consent]";
-    for (const el of all(gated)) {
-      if (!allowed(el.dataset.consent)) continue;
-      if (el.tagName === "SCRIPT") {
-        await run(el);
-      } else if (el.tagName === "IFRAME") {
+    for (const el of $$(`${INERT},iframe[data-consent-src],template[data-consent]`)) {
+      const id = el.dataset.consent;
+      if (!allows(id) || !el.isConnected) continue;
+      live.add(id);
+      if (el.localName === "script") {
+        await put(copy(el, true), el);
+      } else if (el.localName === "iframe") {
+        const box = el.closest("[data-consent-embed]");
+        const inside = box?.contains(d.activeElement);
         el.src = el.dataset.consentSrc;
         el.removeAttribute("data-consent-src");
         el.hidden = false;
-        const box = el.closest("[data-consent-embed]");
-        const placeholder = box && box.querySelector("[data-consent-placeholder]");
-        if (placeholder) placeholder.remove();
+        box?.querySelector("[data-consent-placeholder]")?.remove();
+        if (inside) el.focus();
       } else {
-        const content = el.content.cloneNode(true);
-        const scripts = Array.from(content.querySelectorAll("script"), (s) => {
-          const mark = d.createComment("");
-          s.replaceWith(mark);
-          return [mark, s];
+        const part = d.importNode(el.content, true);
+        const inner = $$("script", part).map((s) => {
+          const spot = new Comment();
+          s.replaceWith(spot);
+          return [s, spot];
         });
-        el.replaceWith(content);
-        for (const [mark, s] of scripts) await run(s, mark);
+        el.replaceWith(part);
+        for (const [s, spot] of inner) await put(copy(s), spot);
       }
     }
   };
 
   const announce = (text) => {
-    let el = d.querySelector("[data-consent-status]");
-    if (!el) {
-      el = d.createElement("div");
-      el.className = "cc-sr";
-      el.setAttribute("role", "status");
-      el.setAttribute("data-consent-status", "");
-      d.body.append(el);
+    let box = d.querySelector("[data-consent-status]");
+    if (!box) {
+      box = d.body.appendChild(d.createElement("div"));
+      box.className = "cc-sr";
+      box.setAttribute("role", "status");
+      box.dataset.consentStatus = "";
     }
-    el.textContent = "";
-    requestAnimationFrame(() => { el.textContent = text; });
+    box.textContent = "";
+    requestAnimationFrame(() => requestAnimationFrame(() => (box.textContent = text)));
   };
 
   const apply = (next) => {
-    const before = [...state.granted, ...state.services];
+    const before = state;
     state = next;
-    for (const banner of all("[data-consent-banner]")) banner.remove();
-    for (const box of all("input[type=checkbox][name=grant]:not(:disabled)")) box.checked = allowed(box.value);
-    const dlg = dialog();
-    if (dlg && dlg.open) dlg.close();
-    // Running scripts cannot be stopped: after a withdrawal, reload.
-    if (before.some((id) => !allowed(id))) return location.reload();
-    activate();
+    for (const el of $$("[data-consent-banner]")) el.remove();
+    for (const box of $$("input[name=grant][type=checkbox]:not(:disabled)")) box.checked = allows(box.value);
+    if ([...live].some((id) => has(before, id) && !allows(id))) return location.reload();
     announce(cfg.strings.saved);
-    d.dispatchEvent(new CustomEvent("consent:change", { detail: state }));
+    dialog()?.close();
+    queue = queue.then(activate).then(() => d.dispatchEvent(new CustomEvent("consent:change", { detail: state })));
   };
 
   const choice = (form, submitter) => {
-    const allow = form.dataset.consentAllow;
-    if (allow) {
-      const services = state.services.filter((s) => owners[s] !== allow);
-      return { action: "save", grant: [...state.granted, ...services, allow] };
+    const id = form.dataset.consentAllow;
+    if (id) {
+      const kept = state.services.filter((s) => cfg.owners[s] !== id);
+      return { action: "save", grant: [...state.granted, ...kept, id] };
     }
     const fields = new FormData(form, submitter);
-    return { action: fields.get("action"), grant: fields.getAll("grant") };
+    const action = submitter?.name === "action" ? submitter.value : fields.get("action");
+    return { action: action || "save", grant: fields.getAll("grant") };
   };
 
   d.addEventListener("submit", async (ev) => {
     const form = ev.target;
+    const sub = ev.submitter;
     if (!form.matches("form[data-consent-form]")) return;
     ev.preventDefault();
-    const submitter = ev.submitter;
-    try {
-      const response = await fetch(cfg.path, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify(choice(form, submitter)),
-      });
-      if (!response.ok) throw new Error(String(response.status));
-      apply(await response.json());
-    } catch (error) {
-      // Fall back to a plain post.
-      if (submitter && submitter.name) {
-        const hidden = d.createElement("input");
-        hidden.type = "hidden";
-        hidden.name = submitter.name;
-        hidden.value = submitter.value;
-        form.append(hidden);
-      }
-      HTMLFormElement.prototype.submit.call(form);
-    }
+    const next = await fetch(cfg.path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(choice(form, sub)),
+    }).then((r) => r.status === 200 && r.json()).catch(() => null);
+    if (next?.granted) return apply(next);
+    // Plain post; submit() fires no event, so no loop.
+    if (sub?.name) form.append(Object.assign(d.createElement("input"), { type: "hidden", name: sub.name, value: sub.value }));
+    HTMLFormElement.prototype.submit.call(form);
   });
+
+  const focusables = (root) => $$("a[href],button,input,select,textarea,summary,[tabindex]", root)
+    .filter((el) => !el.disabled && el.tabIndex >= 0 && el.getClientRects().length);
 
   const open = (from) => {
     const dlg = dialog();
-    if (!dlg) return false;
-    opener = from || d.activeElement;
-    dlg.showModal();
-    return true;
+    if (dlg && !dlg.open) {
+      opener = from || d.activeElement;
+      dlg.showModal();
+      focusables(dlg)[0]?.focus();
+    }
+    return !!dlg;
   };
 
   d.addEventListener("click", (ev) => {
-    const trigger = ev.target.closest("[data-consent-open]");
-    if (trigger && open(trigger)) ev.preventDefault();
-    else if (ev.target.closest("[data-consent-close]")) dialog().close();
+    const el = ev.target.closest?.("[data-consent-open],[data-consent-close]");
+    if (el?.matches("[data-consent-close]")) el.closest("dialog")?.close();
+    else if (el && open(el)) ev.preventDefault();
   });
 
-  // Tab stays in the open dialog; closing it grants nothing; focus goes back.
   d.addEventListener("keydown", (ev) => {
     const dlg = dialog();
-    if (ev.key !== "Tab" || !dlg || !dlg.open) return;
-    const items = all("a[href],button,input,summary,select,textarea", dlg)
-      .filter((el) => !el.disabled && el.getClientRects().length);
-    const first = items[0];
-    const last = items[items.length - 1];
-    const inside = dlg.contains(d.activeElement);
-    if (ev.shiftKey && (!inside || d.activeElement === first)) {
+    if (ev.key !== "Tab" || !dlg?.open) return;
+    const items = focusables(dlg);
+    const ends = [items[0], items[items.length - 1]];
+    if (ev.shiftKey) ends.reverse();
+    if (!dlg.contains(d.activeElement) || d.activeElement === ends[1]) {
       ev.preventDefault();
-      last.focus();
-    } else if (!ev.shiftKey && (!inside || d.activeElement === last)) {
-      ev.preventDefault();
-      first.focus();
+      ends[0]?.focus();
     }
   });
 
-  const dlg = dialog();
-  if (dlg) {
-    dlg.addEventListener("close", () => {
-      if (opener && opener.isConnected) opener.focus();
-      opener = null;
-    });
-  }
-
-  // A category sets its services; no service left clears the category.
-  d.addEventListener("change", (ev) => {
-    const box = ev.target;
-    if (!box.matches("input[name=grant]") || !box.form) return;
-    const kids = (id) => all("[data-consent-parent]", box.form).filter((k) => k.dataset.consentParent === id);
-    for (const kid of kids(box.value)) if (!kid.disabled) kid.checked = box.checked;
-    const parent = box.dataset.consentParent;
-    if (parent && !kids(parent).some((k) => k.checked)) {
-      const category = all("input[name=grant]", box.form).find((c) => c.value === parent);
-      if (category && !category.disabled) category.checked = false;
-    }
+  // Escape (native cancel) grants nothing.
+  dialog()?.addEventListener("close", () => {
+    if (opener?.isConnected) opener.focus();
+    else d.activeElement?.blur();
+    opener = null;
   });
 
-  window.consent = Object.freeze({ state: () => state, allows: allowed, open: () => open(null) });
+  d.addEventListener("change", ({ target: box }) => {
+    if (box.name !== "grant" || !box.form) return;
+    const boxes = $$("input[name=grant]:not(:disabled)", box.form);
+    const kids = (id) => boxes.filter((s) => s.dataset.consentParent === id);
+    for (const s of kids(box.value)) s.checked = box.checked;
+    const up = box.dataset.consentParent;
+    if (up && !kids(up).some((s) => s.checked)) for (const c of boxes) if (c.value === up) c.checked = false;
+  });
+
+  window.consent = Object.freeze({ state: () => state, allows, open: () => open() });
 })();
