@@ -71,7 +71,11 @@ def get_consent(request_or_scope: _HasScope | MutableMapping[str, Any]) -> Conse
         RuntimeError: ConsentMiddleware is not installed around this application.
     """
     # On every request that reads consent: plain dict and attribute access only.
-    scope = request_or_scope if type(request_or_scope) is dict else request_or_scope.scope  # type: ignore[union-attr]
+    scope: MutableMapping[str, Any]
+    if type(request_or_scope) is dict or isinstance(request_or_scope, MutableMapping):
+        scope = request_or_scope  # (the `type` test first: it is the cheap, common case)
+    else:
+        scope = request_or_scope.scope
     slot = scope.get(SCOPE_KEY)
     if slot.__class__ is not ConsentSlot:
         slot = current_slot(scope)  # raises the explanatory RuntimeError

@@ -73,12 +73,18 @@ def is_same_origin(headers: Headers, trusted: frozenset[str]) -> bool:
         referer = headers.get("referer")
         if referer is None:
             return True
-        parts = urlsplit(referer.strip())
+        try:
+            parts = urlsplit(referer.strip())
+        except ValueError:  # e.g. "http://[::1" (an unclosed IPv6 host)
+            return False
         origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "null"
     origin = origin.strip().lower()
     if origin in trusted:
         return True
-    parts = urlsplit(origin)
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return False
     host = headers.get("host")
     if parts.scheme not in ("http", "https") or host is None:
         return False
@@ -102,7 +108,8 @@ async def read_body(headers: Headers, receive: Receive, limit: int) -> bytes:
     """The request body, refusing more than `limit` bytes with 413."""
     declared = headers.get("content-length")
     if declared is not None:
-        if not declared.strip().isdigit():
+        declared = declared.strip()
+        if not (declared.isascii() and declared.isdigit()):  # "²".isdigit() is True
             raise BadRequest(400, "Content-Length is not a number")
         if int(declared) > limit:
             raise BadRequest(413, f"the body is larger than {limit} bytes")
