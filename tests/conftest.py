@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
+from starlette.types import ASGIApp, Message
 
 from consent import ConsentMiddleware, Policy, get_consent
 
@@ -123,3 +124,47 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     """
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+def call_asgi(
+    app: ASGIApp,
+    method: str,
+    path: str,
+    headers: list[tuple[bytes, bytes]],
+    chunks: list[bytes],
+    host: bytes = b"testserver",
+) -> list[Message]:
+    """One request straight into an ASGI app (no test client): the body in `chunks`, the
+    messages the app sent returned in order."""
+    sent: list[Message] = []
+    pending = list(chunks)
+
+    async def receive() -> Message:
+        if not pending:
+            return {"type": "http.disconnect"}
+        chunk = pending.pop(0)
+        return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "scheme": "http",
+        "query_string": b"",
+        "server": (host.decode(), 80),
+        "client": ("127.0.0.1", 5000),
+        "headers": [(b"host", host), *headers],
+    }
+
+    async def call() -> None:
+        await app(scope, receive, send)
+
+    run_async(call())
+    return sent

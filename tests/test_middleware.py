@@ -27,7 +27,7 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from consent import ConsentMiddleware, Policy, get_consent
-from tests.conftest import OTHER_SECRET, POLICY_DATA, SECRET, make_app, run_async
+from tests.conftest import OTHER_SECRET, POLICY_DATA, SECRET, call_asgi, make_app, run_async
 
 POLICY = Policy.model_validate(POLICY_DATA)
 UNDECIDED = {"decided": False, "granted": ["essential"], "services": ["php-session", "wordpress"]}
@@ -113,33 +113,7 @@ def test_raw_asgi_app_without_any_framework() -> None:
     middleware = ConsentMiddleware(app, policy=POLICY, secret_key=SECRET)
 
     def call(method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> list[Any]:
-        sent: list[Message] = []
-        chunks = [body]
-
-        async def receive() -> Message:
-            if chunks:
-                return {"type": "http.request", "body": chunks.pop(), "more_body": False}
-            return {"type": "http.disconnect"}
-
-        async def send(message: Message) -> None:
-            sent.append(message)
-
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "path": path,
-            "raw_path": path.encode(),
-            "root_path": "",
-            "scheme": "http",
-            "query_string": b"",
-            "server": ("example.com", 80),
-            "client": ("127.0.0.1", 5000),
-            "headers": [(b"host", b"example.com"), *headers],
-        }
-        run_async(middleware(scope, receive, send))
-        return sent
+        return call_asgi(middleware, method, path, headers, [body], host=b"example.com")
 
     sent = call("GET", "/", [], b"")
     assert seen == [(False, ["essential"])]

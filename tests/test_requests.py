@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 from starlette.types import Message
 
 from consent.requests import is_same_origin, safe_next
-from tests.conftest import POLICY_DATA, make_app, run_async
+from tests.conftest import POLICY_DATA, call_asgi, make_app
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 JSON_TYPE = {"content-type": "application/json"}
@@ -42,34 +42,7 @@ def state(client: TestClient) -> dict[str, Any]:
 
 def raw_post(headers: list[tuple[bytes, bytes]], chunks: list[bytes]) -> list[Message]:
     """POST /consent straight into the ASGI app, the body in `chunks` (no TestClient)."""
-    sent: list[Message] = []
-    pending = list(chunks)
-
-    async def receive() -> Message:
-        if not pending:
-            return {"type": "http.disconnect"}
-        chunk = pending.pop(0)
-        return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "path": "/consent",
-        "raw_path": b"/consent",
-        "root_path": "",
-        "scheme": "http",
-        "query_string": b"",
-        "server": ("testserver", 80),
-        "client": ("127.0.0.1", 5000),
-        "headers": [(b"host", b"testserver"), *headers],
-    }
-    run_async(make_app()(scope, receive, send))
-    return sent
+    return call_asgi(make_app(), "POST", "/consent", headers, chunks)
 
 
 def sets_consent(headers: list[tuple[bytes, bytes]]) -> bool:
