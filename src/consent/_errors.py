@@ -25,7 +25,7 @@ _FIELDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ),
     ("banner",): ("title", "text"),
     ("categories",): ("id", "title", "description", "required"),
-    ("services",): ("id", "category", "title", "description", "cookies", "hosts"),
+    ("services",): ("id", "category", "title", "description", "cookies", "hosts", "preset"),
     ("services", "cookies"): ("name", "purpose", "duration", "path", "domain"),
 }
 _TYPE_FIXES = {

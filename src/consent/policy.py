@@ -180,6 +180,39 @@ class Service(_Model):
     description: Text = ""
     cookies: tuple[CookieRule, ...] = ()
     hosts: tuple[str, ...] = ()
+    preset: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        """`preset = "name"` fills in title, category, description, cookies and hosts from
+        the catalog; the service's own fields win, and its own cookies replace the preset's
+        of the same name."""
+        if not isinstance(data, dict) or data.get("preset") is None:
+            return data
+        from consent.catalog import presets
+
+        name = data["preset"]
+        known = presets()
+        if not isinstance(name, str) or name not in known:
+            raise invalid(
+                f"preset {name!r} is unknown",
+                f"use one of {', '.join(sorted(known))}, or declare the cookies yourself",
+            )
+        base = known[name]
+        merged: dict[str, Any] = {
+            k: base[k] for k in ("title", "category", "description") if k in base
+        }
+        merged.update(data)
+        own = data.get("cookies", [])
+        if isinstance(own, list):
+            names = {c.get("name") for c in own if isinstance(c, dict)}
+            inherited = [c for c in base.get("cookies", []) if c["name"] not in names]
+            merged["cookies"] = inherited + own
+        hosts = data.get("hosts", [])
+        if isinstance(hosts, list):
+            merged["hosts"] = list(dict.fromkeys([*base.get("hosts", []), *hosts]))
+        return merged
 
     @field_validator("hosts")
     @classmethod

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import csv
 import io
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+from typing import Any
 
-__all__ = ["TRACKING", "Catalog", "KnownCookie", "known_cookies"]
+__all__ = ["TRACKING", "Catalog", "KnownCookie", "known_cookies", "presets"]
 
 TRACKING = frozenset({"Analytics", "Marketing"})
 """Catalog categories that can never be essential."""
@@ -99,3 +101,14 @@ def _load(text: str) -> Catalog:
 def known_cookies() -> Catalog:
     """The catalog shipped with the package, read once, on first use."""
     return _load(files("consent.catalog").joinpath("cookies.csv").read_text(encoding="utf-8"))
+
+
+@cache
+def presets() -> dict[str, dict[str, Any]]:
+    """Service presets by name (`presets.toml` beside this file), read once, on first use.
+
+    Each has `title`, `category` (a suggestion), `description`, and optionally `cookies`
+    and `hosts`, in the policy file's own format.
+    """
+    text = files("consent.catalog").joinpath("presets.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
