@@ -388,6 +388,11 @@ def load_policy(path: str | Path) -> Policy:
         PolicyError: the file is missing, unreadable, not valid TOML/JSON, or breaks a rule.
             Its message names the file, the field and the fix.
     """
+    return validate_policy(read_policy_data(path), path)
+
+
+def read_policy_data(path: str | Path) -> dict[str, Any]:
+    """The parsed but unvalidated content of a policy file (for tools such as the lint)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".toml", ".json"):
@@ -402,7 +407,12 @@ def load_policy(path: str | Path) -> Policy:
             str(path),
             [("(file)", f"cannot be read: {exc}", "check the path and that it is UTF-8 text")],
         ) from None
-    data = _parse(path, suffix, raw)
+    data: dict[str, Any] = _parse(path, suffix, raw)
+    return data
+
+
+def validate_policy(data: dict[str, Any], path: str | Path) -> Policy:
+    """`Policy.model_validate(data)`, with errors naming `path`, the field and the fix."""
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:

@@ -1,0 +1,70 @@
+"""The `consent` command for developers and compliance staff.
+
+    consent check POLICY [--strict] [--format text|json]
+
+Exit codes: 0 nothing to fix (warnings allowed unless --strict), 1 findings, 2 the policy
+file cannot be used at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from consent.lint import Finding, lint
+from consent.policy import PolicyError, read_policy_data, validate_policy
+
+__all__ = ["main"]
+
+
+def _check(args: argparse.Namespace) -> int:
+    path = args.policy
+    try:
+        raw = read_policy_data(path)
+        policy = validate_policy(raw, path)
+    except PolicyError as exc:
+        schema = [Finding("error", "schema", w, m, f) for w, m, f in exc.problems]
+        unreadable = any(w in ("(file)", "(syntax)", "(top level)") for w, _, _ in exc.problems)
+        _report(path, schema, args.format)
+        return 2 if unreadable else 1
+    findings = lint(policy, raw)
+    _report(path, findings, args.format)
+    errors = sum(f.level == "error" for f in findings)
+    if errors or (args.strict and findings):
+        return 1
+    return 0
+
+
+def _report(path: str, findings: list[Finding], fmt: str) -> None:
+    errors = sum(f.level == "error" for f in findings)
+    warnings = len(findings) - errors
+    if fmt == "json":
+        data = {
+            "file": path,
+            "errors": errors,
+            "warnings": warnings,
+            "findings": [f.as_dict() for f in findings],
+        }
+        print(json.dumps(data, indent=2))
+        return
+    for f in findings:
+        print(f"{path}: {f.where}: {f.level}: {f.message}. Fix: {f.fix} [{f.code}]")
+    print(f"{path}: {errors} error(s), {warnings} warning(s)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `consent` command."""
+    parser = argparse.ArgumentParser(prog="consent", description="asgi-consent tools")
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check", help="lint a policy file")
+    check.add_argument("policy", help="the policy file (.toml or .json)")
+    check.add_argument("--strict", action="store_true", help="fail on warnings too")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    args = parser.parse_args(argv)
+    return _check(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
