@@ -1,6 +1,7 @@
 """The `consent` command for developers and compliance staff.
 
     consent check POLICY [--strict] [--format text|json]
+    consent declaration POLICY [--format html|md|json|csv] [--lang xx] [-o FILE]
 
 Exit codes: 0 nothing to fix (warnings allowed unless --strict), 1 findings, 2 the policy
 file cannot be used at all.
@@ -13,8 +14,9 @@ import json
 import sys
 from collections.abc import Sequence
 
+from consent.declaration import FORMATS, render_declaration
 from consent.lint import Finding, lint
-from consent.policy import PolicyError, read_policy_data, validate_policy
+from consent.policy import PolicyError, load_policy, read_policy_data, validate_policy
 
 __all__ = ["main"]
 
@@ -34,6 +36,21 @@ def _check(args: argparse.Namespace) -> int:
     errors = sum(f.level == "error" for f in findings)
     if errors or (args.strict and findings):
         return 1
+    return 0
+
+
+def _declaration(args: argparse.Namespace) -> int:
+    try:
+        policy = load_policy(args.policy)
+    except PolicyError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    text = render_declaration(policy, args.format, args.lang)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        print(text)
     return 0
 
 
@@ -62,7 +79,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("policy", help="the policy file (.toml or .json)")
     check.add_argument("--strict", action="store_true", help="fail on warnings too")
     check.add_argument("--format", choices=("text", "json"), default="text")
+    declaration = commands.add_parser("declaration", help="export the cookie declaration")
+    declaration.add_argument("policy", help="the policy file (.toml or .json)")
+    declaration.add_argument("--format", choices=FORMATS, default="html")
+    declaration.add_argument("--lang", default=None, help="language of the texts, e.g. de")
+    declaration.add_argument("-o", "--output", default=None, help="write to a file")
     args = parser.parse_args(argv)
+    if args.command == "declaration":
+        return _declaration(args)
     return _check(args)
 
 
