@@ -44,52 +44,46 @@ def lint(policy: Policy, raw: dict[str, Any] | None = None) -> list[Finding]:
     """Every finding for `policy`; `raw` (the file's parsed data) lets the lint tell a
     duration that was left out from one that says "session"."""
     findings: list[Finding] = []
-    add = findings.append
+
+    def warn(code: str, where: str, message: str, fix: str) -> None:
+        findings.append(Finding("warning", code, where, message, fix))
+
+    def fail(code: str, where: str, message: str, fix: str) -> None:
+        findings.append(Finding("error", code, where, message, fix))
+
     lang = policy.default_language
     if policy.max_age_days > 180:
-        add(
-            Finding(
-                "warning",
-                "max-age",
-                "max_age_days",
-                f"choices are kept {policy.max_age_days} days",
-                "regulators advise asking again after six months: use 180 or less",
-            )
+        warn(
+            "max-age",
+            "max_age_days",
+            f"choices are kept {policy.max_age_days} days",
+            "regulators advise asking again after six months: use 180 or less",
         )
     index = {s.id: i for i, s in enumerate(policy.services)}
     raw_services = raw.get("services", []) if isinstance(raw, dict) else []
     for category in policy.categories:
         where = f"categories (id {category.id!r})"
         if not policy.services_of(category.id):
-            add(
-                Finding(
-                    "warning",
-                    "empty-category",
-                    where,
-                    "has no services",
-                    "declare the services it covers, or remove the category",
-                )
+            warn(
+                "empty-category",
+                where,
+                "has no services",
+                "declare the services it covers, or remove the category",
             )
         description = localize(category.description, lang, lang)
         if not description:
-            add(
-                Finding(
-                    "warning",
-                    "missing-description",
-                    where,
-                    "has no description",
-                    "say in plain words what the category is for",
-                )
+            warn(
+                "missing-description",
+                where,
+                "has no description",
+                "say in plain words what the category is for",
             )
         elif _VAGUE.search(description):
-            add(
-                Finding(
-                    "warning",
-                    "vague-purpose",
-                    where,
-                    f"vague purpose {description!r}",
-                    "name the concrete purpose (e.g. 'count visits per article')",
-                )
+            warn(
+                "vague-purpose",
+                where,
+                f"vague purpose {description!r}",
+                "name the concrete purpose (e.g. 'count visits per article')",
             )
     for service in policy.services:
         i = index[service.id]
@@ -97,25 +91,19 @@ def lint(policy: Policy, raw: dict[str, Any] | None = None) -> list[Finding]:
         required = service.category in policy.required_ids
         preset = presets().get(service.preset or "", {})
         if required and preset.get("category") in TRACKING_CATEGORIES:
-            add(
-                Finding(
-                    "error",
-                    "misclassified-essential",
-                    f"{where}.category",
-                    f"preset {service.preset!r} is {preset['category']}, declared in a "
-                    f"required category",
-                    "move the service to a category visitors can refuse",
-                )
+            fail(
+                "misclassified-essential",
+                f"{where}.category",
+                f"preset {service.preset!r} is {preset['category']}, declared in a "
+                f"required category",
+                "move the service to a category visitors can refuse",
             )
         if service.hosts and not service.cookies:
-            add(
-                Finding(
-                    "warning",
-                    "hosts-without-cookies",
-                    where,
-                    "loads scripts from other hosts but declares no cookies",
-                    "declare the cookies it sets, or confirm it sets none",
-                )
+            warn(
+                "hosts-without-cookies",
+                where,
+                "loads scripts from other hosts but declares no cookies",
+                "declare the cookies it sets, or confirm it sets none",
             )
         own = (
             raw_services[i].get("cookies", [])
@@ -131,57 +119,42 @@ def lint(policy: Policy, raw: dict[str, Any] | None = None) -> list[Finding]:
             tracking = [] if trusted else known_cookies().tracking(rule.name)
             if required and tracking:
                 known = tracking[0]
-                add(
-                    Finding(
-                        "error",
-                        "misclassified-essential",
-                        cwhere,
-                        f"is known as {known.category} ({known.platform}) but declared "
-                        f"in the required category {service.category!r}",
-                        "move the service to a category visitors can refuse",
-                    )
+                fail(
+                    "misclassified-essential",
+                    cwhere,
+                    f"is known as {known.category} ({known.platform}) but declared "
+                    f"in the required category {service.category!r}",
+                    "move the service to a category visitors can refuse",
                 )
             purpose = localize(rule.purpose, lang, lang)
             if not purpose:
-                add(
-                    Finding(
-                        "warning",
-                        "missing-purpose",
-                        cwhere,
-                        "has no purpose",
-                        "say why the cookie is stored",
-                    )
+                warn(
+                    "missing-purpose",
+                    cwhere,
+                    "has no purpose",
+                    "say why the cookie is stored",
                 )
             elif _VAGUE.search(purpose):
-                add(
-                    Finding(
-                        "warning",
-                        "vague-purpose",
-                        cwhere,
-                        f"vague purpose {purpose!r}",
-                        "name the concrete purpose",
-                    )
+                warn(
+                    "vague-purpose",
+                    cwhere,
+                    f"vague purpose {purpose!r}",
+                    "name the concrete purpose",
                 )
             given = own_names.get(rule.name)
             if raw is not None and given is not None and "duration" not in given:
-                add(
-                    Finding(
-                        "warning",
-                        "missing-duration",
-                        cwhere,
-                        "has no duration",
-                        "write how long it is kept, e.g. 'session' or '13 months'",
-                    )
+                warn(
+                    "missing-duration",
+                    cwhere,
+                    "has no duration",
+                    "write how long it is kept, e.g. 'session' or '13 months'",
                 )
             seconds = rule.max_age_seconds
             if seconds is not None and seconds > THIRTEEN_MONTHS:
-                add(
-                    Finding(
-                        "warning",
-                        "long-duration",
-                        cwhere,
-                        f"is kept {rule.duration}, over 13 months",
-                        "shorten it to 13 months or less where you control it",
-                    )
+                warn(
+                    "long-duration",
+                    cwhere,
+                    f"is kept {rule.duration}, over 13 months",
+                    "shorten it to 13 months or less where you control it",
                 )
     return findings
