@@ -300,7 +300,7 @@ def test_vary_not_added_to_ungated_html_that_ignores_consent() -> None:
         ({"trusted_origins": ["ftp://shop.example.com"]}, ValueError, ["trusted_origins"]),
         ({"trusted_origins": ["*"]}, ValueError, ["trusted_origins"]),
         ({"undeclared_cookies": "maybe"}, ValueError, ["undeclared_cookies", "'maybe'"]),
-        ({"log": object()}, TypeError, ["log="]),
+        ({"log": object()}, TypeError, ["log must be a ConsentLog", "SQLiteConsentLog"]),
     ],
 )
 def test_bad_settings_fail_at_start_up(

@@ -40,6 +40,11 @@ class ConsentSlot:
         return self._state
 
     @property
+    def raw(self) -> str | None:
+        """The consent cookie's value as the request carried it."""
+        return self._raw
+
+    @property
     def had_cookie(self) -> bool:
         """Whether the request carried a consent cookie at all (valid or not)."""
         return self._raw is not None

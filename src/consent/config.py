@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from consent.enforce import CookieGuard
 from consent.policy import Policy
+from consent.receipts import ConsentLog, Snapshot
 from consent.signing import ConsentCodec
 
 SameSite = Literal["lax", "strict", "none"]
@@ -28,6 +29,8 @@ class ConsentConfig:
     trusted_origins: frozenset[str]
     guard: CookieGuard
     max_body_size: int = 64 * 1024
+    log: ConsentLog | None = None
+    snapshot: Snapshot | None = None
 
     @property
     def max_age(self) -> int:

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -26,10 +28,12 @@ from starlette.responses import (
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
-from consent._scope import current_slot, get_consent
+from consent._scope import ConsentSlot, current_slot, get_consent
 from consent.config import ConsentConfig
 from consent.enforce import cookie_names, set_cookie_header
 from consent.jinja import UI
+from consent.receipts import Receipt, browser_family
+from consent.receipts._model import method_of
 from consent.requests import (
     BadRequest,
     content_kind,
@@ -41,6 +45,8 @@ from consent.signing import new_receipt_id
 from consent.state import ConsentState
 
 __all__ = ["ConsentEndpoints"]
+
+logger = logging.getLogger("consent")
 
 _NO_STORE = {"Cache-Control": "no-store"}
 # Consent pages must not be framed: a framed "Accept all" is a click-jacked consent.
@@ -120,6 +126,8 @@ class ConsentEndpoints:
             choice = parse_choice(config.policy, kind, body)
         except BadRequest as exc:
             return self._error(exc, wants_json)
+        slot = current_slot(scope)
+        previous = slot.state
         state = ConsentState.from_choice(
             config.policy,
             choice.action,
@@ -127,7 +135,12 @@ class ConsentEndpoints:
             issued_at=ConsentState.now(),
             receipt_id=new_receipt_id(),
         )
-        current_slot(scope).replace(state)
+        if config.log is not None:
+            kept = await self._keep_receipt(headers, slot, previous, state, choice.action)
+            if isinstance(kept, BadRequest):
+                return self._error(kept, wants_json, {"Retry-After": "30"})
+            state = kept
+        slot.replace(state)
         response: Response
         if choice.is_json:
             response = JSONResponse(state.to_json(), headers=_NO_STORE)
@@ -135,6 +148,46 @@ class ConsentEndpoints:
             response = RedirectResponse(choice.next, status_code=303, headers=_NO_STORE)
         self._store(scope, response, state)
         return response
+
+    async def _keep_receipt(
+        self,
+        headers: Headers,
+        slot: ConsentSlot,
+        previous: ConsentState,
+        state: ConsentState,
+        action: str,
+    ) -> ConsentState | BadRequest:
+        """Store the decision's receipt. When the log fails, a new grant is refused (no
+        proof, no consent) while a refusal or withdrawal still takes effect."""
+        config = self.config
+        assert config.log is not None and config.snapshot is not None
+        previous_id = previous.receipt_id
+        if not previous.decided and slot.raw:
+            previous_id = config.codec.receipt_id_of(slot.raw)  # expired or outdated
+        receipt = Receipt.of(
+            state,
+            method=method_of(action, previous, state),
+            snapshot=config.snapshot,
+            previous_id=previous_id,
+            browser=browser_family(headers.get("user-agent")),
+        )
+        try:
+            await config.log.write(receipt, config.snapshot)
+        except Exception as exc:  # any store failure, whatever the store raised
+            if state.granted - previous.granted or state.services - previous.services:
+                logger.error("consent log failed; a new grant was refused: %s", exc)
+                return BadRequest(
+                    503,
+                    "your choice could not be recorded just now, so nothing new was allowed "
+                    "and your previous choice still applies; please try again in a moment",
+                )
+            logger.error("consent log failed; a refusal took effect without a receipt: %s", exc)
+            if previous.decided and state.services - config.codec.undecided.services:
+                # What is left of the previous grant is proven by the previous receipt.
+                state = dataclasses.replace(
+                    state, issued_at=previous.issued_at, receipt_id=previous.receipt_id
+                )
+        return state
 
     def preferences(self, request: Request) -> Response:
         """`GET {path}`: every category, service and cookie, with the visitor's switches."""
@@ -185,13 +238,14 @@ class ConsentEndpoints:
         response.headers.add_vary_header("Cookie")
 
     @staticmethod
-    def _error(exc: BadRequest, wants_json: bool) -> Response:
+    def _error(exc: BadRequest, wants_json: bool, extra: dict[str, str] | None = None) -> Response:
+        headers = {**_NO_STORE, **(extra or {})}
         if wants_json:
             body: dict[str, Any] = {"error": exc.message}
             if exc.allowed is not None:
                 body["allowed"] = exc.allowed
-            return JSONResponse(body, status_code=exc.status, headers=_NO_STORE)
+            return JSONResponse(body, status_code=exc.status, headers=headers)
         text = exc.message
         if exc.allowed is not None:
             text += f" (allowed: {', '.join(exc.allowed)})"
-        return PlainTextResponse(text, status_code=exc.status, headers=_NO_STORE)
+        return PlainTextResponse(text, status_code=exc.status, headers=headers)

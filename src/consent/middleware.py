@@ -13,6 +13,7 @@ from consent.endpoints import ConsentEndpoints
 from consent.enforce import CookieGuard, Undeclared, cookie_names
 from consent.gating import HTMLGate, host_matcher
 from consent.policy import Policy
+from consent.receipts import ConsentLog, Snapshot
 from consent.signing import ConsentCodec
 from consent.state import ConsentState
 
@@ -40,7 +41,9 @@ class ConsentMiddleware:
             sends, on every response (scripts recreate them).
         gate_html: rewrite `text/html` responses so that scripts and iframes of refused
             categories or services stay inert.
-        log: reserved for the proof-of-consent log (a later release); must be None.
+        log: a ConsentLog (e.g. `SQLiteConsentLog("consent.db")`) that keeps a receipt of
+            every decision. When it cannot store one, new grants are refused with a 503 and
+            the previous choice stays; refusals and withdrawals always go through.
     """
 
     def __init__(
@@ -58,14 +61,14 @@ class ConsentMiddleware:
         undeclared_cookies: Undeclared = "warn",
         delete_refused_cookies: bool = True,
         gate_html: bool = True,
-        log: None = None,
+        log: ConsentLog | None = None,
     ) -> None:
         if not isinstance(policy, Policy):
             raise TypeError("policy must be a consent.Policy, e.g. load_policy('consent.toml')")
-        if log is not None:
-            # The contract names `log`; the proof-of-consent stores are not built yet, and a
-            # log that silently records nothing would be worse than this error.
-            raise TypeError("log= is reserved for the proof-of-consent log, not available yet")
+        if log is not None and not isinstance(log, ConsentLog):
+            raise TypeError(
+                "log must be a ConsentLog, e.g. consent.receipts.SQLiteConsentLog('consent.db')"
+            )
         check_cookie_settings(cookie_name, path, secure, same_site, domain)
         self.app = app
         guard = CookieGuard(policy, consent_cookie=cookie_name, undeclared=undeclared_cookies)
@@ -79,6 +82,8 @@ class ConsentMiddleware:
             domain=domain,
             trusted_origins=normalize_origins(trusted_origins),
             guard=guard,
+            log=log,
+            snapshot=None if log is None else Snapshot.of(policy),
         )
         self.endpoints = ConsentEndpoints(self.config)
         self.delete_refused_cookies = delete_refused_cookies

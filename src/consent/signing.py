@@ -167,6 +167,18 @@ class ConsentCodec:
             raise ExpiredConsent(f"issued more than {self.policy.max_age_days} days ago")
         return result
 
+    def receipt_id_of(self, value: str) -> str | None:
+        """The receipt id in a genuinely signed cookie, even an expired or outdated one:
+        a new decision's receipt links to the one it replaces. None for anything else."""
+        try:
+            raw = value.encode("ascii")
+            if len(raw) > MAX_COOKIE_LENGTH or not _SIGNATURE.fullmatch(raw, raw.rfind(b".") + 1):
+                return None
+            match = _PAYLOAD.fullmatch(self._signer.unsign(raw))
+        except (UnicodeEncodeError, BadSignature):
+            return None
+        return match[4].decode() if match else None
+
     def _verify(self, value: str) -> tuple[int, ConsentState | None]:
         if len(value) > MAX_COOKIE_LENGTH:
             raise BadConsentCookie("oversized")

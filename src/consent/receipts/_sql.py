@@ -1,0 +1,56 @@
+"""What the two stores share: the async bridge to threads, checks and column order."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from datetime import timedelta
+from typing import TypeVar
+
+import anyio.to_thread
+
+T = TypeVar("T")
+
+# Column order of `consent_receipts`, shared by both stores' INSERT and SELECT.
+COLUMNS = (
+    "id",
+    "recorded_at",
+    "revision",
+    "fingerprint",
+    "snapshot",
+    "method",
+    "categories",
+    "services",
+    "previous_id",
+    "browser",
+    "language",
+    "gpc",
+    "source",
+)
+PAGE = 1000  # receipts per round trip when streaming
+
+
+def check_retention(retention: timedelta) -> timedelta:
+    """A positive, finite retention; ValueError naming the fix otherwise."""
+    if not isinstance(retention, timedelta) or retention <= timedelta(0):
+        raise ValueError(
+            f"retention must be a positive timedelta, not {retention!r}. Fix: "
+            "retention=timedelta(days=1825); receipts are never kept forever"
+        )
+    return retention
+
+
+def check_timeout(timeout: float) -> float:
+    if not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+    return float(timeout)
+
+
+async def wait(future: concurrent.futures.Future[T]) -> T:
+    """Await a future that another thread completes, without blocking the event loop.
+    Cancelling the wait cancels the future if its job has not started."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # another event loop (trio): wait in a worker thread
+        return await anyio.to_thread.run_sync(future.result, abandon_on_cancel=True)
+    return await asyncio.wrap_future(future)

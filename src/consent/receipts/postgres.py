@@ -1,0 +1,256 @@
+"""PostgresConsentLog: receipts in PostgreSQL, for sites that run several app servers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import anyio
+
+from consent.receipts._model import DEFAULT_RETENTION, LogUnavailable, Receipt, Snapshot
+from consent.receipts._sql import COLUMNS, PAGE, check_retention, check_timeout
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg_pool import AsyncConnectionPool
+
+__all__ = ["PostgresConsentLog"]
+
+logger = logging.getLogger("consent")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS consent_snapshots (
+    digest text PRIMARY KEY,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    revision integer NOT NULL,
+    fingerprint text NOT NULL,
+    document jsonb NOT NULL
+);
+CREATE TABLE IF NOT EXISTS consent_receipts (
+    id text PRIMARY KEY,
+    recorded_at timestamptz NOT NULL,
+    revision integer NOT NULL,
+    fingerprint text NOT NULL,
+    snapshot text NOT NULL,
+    method text NOT NULL,
+    categories json NOT NULL,
+    services json NOT NULL,
+    previous_id text,
+    browser text NOT NULL,
+    language text,
+    gpc boolean NOT NULL,
+    source text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS consent_receipts_time ON consent_receipts (recorded_at, id);
+"""
+# json, not jsonb: it keeps the policy's order of categories and services.
+# Several app servers may create the tables at once; they queue on this lock.
+_SCHEMA_LOCK = 0x636F6E73656E74  # "consent"
+_INSERT = (
+    f"INSERT INTO consent_receipts ({', '.join(COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+)
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM consent_receipts"
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY = 86400.0
+
+
+class PostgresConsentLog:
+    """The consent log in PostgreSQL (psycopg 3 with an async connection pool).
+
+    Needs the `postgres` extra: `pip install 'asgi-consent[postgres]'`. Tables are created
+    on first use. Runs on asyncio (psycopg's async API does not support other loops).
+
+    Args:
+        dsn: a libpq connection string or `postgresql://` URL.
+        retention: receipts older than this are purged (once a day, and by `purge`).
+        timeout: seconds to wait for a connection and a statement before giving up.
+        max_connections: the size of the pool (per process).
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        retention: timedelta = DEFAULT_RETENTION,
+        timeout: float = 5.0,
+        max_connections: int = 10,
+    ) -> None:
+        self._dsn = dsn
+        self.retention = check_retention(retention)
+        self.timeout = check_timeout(timeout)
+        self.max_connections = max_connections
+        self._pool: AsyncConnectionPool[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._opening: asyncio.Lock | None = None
+        self._next_purge = 0.0
+
+    def __repr__(self) -> str:
+        # The DSN may hold a password: show where, never how.
+        parts = urlsplit(self._dsn) if "://" in self._dsn else None
+        where = f"{parts.hostname or 'localhost'}{parts.path}" if parts else "(conninfo)"
+        return f"<PostgresConsentLog {where}>"
+
+    async def write(self, receipt: Receipt, snapshot: Snapshot) -> None:
+        from psycopg.types.json import Json, Jsonb
+
+        row: list[Any] = [getattr(receipt, column) for column in COLUMNS]
+        row[COLUMNS.index("categories")] = Json(dict(receipt.categories))
+        row[COLUMNS.index("services")] = Json(dict(receipt.services))
+        purge = time.monotonic() >= self._next_purge
+        if purge:
+            self._next_purge = time.monotonic() + _DAY
+
+        async def job(conn: AsyncConnection[Any]) -> None:
+            async with conn.transaction(), conn.pipeline():
+                await conn.execute(
+                    "INSERT INTO consent_snapshots (digest, revision, fingerprint, document) "
+                    "VALUES (%s, %s, %s, %s) ON CONFLICT (digest) DO NOTHING",
+                    (
+                        snapshot.digest,
+                        snapshot.revision,
+                        snapshot.fingerprint,
+                        Jsonb(snapshot.document),
+                    ),
+                )
+                await conn.execute(_INSERT, row)
+            if purge:
+                await self._purge(conn, self.retention)
+
+        await self._run(job)
+
+    async def get(self, receipt_id: str) -> Receipt | None:
+        async def job(conn: AsyncConnection[Any]) -> Receipt | None:
+            cursor = await conn.execute(f"{_SELECT} WHERE id = %s", (receipt_id,))
+            found = await cursor.fetchone()
+            return None if found is None else _receipt(found)
+
+        result: Receipt | None = await self._run(job)
+        return result
+
+    async def snapshot(self, digest: str) -> Snapshot | None:
+        async def job(conn: AsyncConnection[Any]) -> Snapshot | None:
+            cursor = await conn.execute(
+                "SELECT document FROM consent_snapshots WHERE digest = %s", (digest,)
+            )
+            found = await cursor.fetchone()
+            return None if found is None else Snapshot.from_document(found[0])
+
+        result: Snapshot | None = await self._run(job)
+        return result
+
+    async def receipts(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> AsyncIterator[Receipt]:
+        low = since or _NEVER
+        high = until or datetime(9999, 1, 1, tzinfo=UTC)
+        after: tuple[datetime, str] = (_NEVER, "")
+        while True:
+
+            async def job(
+                conn: AsyncConnection[Any], after: tuple[datetime, str] = after
+            ) -> list[Receipt]:
+                cursor = await conn.execute(
+                    f"{_SELECT} WHERE recorded_at >= %s AND recorded_at < %s "
+                    "AND (recorded_at, id) > (%s, %s) ORDER BY recorded_at, id LIMIT %s",
+                    (low, high, *after, PAGE),
+                )
+                return [_receipt(row) for row in await cursor.fetchall()]
+
+            page: list[Receipt] = await self._run(job)
+            for receipt in page:
+                yield receipt
+            if len(page) < PAGE:
+                return
+            after = (page[-1].recorded_at, page[-1].id)
+
+    async def purge(self, older_than: timedelta | None = None) -> int:
+        age = check_retention(self.retention if older_than is None else older_than)
+
+        async def job(conn: AsyncConnection[Any]) -> int:
+            return await self._purge(conn, age)
+
+        result: int = await self._run(job)
+        return result
+
+    async def aclose(self) -> None:
+        pool, self._pool, self._loop = self._pool, None, None
+        if pool is not None:
+            await pool.close()
+
+    # -- internals -------------------------------------------------------------------------
+
+    async def _run(self, job: Any) -> Any:
+        import psycopg
+        import psycopg_pool
+
+        try:
+            with anyio.fail_after(self.timeout):
+                pool = await self._open()
+                async with pool.connection() as conn:
+                    return await job(conn)
+        except TimeoutError:
+            raise LogUnavailable(
+                f"consent log {self!r} did not answer within {self.timeout:g} s"
+            ) from None
+        except (psycopg.Error, psycopg_pool.PoolTimeout, OSError) as exc:
+            raise LogUnavailable(f"consent log {self!r}: {exc}") from exc
+
+    async def _open(self) -> AsyncConnectionPool[Any]:
+        loop = asyncio.get_running_loop()
+        if self._pool is not None and self._loop is loop:
+            return self._pool
+        if self._opening is None or self._loop is not loop:
+            self._opening, self._loop = asyncio.Lock(), loop
+        async with self._opening:
+            if self._pool is not None and self._loop is loop:
+                return self._pool
+            try:
+                from psycopg_pool import AsyncConnectionPool
+            except ImportError:
+                raise ImportError(
+                    "PostgresConsentLog needs psycopg: pip install 'asgi-consent[postgres]'"
+                ) from None
+            pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+                self._dsn,
+                min_size=1,
+                max_size=self.max_connections,
+                timeout=self.timeout,
+                kwargs={"autocommit": True},
+                open=False,
+            )
+            await pool.open(wait=True, timeout=self.timeout)
+            try:
+                async with pool.connection() as conn, conn.transaction():
+                    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                    await conn.execute(_SCHEMA)
+            except BaseException:
+                await pool.close()
+                raise
+            self._pool = pool
+            return pool
+
+    async def _purge(self, conn: AsyncConnection[Any], age: timedelta) -> int:
+        cutoff = datetime.now(UTC) - age
+        async with conn.transaction():
+            cursor = await conn.execute(
+                "DELETE FROM consent_receipts WHERE recorded_at < %s", (cutoff,)
+            )
+            deleted = cursor.rowcount
+            await conn.execute(
+                "DELETE FROM consent_snapshots s WHERE created_at < %s AND NOT EXISTS "
+                "(SELECT 1 FROM consent_receipts r WHERE r.snapshot = s.digest)",
+                (cutoff,),
+            )
+        if deleted:
+            logger.info("consent log: purged %d receipts older than %s", deleted, cutoff)
+        return int(deleted)
+
+
+def _receipt(row: tuple[Any, ...]) -> Receipt:
+    return Receipt.from_json(dict(zip(COLUMNS, row, strict=True)))

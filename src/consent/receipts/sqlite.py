@@ -1,0 +1,308 @@
+"""SQLiteConsentLog: receipts in one SQLite file, written by one thread with group commit."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import anyio
+
+from consent.receipts._model import (
+    DEFAULT_RETENTION,
+    LogUnavailable,
+    Receipt,
+    Snapshot,
+    format_time,
+)
+from consent.receipts._sql import COLUMNS, PAGE, check_retention, check_timeout, wait
+
+__all__ = ["SQLiteConsentLog"]
+
+logger = logging.getLogger("consent")
+T = TypeVar("T")
+Job = Callable[[sqlite3.Connection], Any]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS consent_snapshots (
+    digest TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    document TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS consent_receipts (
+    id TEXT PRIMARY KEY,
+    recorded_at TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    snapshot TEXT NOT NULL,
+    method TEXT NOT NULL,
+    categories TEXT NOT NULL,
+    services TEXT NOT NULL,
+    previous_id TEXT,
+    browser TEXT NOT NULL,
+    language TEXT,
+    gpc INTEGER NOT NULL,
+    source TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS consent_receipts_time ON consent_receipts (recorded_at, id);
+"""
+_INSERT = (
+    f"INSERT INTO consent_receipts ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+)
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM consent_receipts"
+_DAY = 86400.0
+
+
+class SQLiteConsentLog:
+    """The embedded consent log: one SQLite file (WAL mode), fine for one app server.
+
+    All database work happens on one background thread, so the event loop never waits on
+    the disk; decisions arriving together are committed in one transaction (group commit).
+    `write` returns once the receipt is committed.
+
+    Args:
+        path: the database file (created with its tables on first use).
+        retention: receipts older than this are purged (once a day, and by `purge`).
+        timeout: seconds to wait for the database (locked, slow disk) before giving up.
+        synchronous: SQLite's `synchronous` setting. `"normal"` (the default) loses nothing
+            when the app server crashes or is killed; `"full"` also survives a power cut,
+            at the cost of one disk flush per commit.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        retention: timedelta = DEFAULT_RETENTION,
+        timeout: float = 5.0,
+        synchronous: Literal["normal", "full"] = "normal",
+    ) -> None:
+        if synchronous not in ("normal", "full"):
+            raise ValueError(f"synchronous must be 'normal' or 'full', not {synchronous!r}")
+        self.path = Path(path)
+        self.retention = check_retention(retention)
+        self.timeout = check_timeout(timeout)
+        self.synchronous = synchronous
+        self._lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[tuple[Job, concurrent.futures.Future[Any]] | None]
+        self._jobs = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._next_purge = 0.0
+
+    def __repr__(self) -> str:
+        return f"<SQLiteConsentLog {str(self.path)!r}>"
+
+    # -- the public API ------------------------------------------------------------------
+
+    async def write(self, receipt: Receipt, snapshot: Snapshot) -> None:
+        row = _row(receipt)
+        created = format_time(datetime.now(UTC))
+        document = snapshot.to_json()
+
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR IGNORE INTO consent_snapshots VALUES (?, ?, ?, ?, ?)",
+                (snapshot.digest, created, snapshot.revision, snapshot.fingerprint, document),
+            )
+            conn.execute(_INSERT, row)
+            if time.monotonic() >= self._next_purge:
+                self._purge(conn, self.retention)
+
+        await self._run(job)
+
+    async def get(self, receipt_id: str) -> Receipt | None:
+        def job(conn: sqlite3.Connection) -> Receipt | None:
+            found = conn.execute(f"{_SELECT} WHERE id = ?", (receipt_id,)).fetchone()
+            return None if found is None else _receipt(found)
+
+        result: Receipt | None = await self._run(job)
+        return result
+
+    async def snapshot(self, digest: str) -> Snapshot | None:
+        def job(conn: sqlite3.Connection) -> Snapshot | None:
+            found = conn.execute(
+                "SELECT document FROM consent_snapshots WHERE digest = ?", (digest,)
+            ).fetchone()
+            return None if found is None else Snapshot.from_document(json.loads(found[0]))
+
+        result: Snapshot | None = await self._run(job)
+        return result
+
+    async def receipts(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> AsyncIterator[Receipt]:
+        low = format_time(since) if since else ""
+        high = format_time(until) if until else "9999"
+        after = ("", "")
+        while True:
+
+            def job(conn: sqlite3.Connection, after: tuple[str, str] = after) -> list[Receipt]:
+                rows = conn.execute(
+                    f"{_SELECT} WHERE recorded_at >= ? AND recorded_at < ? "
+                    "AND (recorded_at, id) > (?, ?) ORDER BY recorded_at, id LIMIT ?",
+                    (low, high, *after, PAGE),
+                ).fetchall()
+                return [_receipt(row) for row in rows]
+
+            page: list[Receipt] = await self._run(job)
+            for receipt in page:
+                yield receipt
+            if len(page) < PAGE:
+                return
+            last = page[-1]
+            after = (format_time(last.recorded_at), last.id)
+
+    async def purge(self, older_than: timedelta | None = None) -> int:
+        age = check_retention(self.retention if older_than is None else older_than)
+        result: int = await self._run(lambda conn: self._purge(conn, age))
+        return result
+
+    async def aclose(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+            if thread is None or self._pid != os.getpid():
+                return
+            self._jobs.put(None)
+        await anyio.to_thread.run_sync(thread.join)
+
+    # -- the writer thread ---------------------------------------------------------------
+
+    async def _run(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._submit(job, future)
+        try:
+            with anyio.fail_after(self.timeout):
+                return await wait(future)
+        except TimeoutError:
+            raise LogUnavailable(
+                f"consent log {str(self.path)!r} did not answer within {self.timeout:g} s"
+            ) from None
+        except (sqlite3.Error, OSError) as exc:
+            raise LogUnavailable(f"consent log {str(self.path)!r}: {exc}") from exc
+
+    def _submit(self, job: Job, future: concurrent.futures.Future[Any]) -> None:
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid():
+                # First use, or a forked worker process: threads do not survive a fork.
+                self._jobs = queue.SimpleQueue()
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._work, args=(self._jobs,), name="consent-log", daemon=True
+                )
+                self._thread.start()
+            self._jobs.put((job, future))
+
+    def _work(
+        self, jobs: queue.SimpleQueue[tuple[Job, concurrent.futures.Future[Any]] | None]
+    ) -> None:
+        conn: sqlite3.Connection | None = None
+        running = True
+        while running:
+            item = jobs.get()
+            if item is None:
+                break
+            batch = [item]
+            while len(batch) < 512:
+                try:
+                    item = jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    running = False
+                    break
+                batch.append(item)
+            # Jobs whose caller gave up (timeout, disconnect) before they started are dropped.
+            batch = [(job, fut) for job, fut in batch if fut.set_running_or_notify_cancel()]
+            if not batch:
+                continue
+            try:
+                conn = conn or self._connect()
+                results = _in_transaction(conn, [job for job, _ in batch])
+            except Exception:
+                # One bad job must not fail the others: retry each in its own transaction,
+                # on a fresh connection (a failed COMMIT can leave this one unusable).
+                conn = _close(conn)
+                for job, fut in batch:
+                    try:
+                        conn = conn or self._connect()
+                        fut.set_result(_in_transaction(conn, [job])[0])
+                    except Exception as exc:
+                        fut.set_exception(exc)
+                        conn = _close(conn)
+            else:
+                for (_, fut), result in zip(batch, results, strict=True):
+                    fut.set_result(result)
+        _close(conn)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
+            conn.executescript(_SCHEMA)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _purge(self, conn: sqlite3.Connection, age: timedelta) -> int:
+        cutoff = format_time(datetime.now(UTC) - age)
+        deleted = conn.execute(
+            "DELETE FROM consent_receipts WHERE recorded_at < ?", (cutoff,)
+        ).rowcount
+        conn.execute(
+            "DELETE FROM consent_snapshots WHERE created_at < ? AND digest NOT IN "
+            "(SELECT DISTINCT snapshot FROM consent_receipts)",
+            (cutoff,),
+        )
+        self._next_purge = time.monotonic() + _DAY
+        if deleted:
+            logger.info("consent log: purged %d receipts older than %s", deleted, cutoff)
+        return int(deleted)
+
+
+def _in_transaction(conn: sqlite3.Connection, jobs: list[Job]) -> list[Any]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        results = [job(conn) for job in jobs]
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return results
+
+
+def _close(conn: sqlite3.Connection | None) -> sqlite3.Connection | None:
+    """Close `conn`; returns None, for `conn = _close(conn)`."""
+    if conn is not None:
+        try:
+            conn.close()
+        except sqlite3.Error:
+            pass
+    return None
+
+
+def _row(receipt: Receipt) -> tuple[Any, ...]:
+    data = receipt.to_json()
+    data["categories"] = json.dumps(data["categories"])
+    data["services"] = json.dumps(data["services"])
+    data["gpc"] = int(receipt.gpc)
+    return tuple(data[column] for column in COLUMNS)
+
+
+def _receipt(row: tuple[Any, ...]) -> Receipt:
+    return Receipt.from_json(dict(zip(COLUMNS, row, strict=True)))
