@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench docs screenshots format clean
+.PHONY: demo test lint bench docs screenshots format clean postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/uvicorn examples.app:app --host 127.0.0.1 --port 8000
+
+# A local PostgreSQL server for the PostgreSQL tests (Debian, as root); see .ci/postgres.
+postgres:
+	.ci/postgres
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -18,6 +18,7 @@ from examples.site import (
     ARTICLES,
     SECRET_KEY,
     STATIC_DIR,
+    consent_log,
     log_in,
     log_out,
     page,
@@ -67,5 +68,7 @@ app = Starlette(
         Route("/logout", logout, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ],
-    middleware=[Middleware(ConsentMiddleware, policy=policy, secret_key=SECRET_KEY)],
+    middleware=[
+        Middleware(ConsentMiddleware, policy=policy, secret_key=SECRET_KEY, log=consent_log)
+    ],
 )

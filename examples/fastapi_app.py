@@ -16,6 +16,7 @@ from examples.site import (
     ARTICLES,
     SECRET_KEY,
     STATIC_DIR,
+    consent_log,
     log_in,
     log_out,
     page,
@@ -24,7 +25,7 @@ from examples.site import (
 )
 
 app = FastAPI(title="Example News", docs_url=None, redoc_url=None)
-app.add_middleware(ConsentMiddleware, policy=policy, secret_key=SECRET_KEY)
+app.add_middleware(ConsentMiddleware, policy=policy, secret_key=SECRET_KEY, log=consent_log)
 app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 

@@ -18,12 +18,16 @@ from starlette.templating import Jinja2Templates
 
 from consent import load_policy
 from consent.jinja import context_processor
+from consent.receipts import SQLiteConsentLog
 
 HERE = Path(__file__).parent
 policy = load_policy(HERE / "consent.toml")
 # A real site reads its key from the environment or a secret store; the fallback only
 # serves the local demo.
 SECRET_KEY = os.environ.get("CONSENT_SECRET_KEY", "demo-only-key-change-me-0123456789abcdef")
+# Proof of consent: every decision gets a receipt in this SQLite file (`make demo` keeps it
+# beside the project; read it with `consent log stats --db consent-demo.db`).
+consent_log = SQLiteConsentLog(os.environ.get("CONSENT_DB", "consent-demo.db"))
 templates = Jinja2Templates(directory=HERE / "templates", context_processors=[context_processor])
 STATIC_DIR = HERE / "static"
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import os
+import secrets
+import tempfile
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -19,6 +22,14 @@ from starlette.types import ASGIApp, Message
 from consent import ConsentMiddleware, Policy, get_consent
 
 T = TypeVar("T")
+
+# The example apps keep receipts in CONSENT_DB; tests must not write beside the project.
+os.environ.setdefault(
+    "CONSENT_DB", os.path.join(tempfile.mkdtemp(prefix="consent-tests-"), "examples.db")
+)
+POSTGRES_DSN = os.environ.get(
+    "CONSENT_TEST_POSTGRES", "postgresql://consent:consent@127.0.0.1:5432/consent_test"
+)
 
 SECRET = "test-secret-key-0123456789abcdef-0123456789"
 OTHER_SECRET = "another-secret-key-fedcba9876543210-fedcba98"
@@ -168,3 +179,36 @@ def call_asgi(
 
     run_async(call())
     return sent
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The DSN of a reachable PostgreSQL server. Skipped when there is none, except in CI
+    (CI=true), where a missing server is a failure."""
+    import psycopg
+
+    try:
+        psycopg.connect(POSTGRES_DSN, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        reason = (
+            f"no PostgreSQL server for the tests ({exc.__class__.__name__}); start one with "
+            "`make postgres` (Debian, as root) or point CONSENT_TEST_POSTGRES at one"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return POSTGRES_DSN
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: str) -> Iterator[str]:
+    """A DSN whose tables live in a fresh schema, dropped after the test."""
+    import psycopg
+
+    schema = f"test_{secrets.token_hex(6)}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    joiner = "&" if "?" in postgres_server else "?"
+    yield f"{postgres_server}{joiner}options=-csearch_path%3D{schema}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
