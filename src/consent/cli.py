@@ -2,18 +2,22 @@
 
     consent check POLICY [--strict] [--format text|json]
     consent declaration POLICY [--format html|md|json|csv] [--lang xx] [-o FILE]
+    consent log stats|export|purge|show --db DB ...      (see consent.cli_log)
+    consent report --policy POLICY --db DB -o report.html
 
-Exit codes: 0 nothing to fix (warnings allowed unless --strict), 1 findings, 2 the policy
-file cannot be used at all.
+Exit codes of `check`: 0 nothing to fix (warnings allowed unless --strict), 1 findings,
+2 the policy file cannot be used at all.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
+from consent import cli_log
 from consent.declaration import FORMATS, render_declaration
 from consent.lint import Finding, lint
 from consent.policy import PolicyError, load_policy, read_policy_data, validate_policy
@@ -84,7 +88,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     declaration.add_argument("--format", choices=FORMATS, default="html")
     declaration.add_argument("--lang", default=None, help="language of the texts, e.g. de")
     declaration.add_argument("-o", "--output", default=None, help="write to a file")
+    cli_log.add_commands(commands)
     args = parser.parse_args(argv)
+    if args.command in ("log", "report"):
+        try:
+            return cli_log.run(args)
+        except BrokenPipeError:  # `consent log export | head`: the reader has had enough
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     if args.command == "declaration":
         return _declaration(args)
     return _check(args)

@@ -211,11 +211,20 @@ class PostgresConsentLog:
             if self._pool is not None and self._loop is loop:
                 return self._pool
             try:
+                import psycopg
                 from psycopg_pool import AsyncConnectionPool
             except ImportError:
                 raise ImportError(
                     "PostgresConsentLog needs psycopg: pip install 'asgi-consent[postgres]'"
                 ) from None
+            # One plain connection first: a wrong password or host fails at once with the
+            # server's message (the pool would retry until its timeout), and it creates
+            # the tables.
+            async with await psycopg.AsyncConnection.connect(
+                self._dsn, autocommit=True, connect_timeout=max(1, round(self.timeout))
+            ) as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                await conn.execute(_SCHEMA)
             pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
                 self._dsn,
                 min_size=1,
@@ -225,13 +234,6 @@ class PostgresConsentLog:
                 open=False,
             )
             await pool.open(wait=True, timeout=self.timeout)
-            try:
-                async with pool.connection() as conn, conn.transaction():
-                    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                    await conn.execute(_SCHEMA)
-            except BaseException:
-                await pool.close()
-                raise
             self._pool = pool
             return pool
 
