@@ -39,11 +39,12 @@ def _free_port() -> int:
         return port
 
 
-def _serve(app: str) -> Iterator[str]:
+def _serve(app: str, **env: str) -> Iterator[str]:
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
+        env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -72,6 +73,13 @@ def _serve(app: str) -> Iterator[str]:
 def server() -> Iterator[str]:
     """The Starlette example site over real HTTP."""
     yield from _serve("examples.app:app")
+
+
+@pytest.fixture(scope="session")
+def broken_log_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The example site whose consent log cannot be written (its folder does not exist)."""
+    missing = tmp_path_factory.mktemp("log") / "no-such-folder" / "consent.db"
+    yield from _serve("examples.app:app", CONSENT_DB=str(missing))
 
 
 @pytest.fixture(scope="session")

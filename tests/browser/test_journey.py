@@ -198,3 +198,21 @@ def test_fastapi_example_behaves_the_same(page: Page, fastapi_server: str) -> No
     banner_button(page, "Accept all").click()
     page.wait_for_function("window.exampleAnalytics && window.exampleAnalytics.loaded")
     assert same_document(page)
+
+
+def test_a_grant_that_cannot_be_recorded_is_refused_in_place(
+    page: Page, broken_log_server: str
+) -> None:
+    """D1 (no proof, no consent): when the consent log fails, "Accept all" says so and
+    grants nothing; "Reject all" still works."""
+    page.goto(broken_log_server + "/")
+    mark_document(page)
+    banner_button(page, "Accept all").click()
+    expect(page.locator("[data-consent-status]")).to_contain_text("could not be recorded")
+    assert same_document(page)
+    expect(page.locator("[data-consent-banner]")).to_be_visible()
+    assert "consent" not in cookie_names(page)
+    assert not analytics_ran(page)
+    banner_button(page, "Reject all").click()
+    expect(page.locator("[data-consent-banner]")).to_have_count(0)
+    assert "consent" in cookie_names(page)

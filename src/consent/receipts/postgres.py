@@ -220,9 +220,12 @@ class PostgresConsentLog:
             # One plain connection first: a wrong password or host fails at once with the
             # server's message (the pool would retry until its timeout), and it creates
             # the tables.
-            async with await psycopg.AsyncConnection.connect(
-                self._dsn, autocommit=True, connect_timeout=max(1, round(self.timeout))
-            ) as conn, conn.transaction():
+            async with (
+                await psycopg.AsyncConnection.connect(
+                    self._dsn, autocommit=True, connect_timeout=max(1, round(self.timeout))
+                ) as conn,
+                conn.transaction(),
+            ):
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 await conn.execute(_SCHEMA)
             pool: AsyncConnectionPool[Any] = AsyncConnectionPool(

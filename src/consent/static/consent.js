@@ -108,8 +108,10 @@
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify(choice(form, sub)),
-    }).then((r) => r.status === 200 && r.json()).catch(() => null);
+    }).then((r) => [200, 503].includes(r.status) && r.json()).catch(() => null);
     if (next?.granted) return apply(next);
+    // 503: the choice could not be recorded; say so and keep the page as it is.
+    if (next?.error) return announce(next.error);
     // Plain post; submit() fires no event, so no loop.
     if (sub?.name) form.append(Object.assign(d.createElement("input"), { type: "hidden", name: sub.name, value: sub.value }));
     HTMLFormElement.prototype.submit.call(form);
