@@ -18,7 +18,7 @@ from starlette.templating import Jinja2Templates
 
 from consent import load_policy
 from consent.jinja import context_processor
-from consent.receipts import SQLiteConsentLog
+from consent.receipts import open_log
 
 HERE = Path(__file__).parent
 policy = load_policy(HERE / "consent.toml")
@@ -26,8 +26,9 @@ policy = load_policy(HERE / "consent.toml")
 # serves the local demo.
 SECRET_KEY = os.environ.get("CONSENT_SECRET_KEY", "demo-only-key-change-me-0123456789abcdef")
 # Proof of consent: every decision gets a receipt in this SQLite file (`make demo` keeps it
-# beside the project; read it with `consent log stats --db consent-demo.db`).
-consent_log = SQLiteConsentLog(os.environ.get("CONSENT_DB", "consent-demo.db"))
+# beside the project; read it with `consent log stats --db consent-demo.db`). CONSENT_DB
+# may also be a postgresql:// URL.
+consent_log = open_log(os.environ.get("CONSENT_DB", "consent-demo.db"))
 templates = Jinja2Templates(directory=HERE / "templates", context_processors=[context_processor])
 STATIC_DIR = HERE / "static"
 
