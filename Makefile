@@ -34,6 +34,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_middleware.py
 	$(BIN)/python benchmarks/bench_gating.py
+	$(BIN)/python benchmarks/bench_receipts.py
 
 screenshots: $(STAMP)
 	$(BIN)/python tools/screenshots.py

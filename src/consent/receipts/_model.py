@@ -119,6 +119,7 @@ class Snapshot:
     revision: int
     fingerprint: str
     document: Mapping[str, Any] = field(repr=False, compare=False)
+    canonical: str = field(default="", repr=False, compare=False)
 
     @classmethod
     def of(cls, policy: Policy) -> Snapshot:
@@ -151,11 +152,12 @@ class Snapshot:
             int(policy.get("revision", 0)),
             str(policy["fingerprint"]),
             document,
+            canonical,
         )
 
     def to_json(self) -> str:
         """The document as canonical JSON (what the digest covers)."""
-        return json.dumps(self.document, sort_keys=True, separators=(",", ":"))
+        return self.canonical or json.dumps(self.document, sort_keys=True, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)

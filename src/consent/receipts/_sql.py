@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 from datetime import timedelta
-from typing import TypeVar
-
-import anyio.to_thread
-
-T = TypeVar("T")
 
 # Column order of `consent_receipts`, shared by both stores' INSERT and SELECT.
 COLUMNS = (
@@ -44,13 +37,3 @@ def check_timeout(timeout: float) -> float:
     if not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
     return float(timeout)
-
-
-async def wait(future: concurrent.futures.Future[T]) -> T:
-    """Await a future that another thread completes, without blocking the event loop.
-    Cancelling the wait cancels the future if its job has not started."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:  # another event loop (trio): wait in a worker thread
-        return await anyio.to_thread.run_sync(future.result, abandon_on_cancel=True)
-    return await asyncio.wrap_future(future)

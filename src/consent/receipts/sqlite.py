@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import json
 import logging
@@ -24,13 +25,15 @@ from consent.receipts._model import (
     Snapshot,
     format_time,
 )
-from consent.receipts._sql import COLUMNS, PAGE, check_retention, check_timeout, wait
+from consent.receipts._sql import COLUMNS, PAGE, check_retention, check_timeout
 
 __all__ = ["SQLiteConsentLog"]
 
 logger = logging.getLogger("consent")
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
+Waiter = asyncio.Future[Any] | concurrent.futures.Future[Any]
+Item = tuple[Job, Waiter, asyncio.AbstractEventLoop | None]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS consent_snapshots (
@@ -95,11 +98,14 @@ class SQLiteConsentLog:
         self.timeout = check_timeout(timeout)
         self.synchronous = synchronous
         self._lock = threading.Lock()
-        self._jobs: queue.SimpleQueue[tuple[Job, concurrent.futures.Future[Any]] | None]
+        self._jobs: queue.SimpleQueue[list[Item] | None]
         self._jobs = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._next_purge = 0.0
+        # Digests of snapshots known to be stored; only the writer thread touches it.
+        self._stored: set[str] = set()
+        self._pending: dict[asyncio.AbstractEventLoop, list[Item]] = {}
 
     def __repr__(self) -> str:
         return f"<SQLiteConsentLog {str(self.path)!r}>"
@@ -112,13 +118,15 @@ class SQLiteConsentLog:
         document = snapshot.to_json()
 
         def job(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT OR IGNORE INTO consent_snapshots VALUES (?, ?, ?, ?, ?)",
-                (snapshot.digest, created, snapshot.revision, snapshot.fingerprint, document),
-            )
+            if snapshot.digest not in self._stored:
+                conn.execute(
+                    "INSERT OR IGNORE INTO consent_snapshots VALUES (?, ?, ?, ?, ?)",
+                    (snapshot.digest, created, snapshot.revision, snapshot.fingerprint, document),
+                )
             conn.execute(_INSERT, row)
             if time.monotonic() >= self._next_purge:
                 self._purge(conn, self.retention)
+            self._stored.add(snapshot.digest)  # forgotten again if the transaction fails
 
         await self._run(job)
 
@@ -180,11 +188,30 @@ class SQLiteConsentLog:
     # -- the writer thread ---------------------------------------------------------------
 
     async def _run(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._submit(job, future)
         try:
-            with anyio.fail_after(self.timeout):
-                return await wait(future)
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # another event loop (trio): wait in a worker thread
+            loop = None
+        try:
+            if loop is None:
+                future: concurrent.futures.Future[T] = concurrent.futures.Future()
+                self._submit([(job, future, None)])
+                try:
+                    with anyio.fail_after(self.timeout):
+                        wait = future.result
+                        return await anyio.to_thread.run_sync(wait, abandon_on_cancel=True)
+                finally:
+                    future.cancel()  # a no-op once done; else the job is dropped
+            waiter: asyncio.Future[T] = loop.create_future()
+            # Jobs of one turn of the event loop go to the writer together: fewer thread
+            # wake-ups, and fewer fights over the GIL.
+            pending = self._pending.get(loop)
+            if pending is None:
+                pending = self._pending[loop] = []
+                loop.call_soon(self._flush, loop)
+            pending.append((job, waiter, loop))
+            async with asyncio.timeout(self.timeout):
+                return await waiter
         except TimeoutError:
             raise LogUnavailable(
                 f"consent log {str(self.path)!r} did not answer within {self.timeout:g} s"
@@ -192,7 +219,10 @@ class SQLiteConsentLog:
         except (sqlite3.Error, OSError) as exc:
             raise LogUnavailable(f"consent log {str(self.path)!r}: {exc}") from exc
 
-    def _submit(self, job: Job, future: concurrent.futures.Future[Any]) -> None:
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._submit(self._pending.pop(loop))
+
+    def _submit(self, items: list[Item]) -> None:
         with self._lock:
             if self._thread is None or self._pid != os.getpid():
                 # First use, or a forked worker process: threads do not survive a fork.
@@ -202,18 +232,16 @@ class SQLiteConsentLog:
                     target=self._work, args=(self._jobs,), name="consent-log", daemon=True
                 )
                 self._thread.start()
-            self._jobs.put((job, future))
+            self._jobs.put(items)
 
-    def _work(
-        self, jobs: queue.SimpleQueue[tuple[Job, concurrent.futures.Future[Any]] | None]
-    ) -> None:
+    def _work(self, jobs: queue.SimpleQueue[list[Item] | None]) -> None:
         conn: sqlite3.Connection | None = None
         running = True
         while running:
             item = jobs.get()
             if item is None:
                 break
-            batch = [item]
+            batch = list(item)
             while len(batch) < 512:
                 try:
                     item = jobs.get_nowait()
@@ -222,28 +250,30 @@ class SQLiteConsentLog:
                 if item is None:
                     running = False
                     break
-                batch.append(item)
+                batch.extend(item)
             # Jobs whose caller gave up (timeout, disconnect) before they started are dropped.
-            batch = [(job, fut) for job, fut in batch if fut.set_running_or_notify_cancel()]
+            batch = [entry for entry in batch if not entry[1].cancelled()]
             if not batch:
                 continue
+            outcomes: list[tuple[Item, bool, Any]] = []
             try:
                 conn = conn or self._connect()
-                results = _in_transaction(conn, [job for job, _ in batch])
+                results = _in_transaction(conn, [job for job, _, _ in batch])
+                outcomes = [(entry, True, r) for entry, r in zip(batch, results, strict=True)]
             except Exception:
                 # One bad job must not fail the others: retry each in its own transaction,
                 # on a fresh connection (a failed COMMIT can leave this one unusable).
                 conn = _close(conn)
-                for job, fut in batch:
+                for entry in batch:
+                    self._stored.clear()
                     try:
                         conn = conn or self._connect()
-                        fut.set_result(_in_transaction(conn, [job])[0])
+                        outcomes.append((entry, True, _in_transaction(conn, [entry[0]])[0]))
                     except Exception as exc:
-                        fut.set_exception(exc)
+                        outcomes.append((entry, False, exc))
                         conn = _close(conn)
-            else:
-                for (_, fut), result in zip(batch, results, strict=True):
-                    fut.set_result(result)
+                self._stored.clear()
+            _settle(outcomes)
         _close(conn)
 
     def _connect(self) -> sqlite3.Connection:
@@ -270,9 +300,38 @@ class SQLiteConsentLog:
             (cutoff,),
         )
         self._next_purge = time.monotonic() + _DAY
+        self._stored.clear()  # unreferenced snapshots may be gone
         if deleted:
             logger.info("consent log: purged %d receipts older than %s", deleted, cutoff)
         return int(deleted)
+
+
+def _settle(outcomes: list[tuple[Item, bool, Any]]) -> None:
+    """Hand results back: one wake-up per event loop for the whole batch, not one per job."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Waiter, bool, Any]]] = {}
+    for (_, waiter, loop), ok, value in outcomes:
+        if loop is None:
+            _resolve([(waiter, ok, value)])
+        else:
+            by_loop.setdefault(loop, []).append((waiter, ok, value))
+    for loop, items in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve, items)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+
+def _resolve(items: list[tuple[Waiter, bool, Any]]) -> None:
+    for waiter, ok, value in items:
+        if waiter.done():  # the caller gave up meanwhile
+            continue
+        try:
+            if ok:
+                waiter.set_result(value)
+            else:
+                waiter.set_exception(value)
+        except (asyncio.InvalidStateError, concurrent.futures.InvalidStateError):
+            pass  # cancelled between the check and here, from another thread
 
 
 def _in_transaction(conn: sqlite3.Connection, jobs: list[Job]) -> list[Any]:
