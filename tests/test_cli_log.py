@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from consent.cli import main
 from consent.receipts import ConsentLog, Method, Receipt, Snapshot, SQLiteConsentLog, open_log
 from consent.signing import new_receipt_id
 from consent.state import Action, ConsentState
-from tests.conftest import POLICY_DATA
+from tests.conftest import POLICY_DATA, run_async
 
 POLICY = Policy.model_validate(POLICY_DATA)
 # Revision 2 adds a category: exports must show both policies' ids.
@@ -65,7 +65,7 @@ def fill(log: ConsentLog, receipts: list[Receipt] = RECEIPTS) -> None:
             await log.write(item, Snapshot.of(POLICY_2 if item.revision == 2 else POLICY))
         await log.aclose()
 
-    asyncio.run(write())
+    run_async(write())
 
 
 @pytest.fixture
@@ -76,7 +76,10 @@ def db(tmp_path: Path) -> str:
 
 
 def consent(*args: str) -> int:
-    return main(list(args))
+    """Run the command in a thread of its own: it starts an event loop, and the browser
+    tests leave one running in the main thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(main, list(args)).result()
 
 
 def test_stats_text(db: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -33,7 +33,7 @@ from consent.receipts import sqlite as sqlite_store
 from consent.receipts._model import method_of, parse_time
 from consent.signing import new_receipt_id
 from consent.state import Action, ConsentState
-from tests.conftest import POLICY_DATA
+from tests.conftest import POLICY_DATA, run_async
 
 POLICY = Policy.model_validate(POLICY_DATA)
 SNAPSHOT = Snapshot.of(POLICY)
@@ -58,7 +58,7 @@ def receipt_of(state: ConsentState, **extra: Any) -> Receipt:
 
 
 def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    return asyncio.run(coroutine)
+    return run_async(coroutine)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

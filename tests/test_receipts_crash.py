@@ -4,7 +4,6 @@ PostgreSQL server, and SIGKILL: no shutdown code runs."""
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import threading
 import time
@@ -16,6 +15,7 @@ import pytest
 from consent.receipts import ConsentLog, open_log
 from consent.signing import ConsentCodec
 from examples.site import SECRET_KEY, policy
+from tests.conftest import run_async
 from tests.servers import uvicorn_process
 
 CODEC = ConsentCodec(policy, SECRET_KEY)
@@ -50,7 +50,7 @@ def stored_ids(log: ConsentLog) -> set[str]:
         await log.aclose()
         return found
 
-    return asyncio.run(main())
+    return run_async(main())
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -67,8 +67,7 @@ def test_killed_server_loses_no_answered_receipt(database: str) -> None:
     stop = threading.Event()
     with uvicorn_process("examples.app:app", CONSENT_DB=database) as (url, process):
         threads = [
-            threading.Thread(target=burst, args=(url, answered, failures, stop))
-            for _ in range(8)
+            threading.Thread(target=burst, args=(url, answered, failures, stop)) for _ in range(8)
         ]
         for thread in threads:
             thread.start()

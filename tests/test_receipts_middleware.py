@@ -3,7 +3,6 @@ cannot prove, and never blocks a refusal or a withdrawal."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from consent.receipts import (
     SQLiteConsentLog,
 )
 from consent.signing import ConsentCodec
-from tests.conftest import POLICY_DATA, SECRET, make_app
+from tests.conftest import POLICY_DATA, SECRET, make_app, run_async
 
 POLICY = Policy.model_validate(POLICY_DATA)
 CODEC = ConsentCodec(POLICY, SECRET)
@@ -45,7 +44,7 @@ def all_receipts(log: ConsentLog) -> list[Receipt]:
         await log.aclose()
         return found
 
-    return asyncio.run(main())
+    return run_async(main())
 
 
 def receipt_id(client: TestClient) -> str:
