@@ -65,6 +65,9 @@ _INSERT = (
 )
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM consent_receipts"
 _DAY = 86400.0
+# The writer does not checkpoint (copy the WAL into the database file) itself: a second
+# thread does, after this many receipts, while the writer goes on committing.
+_CHECKPOINT_EVERY = 1000
 
 
 class SQLiteConsentLog:
@@ -183,7 +186,7 @@ class SQLiteConsentLog:
             if thread is None or self._pid != os.getpid():
                 return
             self._jobs.put(None)
-        await anyio.to_thread.run_sync(thread.join)
+        await anyio.to_thread.run_sync(thread.join)  # it stops the checkpointer too
 
     # -- the writer thread ---------------------------------------------------------------
 
@@ -236,6 +239,13 @@ class SQLiteConsentLog:
 
     def _work(self, jobs: queue.SimpleQueue[list[Item] | None]) -> None:
         conn: sqlite3.Connection | None = None
+        due = threading.Event()
+        stop = threading.Event()
+        checkpointer = threading.Thread(
+            target=self._checkpoints, args=(due, stop), name="consent-log-checkpoint", daemon=True
+        )
+        checkpointer.start()
+        written = 0
         running = True
         while running:
             item = jobs.get()
@@ -274,6 +284,32 @@ class SQLiteConsentLog:
                         conn = _close(conn)
                 self._stored.clear()
             _settle(outcomes)
+            written += len(batch)
+            if written >= _CHECKPOINT_EVERY:
+                written = 0
+                due.set()
+        _close(conn)
+        stop.set()
+        due.set()
+        checkpointer.join()
+
+    def _checkpoints(self, due: threading.Event, stop: threading.Event) -> None:
+        """Copy the WAL into the database file when asked; the writer is not held up, as
+        SQLite lets one connection checkpoint while another commits."""
+        conn: sqlite3.Connection | None = None
+        while True:
+            due.wait()
+            due.clear()
+            final = stop.is_set()
+            try:
+                conn = conn or sqlite3.connect(self.path, timeout=self.timeout)
+                mode = "TRUNCATE" if final else "PASSIVE"
+                conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+            except sqlite3.Error as exc:
+                logger.warning("consent log %r: checkpoint failed: %s", str(self.path), exc)
+                conn = _close(conn)
+            if final:
+                break
         _close(conn)
 
     def _connect(self) -> sqlite3.Connection:
@@ -283,6 +319,7 @@ class SQLiteConsentLog:
         try:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
+            conn.execute("PRAGMA wal_autocheckpoint = 0")  # see _checkpoints
             conn.executescript(_SCHEMA)
         except BaseException:
             conn.close()
