@@ -413,3 +413,27 @@ def test_summarize_counts_rates(make_log: LogFactory) -> None:
         assert data["categories"]["marketing"] == {"granted": 1, "decisions": 4, "rate": 0.25}
 
     run(main())
+
+
+def test_sqlite_checkpoints_off_the_writer(tmp_path: Path) -> None:
+    """The WAL is copied into the database file by the checkpoint thread, and emptied when
+    the log closes: the file alone then holds every receipt."""
+    path = tmp_path / "log.db"
+    receipts = [receipt_of(decide()) for _ in range(sqlite_store._CHECKPOINT_EVERY + 100)]
+
+    async def main() -> None:
+        log = SQLiteConsentLog(path)
+        await asyncio.gather(*(log.write(r, SNAPSHOT) for r in receipts))
+        # While the log is open, the database file itself fills up (not only the WAL).
+        deadline = time.monotonic() + 5
+        while path.stat().st_size < 200_000 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert path.stat().st_size >= 200_000
+        await log.aclose()
+
+    run(main())
+    wal = path.with_name(path.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+    with sqlite3.connect(path) as db:
+        (count,) = db.execute("SELECT count(*) FROM consent_receipts").fetchone()
+    assert count == len(receipts)
