@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 from consent import ConsentMiddleware, Policy
 from consent.enforce import CookieGuard
 from consent.state import ConsentState
-from tests.conftest import POLICY_DATA, SECRET
+from tests.conftest import POLICY_DATA, SECRET, make_app
 
 RawApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -241,3 +241,34 @@ def test_auto_blocking_by_declared_hosts() -> None:
     )
     c.post("/consent", json={"action": "save", "grant": ["gtm"]})
     assert c.get("/").content == page
+
+
+@pytest.mark.parametrize(
+    ("header", "carries"),
+    [
+        ("_ga=GA1.1.1", True),  # an exact name, first in the header
+        ("PHPSESSID=1; _ga=GA1.1.1", True),
+        ("YSC=abc", True),
+        ("_pk_id.1.abcd=x", True),  # a prefix rule
+        ("_g=1; YS=2", False),  # shorter names are other cookies
+        ("_gaX=1", False),
+        ("PHPSESSID=1; consent=x", False),
+    ],
+)
+def test_the_quick_check_finds_exact_and_prefix_names(header: str, carries: bool) -> None:
+    """B14: the pre-check that decides whether refused cookies must be expired matches whole
+    cookie names (it once cut the last letter off exact names and so never matched)."""
+    guard = CookieGuard(
+        Policy.model_validate(POLICY_DATA), consent_cookie="consent", undeclared="warn"
+    )
+    assert guard.may_carry_refused(header) is carries
+
+
+def test_a_refused_exact_name_cookie_is_expired_on_an_ordinary_page() -> None:
+    """B14: after "Reject all", a `_ga` cookie recreated by a script is expired by the next
+    page, not only by the consent route."""
+    client = TestClient(make_app())
+    client.post("/consent", json={"action": "reject_all"})
+    client.cookies.set("_ga", "GA1.1.1")
+    cookies = client.get("/").headers.get_list("set-cookie")
+    assert any(h.startswith('_ga=""; Max-Age=0') for h in cookies)

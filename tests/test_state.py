@@ -305,6 +305,7 @@ def test_to_json_of_a_partial_choice() -> None:
         "issued_at": "2025-03-01T12:00:00+00:00",
         "revision": POLICY.revision,
         "fingerprint": POLICY.fingerprint,
+        "gpc": False,
     }
 
 

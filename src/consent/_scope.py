@@ -22,21 +22,26 @@ class _HasScope(Protocol):
 class ConsentSlot:
     """Per-request holder: decodes the cookie on first use and notes that it was read."""
 
-    __slots__ = ("_codec", "_raw", "_state", "accessed", "changed", "ui")
+    __slots__ = ("_codec", "_raw", "_state", "accessed", "changed", "gpc", "reissue", "ui")
 
-    def __init__(self, codec: ConsentCodec, raw: str | None, ui: UI) -> None:
+    def __init__(self, codec: ConsentCodec, raw: str | None, ui: UI, gpc: bool = False) -> None:
         self._codec = codec
         self.ui = ui
         self._raw = raw
-        self._state: ConsentState | None = None if raw else codec._undecided
+        self.gpc = gpc
+        self._state: ConsentState | None = None
+        if not raw:
+            self._state = codec._undecided_gpc if gpc else codec._undecided
         self.accessed = False
         self.changed = False
+        self.reissue: ConsentState | None = None  # a new consent cookie to send
 
     @property
     def state(self) -> ConsentState:
-        """The request's consent (decoded lazily, once)."""
+        """The request's consent (decoded lazily, once; a GPC signal applied)."""
         if self._state is None:
-            self._state = self._codec.decode(self._raw or "")
+            state = self._codec.decode(self._raw or "")
+            self._state = state.with_gpc() if self.gpc else state
         return self._state
 
     @property

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from consent.enforce import CookieGuard
+from consent.enforce import CookieGuard, set_cookie_header
 from consent.policy import Policy
 from consent.receipts import ConsentLog, Snapshot
 from consent.signing import ConsentCodec
+from consent.state import ConsentState
 
 SameSite = Literal["lax", "strict", "none"]
 
@@ -36,6 +37,22 @@ class ConsentConfig:
     def max_age(self) -> int:
         """Max-Age of the consent cookie in seconds (from the policy)."""
         return self.policy.max_age_days * 86400
+
+    @property
+    def vary(self) -> str:
+        """What responses that depend on the visitor's consent vary on."""
+        return "Cookie, Sec-GPC" if self.policy.gpc_ids else "Cookie"
+
+    def cookie_header(self, state: ConsentState, https: bool) -> str:
+        """The Set-Cookie value that stores `state` in the consent cookie."""
+        return set_cookie_header(
+            self.cookie_name,
+            self.codec.encode(state),
+            max_age=self.max_age,
+            domain=self.domain,
+            secure=https if self.secure is None else self.secure,
+            same_site=self.same_site,
+        )
 
 
 def normalize_origins(origins: Sequence[str]) -> frozenset[str]:

@@ -30,7 +30,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from consent._scope import ConsentSlot, current_slot, get_consent
 from consent.config import ConsentConfig
-from consent.enforce import cookie_names, set_cookie_header
+from consent.enforce import cookie_names
 from consent.jinja import UI
 from consent.receipts import Receipt, browser_family
 from consent.receipts._model import method_of
@@ -135,6 +135,8 @@ class ConsentEndpoints:
             issued_at=ConsentState.now(),
             receipt_id=new_receipt_id(),
         )
+        if slot.gpc or choice.gpc:
+            state = state.with_gpc()  # Global Privacy Control: the signal wins
         if config.log is not None:
             kept = await self._keep_receipt(headers, slot, previous, state, choice.action)
             if isinstance(kept, BadRequest):
@@ -170,6 +172,7 @@ class ConsentEndpoints:
             snapshot=config.snapshot,
             previous_id=previous_id,
             browser=browser_family(headers.get("user-agent")),
+            gpc=state.gpc,
         )
         try:
             await config.log.write(receipt, config.snapshot)
@@ -200,7 +203,7 @@ class ConsentEndpoints:
     def state(self, request: Request) -> Response:
         """`GET {path}/state`: the visitor's current state."""
         response = JSONResponse(self._state(request).to_json(), headers=_NO_STORE)
-        response.headers.add_vary_header("Cookie")
+        response.headers.add_vary_header(self.config.vary)
         return response
 
     def policy_json(self, request: Request) -> Response:
@@ -215,27 +218,18 @@ class ConsentEndpoints:
             name, request, self._state(request), next=request.query_params.get("next")
         )
         response = HTMLResponse(html, headers=_PAGE_HEADERS)
-        response.headers.add_vary_header("Cookie")
+        response.headers.add_vary_header(self.config.vary)
         return response
 
     def _store(self, scope: Scope, response: Response, state: ConsentState) -> None:
         config = self.config
         https = scope.get("scheme") == "https"
-        secure = https if config.secure is None else config.secure
         # Withdrawal takes effect at once: expire what the refused services left behind.
         header = Headers(scope=scope).get("cookie", "")
         for expired in config.guard.deletions(cookie_names(header), state, secure=https):
             response.headers.append("set-cookie", expired)
-        header = set_cookie_header(
-            config.cookie_name,
-            config.codec.encode(state),
-            max_age=config.max_age,
-            domain=config.domain,
-            secure=secure,
-            same_site=config.same_site,
-        )
-        response.headers.append("set-cookie", header)
-        response.headers.add_vary_header("Cookie")
+        response.headers.append("set-cookie", config.cookie_header(state, https))
+        response.headers.add_vary_header(config.vary)
 
     @staticmethod
     def _error(exc: BadRequest, wants_json: bool, extra: dict[str, str] | None = None) -> Response:

@@ -94,7 +94,7 @@ class CookieGuard:
                 self._exact[rule.name] = (service, rule)
         self._prefixes.sort(key=lambda item: -len(item[0]))  # the most specific rule wins
         optional = [
-            re.escape(rule.name[:-1]) + (r"[^=;\s]*" if rule.is_prefix else "")
+            re.escape(rule.name[:-1]) + r"[^=;\s]*" if rule.is_prefix else re.escape(rule.name)
             for service, rule in policy.cookie_rules()
             if service.category not in policy.required_ids
         ]

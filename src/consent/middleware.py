@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import logging
+import re
 from collections.abc import Sequence
 
 from starlette.datastructures import MutableHeaders
@@ -13,11 +17,21 @@ from consent.endpoints import ConsentEndpoints
 from consent.enforce import CookieGuard, Undeclared, cookie_names
 from consent.gating import HTMLGate, host_matcher
 from consent.policy import Policy
-from consent.receipts import ConsentLog, Snapshot
-from consent.signing import ConsentCodec
+from consent.receipts import ConsentLog, Receipt, Snapshot, browser_family
+from consent.signing import ConsentCodec, new_receipt_id
 from consent.state import ConsentState
 
 __all__ = ["ConsentMiddleware", "get_consent"]
+
+logger = logging.getLogger("consent")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_WELL_KNOWN_GPC = "/.well-known/gpc.json"
+
+
+def gpc_signal(value: bytes) -> bool:
+    """Whether a `Sec-GPC` header value is the signal: exactly "1" (several headers joined
+    with commas count when one of them is); anything else is ignored, as the spec says."""
+    return value == b"1" or any(part.strip() == b"1" for part in value.split(b","))
 
 
 class ConsentMiddleware:
@@ -44,6 +58,9 @@ class ConsentMiddleware:
         log: a ConsentLog (e.g. `SQLiteConsentLog("consent.db")`) that keeps a receipt of
             every decision. When it cannot store one, new grants are refused with a 503 and
             the previous choice stays; refusals and withdrawals always go through.
+        well_known_gpc: serve `/.well-known/gpc.json` saying the site honours Global
+            Privacy Control, with this date (`"2026-11-28"`) as its `lastUpdate`; None
+            (the default) serves nothing there.
     """
 
     def __init__(
@@ -62,6 +79,7 @@ class ConsentMiddleware:
         delete_refused_cookies: bool = True,
         gate_html: bool = True,
         log: ConsentLog | None = None,
+        well_known_gpc: str | None = None,
     ) -> None:
         if not isinstance(policy, Policy):
             raise TypeError("policy must be a consent.Policy, e.g. load_policy('consent.toml')")
@@ -70,6 +88,15 @@ class ConsentMiddleware:
                 "log must be a ConsentLog, e.g. consent.receipts.SQLiteConsentLog('consent.db')"
             )
         check_cookie_settings(cookie_name, path, secure, same_site, domain)
+        if well_known_gpc is not None and not _DATE.fullmatch(well_known_gpc):
+            raise ValueError(
+                f"well_known_gpc must be a date such as '2026-11-28', not {well_known_gpc!r}"
+            )
+        self._gpc_json = (
+            None
+            if well_known_gpc is None
+            else json.dumps({"gpc": True, "lastUpdate": well_known_gpc}).encode()
+        )
         self.app = app
         guard = CookieGuard(policy, consent_cookie=cookie_name, undeclared=undeclared_cookies)
         self.config = ConsentConfig(
@@ -95,6 +122,8 @@ class ConsentMiddleware:
         self._ui = self.endpoints.ui
         self._path = path
         self._carry_cache: dict[bytes, bool] = {}
+        self._gpc_ids = policy.gpc_ids
+        self._vary = self.config.vary.encode()
 
     def __repr__(self) -> str:
         return f"ConsentMiddleware(app={self.app!r}, cookie_name={self.config.cookie_name!r})"
@@ -107,24 +136,36 @@ class ConsentMiddleware:
 
         # This runs on every request, so it sticks to cheap byte operations.
         header = b""
+        gpc = False
         for key, value in scope["headers"]:
             if key == b"cookie":
                 header = value if not header else header + b"; " + value
+            elif key == b"sec-gpc" and not gpc:
+                gpc = gpc_signal(value)
         raw = self._read_cookie(header) if self._cookie_bytes in header else None
-        slot = ConsentSlot(self._codec, raw, self._ui)
+        slot = ConsentSlot(self._codec, raw, self._ui, gpc)
         scope[SCOPE_KEY] = slot
         if kind == "websocket":
             await self.app(scope, receive, send)
             return
 
         path: str = scope["path"]
-        if self._path in path:
+        consent_route = False
+        if self._path in path or self._gpc_json is not None:
             root = scope.get("root_path", "")
             if root and path.startswith(root):
                 path = path[len(root) :]
-            if self.endpoints.handles(path):
-                await self.endpoints(scope, receive, send, path)
+            if path == _WELL_KNOWN_GPC and self._gpc_json is not None:
+                await self._well_known_gpc(send)
                 return
+            consent_route = self.endpoints.handles(path)
+        if gpc and raw and self._gpc_ids and not (consent_route and scope["method"] == "POST"):
+            await self._gpc_withdrawal(slot, scope)
+        if consent_route:
+            if slot.reissue is not None:
+                send = self._reissuing(send, slot, scope)
+            await self.endpoints(scope, receive, send, path)
+            return
 
         gated: _GatedBody | None = None
 
@@ -166,12 +207,68 @@ class ConsentMiddleware:
         if html and self.gate_html:
             vary = True  # the markup depends on the consent cookie
             gated = _GatedBody(self._gate(slot.state), message, send)
+        if slot.reissue is not None:
+            https = scope.get("scheme") == "https"
+            cookie = self.config.cookie_header(slot.reissue, https)
+            message["headers"].append((b"set-cookie", cookie.encode("latin-1")))
+            vary = True
         if vary:
             if has_vary:
-                MutableHeaders(scope=message).add_vary_header("Cookie")
+                MutableHeaders(scope=message).add_vary_header(self.config.vary)
             else:
-                message["headers"].append((b"vary", b"Cookie"))
+                message["headers"].append((b"vary", self._vary))
         return gated
+
+    async def _gpc_withdrawal(self, slot: ConsentSlot, scope: Scope) -> None:
+        """A Global Privacy Control signal meets a stored grant of an opt-out category:
+        withdraw it for good (a later request without the signal is no opt-in), with a
+        receipt of source "gpc", and send the visitor the new cookie."""
+        stored = self._codec.decode(slot.raw or "")
+        if not stored.decided or not (stored.granted | stored.services) & self._gpc_ids:
+            return
+        state = dataclasses.replace(stored.with_gpc(), receipt_id=new_receipt_id())
+        config = self.config
+        if config.log is not None and config.snapshot is not None:
+            user_agent = next((v for k, v in scope["headers"] if k == b"user-agent"), b"")
+            receipt = Receipt.of(
+                state,
+                method="withdrawal",
+                snapshot=config.snapshot,
+                previous_id=stored.receipt_id,
+                browser=browser_family(user_agent.decode("latin-1")),
+                gpc=True,
+                source="gpc",
+                recorded_at=ConsentState.now(),
+            )
+            try:
+                await config.log.write(receipt, config.snapshot)
+            except Exception as exc:  # the withdrawal goes through all the same
+                logger.error("consent log failed; a GPC withdrawal has no receipt: %s", exc)
+                state = dataclasses.replace(state, receipt_id=stored.receipt_id)
+        slot.replace(state)
+        slot.reissue = state
+
+    def _reissuing(self, send: Send, slot: ConsentSlot, scope: Scope) -> Send:
+        """`send` for a consent route's answer that must also carry the new cookie."""
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start" and slot.reissue is not None:
+                https = scope.get("scheme") == "https"
+                cookie = self.config.cookie_header(slot.reissue, https)
+                message.setdefault("headers", []).append((b"set-cookie", cookie.encode("latin-1")))
+            await send(message)
+
+        return send_with_cookie
+
+    async def _well_known_gpc(self, send: Send) -> None:
+        body = self._gpc_json or b""
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"public, max-age=86400"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     def _enforce_cookies(
         self, message: Message, scope: Scope, state: ConsentState, cookie_header: bytes

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -28,11 +28,15 @@ from pydantic import (
 from consent._errors import PolicyError, invalid, problems_from_validation
 
 __all__ = [
+    "CONSENT_TYPES",
     "Banner",
     "Category",
+    "ConsentType",
     "CookieRule",
+    "GoogleConsentMode",
     "Policy",
     "PolicyError",
+    "RegionDefault",
     "Service",
     "Text",
     "load_policy",
@@ -162,13 +166,69 @@ class CookieRule(_Model):
         return int(match["n"]) * _UNIT_SECONDS[match["unit"]]
 
 
+# Google Consent Mode v2: the seven consent types, in Google's order.
+ConsentType = Literal[
+    "ad_storage",
+    "ad_user_data",
+    "ad_personalization",
+    "analytics_storage",
+    "functionality_storage",
+    "personalization_storage",
+    "security_storage",
+]
+CONSENT_TYPES: tuple[str, ...] = get_args(ConsentType)
+_REGION = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,3})?")
+
+
 class Category(_Model):
-    """A purpose visitors consent to as a whole (essential, analytics, marketing, ...)."""
+    """A purpose visitors consent to as a whole (essential, analytics, marketing, ...).
+
+    `gpc_opt_out`: a Global Privacy Control signal (`Sec-GPC: 1`) denies this category,
+    even over a stored grant. `google_consent`: the Consent Mode types this category
+    grants; None takes the default for well-known ids (see `consent.consent_mode`).
+    """
 
     id: Slug
     title: Text
     description: Text = ""
     required: bool = False
+    gpc_opt_out: bool = False
+    google_consent: tuple[ConsentType, ...] | None = None
+
+    @model_validator(mode="after")
+    def _check_gpc(self) -> Category:
+        if self.required and self.gpc_opt_out:
+            raise invalid(
+                "a required category cannot be opted out of",
+                "remove gpc_opt_out, or make the category optional",
+                where="gpc_opt_out",
+            )
+        return self
+
+
+class RegionDefault(_Model):
+    """A Consent Mode default for some regions: the listed types start granted there."""
+
+    region: tuple[str, ...] = Field(min_length=1)
+    granted: tuple[ConsentType, ...] = ()
+
+    @field_validator("region")
+    @classmethod
+    def _check_region(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for code in value:
+            if not _REGION.fullmatch(code):
+                raise invalid(
+                    f"{code!r} is not an ISO 3166 region code",
+                    "write a country such as 'US' or a subdivision such as 'US-CA'",
+                )
+        return value
+
+
+class GoogleConsentMode(_Model):
+    """Google Consent Mode v2 for the site's Google tags (`consent.head()` emits it)."""
+
+    wait_for_update: int | None = Field(default=None, ge=1, le=60_000)
+    regions: tuple[RegionDefault, ...] = ()
 
 
 class Service(_Model):
@@ -232,6 +292,7 @@ class Banner(_Model):
 
     title: Text | None = None
     text: Text | None = None
+    gpc_note: bool = True
 
 
 class Policy(_Model):
@@ -247,6 +308,7 @@ class Policy(_Model):
     controller: Text | None = None
     privacy_policy_url: str | None = None
     banner: Banner | None = None
+    google_consent_mode: GoogleConsentMode | None = None
     # The consent cookie stores one bit per category and per service, 256 of each at most.
     categories: tuple[Category, ...] = Field(min_length=1, max_length=256)
     services: tuple[Service, ...] = Field(default=(), max_length=256)
@@ -311,6 +373,12 @@ class Policy(_Model):
     def required_ids(self) -> frozenset[str]:
         """Ids of the categories that are always granted."""
         return frozenset(c.id for c in self.categories if c.required)
+
+    @cached_property
+    def gpc_ids(self) -> frozenset[str]:
+        """Categories that a Global Privacy Control signal denies, with their services."""
+        categories = {c.id for c in self.categories if c.gpc_opt_out}
+        return frozenset(categories | {s.id for s in self.services if s.category in categories})
 
     @cached_property
     def fingerprint(self) -> str:

@@ -42,6 +42,7 @@ class Choice:
     grant: frozenset[str]
     next: str
     is_json: bool
+    gpc: bool = False  # the page's script saw navigator.globalPrivacyControl
 
 
 def _host_key(netloc: str) -> tuple[str, int | None] | None:
@@ -144,7 +145,9 @@ def parse_choice(policy: Policy, kind: str, body: bytes) -> Choice:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest(400, "the body is not UTF-8") from None
-    action, grants, next_value = _json_fields(text) if kind == "json" else _form_fields(text)
+    action, grants, next_value, gpc = (
+        _json_fields(text) if kind == "json" else (*_form_fields(text), False)
+    )
     if action not in ACTIONS:
         raise BadRequest(400, f"action must be one of {', '.join(ACTIONS)}", list(ACTIONS))
     grant = frozenset(grants)
@@ -154,7 +157,7 @@ def parse_choice(policy: Policy, kind: str, body: bytes) -> Choice:
         raise BadRequest(400, f"unknown grant id(s) {', '.join(map(repr, unknown))}", known)
     # `grant` is ignored for accept_all / reject_all: the preferences form sends its
     # ticked boxes with whichever button was pressed.
-    return Choice(cast(Action, action), grant, safe_next(next_value), kind == "json")
+    return Choice(cast(Action, action), grant, safe_next(next_value), kind == "json", gpc)
 
 
 _Fields = tuple[object, list[str], str | None]
@@ -178,22 +181,24 @@ def _form_fields(text: str) -> _Fields:
     return fields.get("action"), grants, fields.get("next")
 
 
-def _json_fields(text: str) -> _Fields:
+def _json_fields(text: str) -> tuple[object, list[str], str | None, bool]:
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
         raise BadRequest(400, "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise BadRequest(400, 'send a JSON object such as {"action": "reject_all"}')
-    extra = sorted(set(data) - {"action", "grant", "next"})
+    fields = ["action", "grant", "next", "gpc"]
+    extra = sorted(set(data) - set(fields))
     if extra:
-        raise BadRequest(
-            400, f"unknown field(s) {', '.join(map(repr, extra))}", ["action", "grant", "next"]
-        )
+        raise BadRequest(400, f"unknown field(s) {', '.join(map(repr, extra))}", fields)
+    gpc = data.get("gpc", False)
+    if not isinstance(gpc, bool):
+        raise BadRequest(400, "gpc must be true or false")
     grant = data.get("grant", [])
     if not isinstance(grant, list) or not all(isinstance(g, str) for g in grant):
         raise BadRequest(400, "grant must be a list of category or service ids")
     next_value = data.get("next")
     if next_value is not None and not isinstance(next_value, str):
         raise BadRequest(400, "next must be a string")
-    return data.get("action"), grant, next_value
+    return data.get("action"), grant, next_value, gpc

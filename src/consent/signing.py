@@ -114,6 +114,7 @@ class ConsentCodec:
         self.max_age = policy.max_age_days * 86400
         self._fingerprint = policy.fingerprint[:8].encode()
         self._undecided = ConsentState.undecided(policy)
+        self._undecided_gpc = self._undecided.with_gpc()
         self._cache: OrderedDict[str, tuple[int, ConsentState | None]] = OrderedDict()
         self._lock = threading.Lock()  # sync endpoints decode from worker threads
         self._cache_size = cache_size

@@ -27,6 +27,8 @@ class ConsentState:
         issued_at: when the choice was made (UTC), None when undecided.
         receipt_id: random 128-bit id linking the cookie to its proof-of-consent record.
         revision: the policy revision the choice was made under.
+        gpc: the request carried a Global Privacy Control signal, so the policy's
+            `gpc_opt_out` categories and their services are denied whatever was stored.
     """
 
     policy: Policy = field(repr=False, compare=False)
@@ -36,6 +38,7 @@ class ConsentState:
     issued_at: datetime | None = None
     receipt_id: str | None = None
     revision: int = 0
+    gpc: bool = False
 
     @classmethod
     def undecided(cls, policy: Policy) -> ConsentState:
@@ -97,6 +100,21 @@ class ConsentState:
             policy, categories, services, issued_at=issued_at, receipt_id=receipt_id
         )
 
+    def with_gpc(self) -> ConsentState:
+        """This state under a Global Privacy Control signal: the `gpc_opt_out`
+        categories and their services denied (GPC never grants anything)."""
+        denied = self.policy.gpc_ids
+        return ConsentState(
+            self.policy,
+            self.decided,
+            self.granted - denied,
+            self.services - denied,
+            self.issued_at,
+            self.receipt_id,
+            self.revision,
+            gpc=True,
+        )
+
     def allows(self, id: str) -> bool:
         """Whether the category or service `id` is granted.
 
@@ -127,15 +145,17 @@ class ConsentState:
         scripts on the page, including third-party ones, can read this."""
         order = [c.id for c in self.policy.categories]
         service_order = [s.id for s in self.policy.services]
+        refused, refused_services = self.refused, self.refused_services
         return {
             "decided": self.decided,
             "granted": [c for c in order if c in self.granted],
             "services": [s for s in service_order if s in self.services],
-            "refused": [c for c in order if c in self.refused],
-            "refused_services": [s for s in service_order if s in self.refused_services],
+            "refused": [c for c in order if c in refused],
+            "refused_services": [s for s in service_order if s in refused_services],
             "issued_at": self.issued_at.isoformat() if self.issued_at else None,
             "revision": self.revision,
             "fingerprint": self.policy.fingerprint,
+            "gpc": self.gpc,
         }
 
     @staticmethod

@@ -206,14 +206,16 @@ class Receipt:
         language: str | None = None,
         gpc: bool = False,
         source: Source = "visitor",
+        recorded_at: datetime | None = None,
     ) -> Receipt:
-        """The receipt of a decided `state`."""
+        """The receipt of a decided `state`, made when the state was issued unless
+        `recorded_at` says otherwise."""
         if not state.decided or state.receipt_id is None or state.issued_at is None:
             raise ValueError("only a decided state with a receipt id has a receipt")
         policy = state.policy
         return cls(
             id=state.receipt_id,
-            recorded_at=state.issued_at,
+            recorded_at=recorded_at or state.issued_at,
             revision=state.revision,
             fingerprint=policy.fingerprint,
             snapshot=snapshot.digest,
