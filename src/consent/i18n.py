@@ -42,6 +42,11 @@ _EN: dict[str, str] = {
     "allow_service": "Allow {service}",
     "revision": "Policy revision {revision}. Choices are kept for {days} days.",
     "change_choice": "Change your choice",
+    "gpc_note": (
+        "Opt-out preference signal honoured: your browser asks sites not to sell or share "
+        "your data, so these stay off: {categories}."
+    ),
+    "gpc_off": "Off (opt-out signal)",
 }
 
 UI_STRINGS: Mapping[str, Mapping[str, str]] = MappingProxyType({"en": MappingProxyType(_EN)})

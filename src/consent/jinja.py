@@ -25,6 +25,7 @@ from starlette.requests import HTTPConnection
 
 from consent._scope import current_slot
 from consent.config import ConsentConfig
+from consent.consent_mode import commands
 from consent.i18n import strings
 from consent.policy import Policy, localize
 from consent.requests import safe_next
@@ -50,7 +51,9 @@ class UI:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.assets = {name: _asset_version(name) for name in ("consent.js", "consent.css")}
+        self.assets = {
+            name: _asset_version(name) for name in ("consent.js", "consent.css", "gcm.js")
+        }
         self.owners = {s.id: s.category for s in config.policy.services}
         self._unknown_logged: set[str] = set()
 
@@ -130,8 +133,12 @@ class TemplateConsent:
 
     @pass_context
     def head(self, context: Context, nonce: str | None = None) -> Markup:
-        """The stylesheet and script tags (and the state as a JSON data block)."""
-        return self._render(context, "head.html", nonce=nonce)
+        """The stylesheet and script tags (and the state as a JSON data block). With
+        Google Consent Mode in the policy, also its default and update commands: put
+        `head()` before any Google tag."""
+        state = self.state(context)
+        gcm = commands(state.policy, state)
+        return self._render(context, "head.html", nonce=nonce, gcm=gcm)
 
     @pass_context
     def banner(self, context: Context) -> Markup:

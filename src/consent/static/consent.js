@@ -11,7 +11,9 @@
 
   const $$ = (sel, root = d) => [...root.querySelectorAll(sel)];
   const has = (s, id) => s.granted.includes(id) || s.services.includes(id);
-  const allows = (id) => has(state, id);
+  // GPC seen by the page: its categories stay off; the server is told.
+  const gpc = navigator.globalPrivacyControl === true;
+  const allows = (id) => has(state, id) && !(gpc && cfg.gpc.includes(cfg.owners[id] || id));
   const dialog = () => d.querySelector("dialog[data-consent-dialog]");
   const INERT = "script[type='text/plain'][data-consent]";
   // Running code cannot be stopped: withdrawing its consent needs a reload.
@@ -84,7 +86,8 @@
     if ([...live].some((id) => has(before, id) && !allows(id))) return location.reload();
     announce(cfg.strings.saved);
     dialog()?.close();
-    queue = queue.then(activate).then(() => d.dispatchEvent(new CustomEvent("consent:change", { detail: state })));
+    d.dispatchEvent(new CustomEvent("consent:change", { detail: state }));
+    queue = queue.then(activate);
   };
 
   const choice = (form, submitter) => {
@@ -107,10 +110,10 @@
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(choice(form, sub)),
+      body: JSON.stringify({ ...choice(form, sub), gpc }),
     }).then((r) => [200, 503].includes(r.status) && r.json()).catch(() => null);
     if (next?.granted) return apply(next);
-    // 503: the choice could not be recorded; say so and keep the page as it is.
+    // 503: not recorded, nothing changes.
     if (next?.error) return announce(next.error);
     // Plain post; submit() fires no event, so no loop.
     if (sub?.name) form.append(Object.assign(d.createElement("input"), { type: "hidden", name: sub.name, value: sub.value }));

@@ -1,0 +1,23 @@
+/* asgi-consent: Google Consent Mode v2. Runs before any Google tag: the defaults, the
+   stored choice, then one update with all seven types on every change. */
+(() => {
+  "use strict";
+  const d = document;
+  const data = d.getElementById("consent-gcm");
+  if (!data) return;
+  const cfg = JSON.parse(data.textContent);
+  const layer = (window.dataLayer = window.dataLayer || []);
+  // Google's tags read Arguments objects from the data layer, as their own snippet pushes.
+  window.gtag = window.gtag || function gtag() { layer.push(arguments); };
+  for (const values of cfg.default) window.gtag("consent", "default", values);
+  if (cfg.update) window.gtag("consent", "update", cfg.update);
+
+  d.addEventListener("consent:change", ({ detail: state }) => {
+    const on = new Set(cfg.always);
+    for (const id of state.granted) for (const type of cfg.types[id] || []) on.add(type);
+    if (state.gpc || navigator.globalPrivacyControl === true) for (const type of cfg.ads) on.delete(type);
+    const values = {};
+    for (const type of cfg.all) values[type] = on.has(type) ? "granted" : "denied";
+    window.gtag("consent", "update", values);
+  });
+})();
