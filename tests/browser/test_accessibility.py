@@ -55,6 +55,19 @@ def test_preferences_and_declaration_pages_have_no_axe_violations(page: Page, se
     assert violations(page) == []
 
 
+def test_gpc_note_and_disabled_switches_have_no_axe_violations(
+    new_page: NewPage, server: str
+) -> None:
+    """G1 with F4: the opt-out note and the disabled marketing switches stay accessible."""
+    page = new_page(extra_http_headers={"Sec-GPC": "1"})
+    page.goto(server + "/")
+    expect(page.locator("[data-consent-banner] [data-consent-gpc]")).to_be_visible()
+    assert violations(page) == []
+    page.goto(server + "/consent")
+    expect(page.locator("#consent-c-marketing")).to_be_disabled()
+    assert violations(page) == []
+
+
 def test_banner_semantics(page: Page, server: str) -> None:
     """G1: a named dialog, non-modal, so the page stays usable (B8: no cookie wall)."""
     page.goto(server + "/")
