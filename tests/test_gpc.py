@@ -17,7 +17,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from consent import ConsentMiddleware, Policy, PolicyError, get_consent
-from consent.middleware import gpc_signal
+from consent.gpc import gpc_signal
 from consent.receipts import LogUnavailable, Receipt, Snapshot, SQLiteConsentLog
 from consent.signing import ConsentCodec
 from tests.conftest import POLICY_DATA, SECRET, run_async

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import re
 from collections.abc import Sequence
@@ -16,22 +14,23 @@ from consent.config import ConsentConfig, SameSite, check_cookie_settings, norma
 from consent.endpoints import ConsentEndpoints
 from consent.enforce import CookieGuard, Undeclared, cookie_names
 from consent.gating import HTMLGate, host_matcher
+from consent.gpc import (
+    WELL_KNOWN_GPC,
+    gpc_json,
+    gpc_signal,
+    gpc_withdrawal,
+    reissuing,
+    well_known_gpc,
+)
 from consent.policy import Policy
-from consent.receipts import ConsentLog, Receipt, Snapshot, browser_family
-from consent.signing import ConsentCodec, new_receipt_id
+from consent.receipts import ConsentLog, Snapshot
+from consent.signing import ConsentCodec
 from consent.state import ConsentState
 
 __all__ = ["ConsentMiddleware", "get_consent"]
 
 logger = logging.getLogger("consent")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_WELL_KNOWN_GPC = "/.well-known/gpc.json"
-
-
-def gpc_signal(value: bytes) -> bool:
-    """Whether a `Sec-GPC` header value is the signal: exactly "1" (several headers joined
-    with commas count when one of them is); anything else is ignored, as the spec says."""
-    return value == b"1" or any(part.strip() == b"1" for part in value.split(b","))
 
 
 class ConsentMiddleware:
@@ -92,11 +91,7 @@ class ConsentMiddleware:
             raise ValueError(
                 f"well_known_gpc must be a date such as '2026-11-28', not {well_known_gpc!r}"
             )
-        self._gpc_json = (
-            None
-            if well_known_gpc is None
-            else json.dumps({"gpc": True, "lastUpdate": well_known_gpc}).encode()
-        )
+        self._gpc_json = None if well_known_gpc is None else gpc_json(well_known_gpc)
         self.app = app
         guard = CookieGuard(policy, consent_cookie=cookie_name, undeclared=undeclared_cookies)
         self.config = ConsentConfig(
@@ -155,15 +150,15 @@ class ConsentMiddleware:
             root = scope.get("root_path", "")
             if root and path.startswith(root):
                 path = path[len(root) :]
-            if path == _WELL_KNOWN_GPC and self._gpc_json is not None:
-                await self._well_known_gpc(send)
+            if path == WELL_KNOWN_GPC and self._gpc_json is not None:
+                await well_known_gpc(self._gpc_json, send)
                 return
             consent_route = self.endpoints.handles(path)
         if gpc and raw and self._gpc_ids and not (consent_route and scope["method"] == "POST"):
-            await self._gpc_withdrawal(slot, scope)
+            await gpc_withdrawal(self.config, slot, scope)
         if consent_route:
             if slot.reissue is not None:
-                send = self._reissuing(send, slot, scope)
+                send = reissuing(self.config, send, slot, scope)
             await self.endpoints(scope, receive, send, path)
             return
 
@@ -218,57 +213,6 @@ class ConsentMiddleware:
             else:
                 message["headers"].append((b"vary", self._vary))
         return gated
-
-    async def _gpc_withdrawal(self, slot: ConsentSlot, scope: Scope) -> None:
-        """A Global Privacy Control signal meets a stored grant of an opt-out category:
-        withdraw it for good (a later request without the signal is no opt-in), with a
-        receipt of source "gpc", and send the visitor the new cookie."""
-        stored = self._codec.decode(slot.raw or "")
-        if not stored.decided or not (stored.granted | stored.services) & self._gpc_ids:
-            return
-        state = dataclasses.replace(stored.with_gpc(), receipt_id=new_receipt_id())
-        config = self.config
-        if config.log is not None and config.snapshot is not None:
-            user_agent = next((v for k, v in scope["headers"] if k == b"user-agent"), b"")
-            receipt = Receipt.of(
-                state,
-                method="withdrawal",
-                snapshot=config.snapshot,
-                previous_id=stored.receipt_id,
-                browser=browser_family(user_agent.decode("latin-1")),
-                gpc=True,
-                source="gpc",
-                recorded_at=ConsentState.now(),
-            )
-            try:
-                await config.log.write(receipt, config.snapshot)
-            except Exception as exc:  # the withdrawal goes through all the same
-                logger.error("consent log failed; a GPC withdrawal has no receipt: %s", exc)
-                state = dataclasses.replace(state, receipt_id=stored.receipt_id)
-        slot.replace(state)
-        slot.reissue = state
-
-    def _reissuing(self, send: Send, slot: ConsentSlot, scope: Scope) -> Send:
-        """`send` for a consent route's answer that must also carry the new cookie."""
-
-        async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start" and slot.reissue is not None:
-                https = scope.get("scheme") == "https"
-                cookie = self.config.cookie_header(slot.reissue, https)
-                message.setdefault("headers", []).append((b"set-cookie", cookie.encode("latin-1")))
-            await send(message)
-
-        return send_with_cookie
-
-    async def _well_known_gpc(self, send: Send) -> None:
-        body = self._gpc_json or b""
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"cache-control", b"public, max-age=86400"),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
 
     def _enforce_cookies(
         self, message: Message, scope: Scope, state: ConsentState, cookie_header: bytes

@@ -1,0 +1,92 @@
+"""Global Privacy Control: reading the signal, withdrawing what it forbids, and the
+`/.well-known/gpc.json` support resource (see docs/privacy-signals.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+
+from starlette.types import Message, Scope, Send
+
+from consent._scope import ConsentSlot
+from consent.config import ConsentConfig
+from consent.receipts import Receipt, browser_family
+from consent.signing import new_receipt_id
+from consent.state import ConsentState
+
+__all__ = [
+    "WELL_KNOWN_GPC",
+    "gpc_json",
+    "gpc_signal",
+    "gpc_withdrawal",
+    "reissuing",
+    "well_known_gpc",
+]
+
+logger = logging.getLogger("consent")
+WELL_KNOWN_GPC = "/.well-known/gpc.json"
+
+
+def gpc_signal(value: bytes) -> bool:
+    """Whether a `Sec-GPC` header value is the signal: exactly "1" (several headers joined
+    with commas count when one of them is); anything else is ignored, as the spec says."""
+    return value == b"1" or any(part.strip() == b"1" for part in value.split(b","))
+
+
+def gpc_json(last_update: str) -> bytes:
+    """The body of `/.well-known/gpc.json`."""
+    return json.dumps({"gpc": True, "lastUpdate": last_update}).encode()
+
+
+async def gpc_withdrawal(config: ConsentConfig, slot: ConsentSlot, scope: Scope) -> None:
+    """A Global Privacy Control signal meets a stored grant of an opt-out category:
+    withdraw it for good (a later request without the signal is no opt-in), with a
+    receipt of source "gpc", and send the visitor the new cookie."""
+    stored = config.codec.decode(slot.raw or "")
+    if not stored.decided or not (stored.granted | stored.services) & config.policy.gpc_ids:
+        return
+    state = dataclasses.replace(stored.with_gpc(), receipt_id=new_receipt_id())
+    if config.log is not None and config.snapshot is not None:
+        user_agent = next((v for k, v in scope["headers"] if k == b"user-agent"), b"")
+        receipt = Receipt.of(
+            state,
+            method="withdrawal",
+            snapshot=config.snapshot,
+            previous_id=stored.receipt_id,
+            browser=browser_family(user_agent.decode("latin-1")),
+            gpc=True,
+            source="gpc",
+            recorded_at=ConsentState.now(),
+        )
+        try:
+            await config.log.write(receipt, config.snapshot)
+        except Exception as exc:  # the withdrawal goes through all the same
+            logger.error("consent log failed; a GPC withdrawal has no receipt: %s", exc)
+            state = dataclasses.replace(state, receipt_id=stored.receipt_id)
+    slot.replace(state)
+    slot.reissue = state
+
+
+def reissuing(config: ConsentConfig, send: Send, slot: ConsentSlot, scope: Scope) -> Send:
+    """`send` for a consent route's answer that must also carry the new cookie."""
+
+    async def send_with_cookie(message: Message) -> None:
+        if message["type"] == "http.response.start" and slot.reissue is not None:
+            https = scope.get("scheme") == "https"
+            cookie = config.cookie_header(slot.reissue, https)
+            message.setdefault("headers", []).append((b"set-cookie", cookie.encode("latin-1")))
+        await send(message)
+
+    return send_with_cookie
+
+
+async def well_known_gpc(body: bytes, send: Send) -> None:
+    """Answer `/.well-known/gpc.json`, the GPC support resource."""
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"public, max-age=86400"),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
