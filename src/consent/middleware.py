@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Sequence
 
@@ -29,7 +28,6 @@ from consent.state import ConsentState
 
 __all__ = ["ConsentMiddleware", "get_consent"]
 
-logger = logging.getLogger("consent")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
