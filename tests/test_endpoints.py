@@ -406,7 +406,7 @@ def test_preferences_page_shows_the_current_state(
 
 def test_preferences_page_works_without_javascript(client: TestClient) -> None:
     page = client.get("/consent?next=/article").text
-    form = re.search(r'<form class="cc-form" method="post" action="/consent">', page)
+    form = re.search(r'<form class="cc-form" method="post" action="/consent" lang="en">', page)
     assert form is not None  # a plain form, not intercepted by the script
     assert '<input type="hidden" name="next" value="/article">' in page
     for action in ("reject_all", "save", "accept_all"):

@@ -306,6 +306,7 @@ def test_to_json_of_a_partial_choice() -> None:
         "revision": POLICY.revision,
         "fingerprint": POLICY.fingerprint,
         "gpc": False,
+        "language": None,
     }
 
 

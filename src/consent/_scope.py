@@ -22,16 +22,34 @@ class _HasScope(Protocol):
 class ConsentSlot:
     """Per-request holder: decodes the cookie on first use and notes that it was read."""
 
-    __slots__ = ("_codec", "_raw", "_state", "accessed", "changed", "gpc", "reissue", "ui")
+    __slots__ = (
+        "_codec",
+        "_raw",
+        "_state",
+        "accessed",
+        "changed",
+        "gpc",
+        "language",
+        "reissue",
+        "ui",
+    )
 
-    def __init__(self, codec: ConsentCodec, raw: str | None, ui: UI, gpc: bool = False) -> None:
+    def __init__(
+        self,
+        codec: ConsentCodec,
+        raw: str | None,
+        ui: UI,
+        gpc: bool = False,
+        language: str | None = None,
+    ) -> None:
         self._codec = codec
         self.ui = ui
         self._raw = raw
         self.gpc = gpc
+        self.language = language or codec._language
         self._state: ConsentState | None = None
         if not raw:
-            self._state = codec._undecided_gpc if gpc else codec._undecided
+            self._state = codec.undecided_in(self.language, gpc)
         self.accessed = False
         self.changed = False
         self.reissue: ConsentState | None = None  # a new consent cookie to send
@@ -41,7 +59,9 @@ class ConsentSlot:
         """The request's consent (decoded lazily, once; a GPC signal applied)."""
         if self._state is None:
             state = self._codec.decode(self._raw or "")
-            self._state = state.with_gpc() if self.gpc else state
+            if self.gpc:
+                state = state.with_gpc()
+            self._state = state.in_language(self.language)
         return self._state
 
     @property

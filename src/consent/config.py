@@ -8,6 +8,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from consent.enforce import CookieGuard, set_cookie_header
+from consent.i18n import Negotiator, enabled_languages
 from consent.policy import Policy
 from consent.receipts import ConsentLog, Snapshot
 from consent.signing import ConsentCodec
@@ -32,6 +33,19 @@ class ConsentConfig:
     max_body_size: int = 64 * 1024
     log: ConsentLog | None = None
     snapshot: Snapshot | None = None
+    negotiate: Negotiator | None = None
+
+    def __post_init__(self) -> None:
+        if self.negotiate is None:
+            languages = enabled_languages(self.policy.languages)
+            negotiator = Negotiator(languages, self.policy.default_language)
+            object.__setattr__(self, "negotiate", negotiator)
+
+    def language(self, accept_language: str | None, wanted: str | None = None) -> str:
+        """The language to show: `wanted` (a `?lang=` or form field) if the site offers
+        it, else the best match for the Accept-Language header."""
+        assert self.negotiate is not None
+        return (wanted and self.negotiate.pick(wanted)) or self.negotiate(accept_language)
 
     @property
     def max_age(self) -> int:

@@ -10,7 +10,7 @@ from typing import Literal
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from consent.i18n import strings
+from consent.i18n import direction, format_duration, strings
 from consent.policy import Policy, localize
 
 __all__ = ["FORMATS", "Format", "render_declaration"]
@@ -60,7 +60,8 @@ def _markdown(policy: Policy, lang: str) -> str:
     lines = [f"# {ui['declaration']}", ""]
     if policy.controller:
         lines += [f"{ui['controller']} {cell(localize(policy.controller, lang))}", ""]
-    lines += [ui["revision"].format(revision=policy.revision, days=policy.max_age_days), ""]
+    days = format_duration(f"{policy.max_age_days} days", lang)
+    lines += [ui["revision"].format(revision=policy.revision, days=days), ""]
     rows = list(_rows(policy, lang))
     for category in policy.categories:
         title = cell(localize(category.title, lang, policy.default_language))
@@ -74,7 +75,7 @@ def _markdown(policy: Policy, lang: str) -> str:
         for row in (r for r in rows if r["category"] == category.id):
             lines.append(
                 f"| {cell(row['service_title'])} | `{row['cookie']}` | "
-                f"{cell(row['purpose'])} | {row['duration']} |"
+                f"{cell(row['purpose'])} | {format_duration(row['duration'], lang)} |"
             )
         lines.append("")
     return "\n".join(lines)
@@ -90,9 +91,11 @@ def _html(policy: Policy, lang: str) -> str:
     return env.get_template("consent/export_declaration.html").render(
         policy=policy,
         lang=lang,
+        dir=direction(lang),
         ui=strings(lang),
         level=2,
         t=lambda text: localize(text, lang, policy.default_language),
+        duration=lambda text: format_duration(text, lang),
     )
 
 

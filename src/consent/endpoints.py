@@ -31,6 +31,7 @@ from starlette.types import Message, Receive, Scope, Send
 from consent._scope import ConsentSlot, current_slot, get_consent
 from consent.config import ConsentConfig
 from consent.enforce import cookie_names
+from consent.i18n import strings
 from consent.jinja import UI
 from consent.receipts import Receipt, browser_family
 from consent.receipts._model import method_of
@@ -137,6 +138,10 @@ class ConsentEndpoints:
         )
         if slot.gpc or choice.gpc:
             state = state.with_gpc()  # Global Privacy Control: the signal wins
+        # The language the choice was offered in: the page's word, else the request's.
+        assert config.negotiate is not None
+        shown = config.negotiate.pick(choice.lang) if choice.lang else None
+        state = state.in_language(shown or slot.language)
         if config.log is not None:
             kept = await self._keep_receipt(headers, slot, previous, state, choice.action)
             if isinstance(kept, BadRequest):
@@ -173,17 +178,14 @@ class ConsentEndpoints:
             previous_id=previous_id,
             browser=browser_family(headers.get("user-agent")),
             gpc=state.gpc,
+            language=state.language,
         )
         try:
             await config.log.write(receipt, config.snapshot)
         except Exception as exc:  # any store failure, whatever the store raised
             if state.granted - previous.granted or state.services - previous.services:
                 logger.error("consent log failed; a new grant was refused: %s", exc)
-                return BadRequest(
-                    503,
-                    "your choice could not be recorded just now, so nothing new was allowed "
-                    "and your previous choice still applies; please try again in a moment",
-                )
+                return BadRequest(503, str(strings(state.language or "en")["not_recorded"]))
             logger.error("consent log failed; a refusal took effect without a receipt: %s", exc)
             if previous.decided and state.services - config.codec.undecided.services:
                 # What is left of the previous grant is proven by the previous receipt.
@@ -214,8 +216,13 @@ class ConsentEndpoints:
         return get_consent(request)
 
     def _page(self, request: Request, name: str) -> Response:
+        # `?lang=de` shows the page in another of the site's languages.
+        wanted = request.query_params.get("lang")
+        assert self.config.negotiate is not None
+        lang = self.config.negotiate.pick(wanted) if wanted else None
+        state = self._state(request)
         html = self.ui.render(
-            name, request, self._state(request), next=request.query_params.get("next")
+            name, request, state, next=request.query_params.get("next"), lang=lang
         )
         response = HTMLResponse(html, headers=_PAGE_HEADERS)
         response.headers.add_vary_header(self.config.vary)

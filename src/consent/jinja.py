@@ -26,7 +26,7 @@ from starlette.requests import HTTPConnection
 from consent._scope import current_slot
 from consent.config import ConsentConfig
 from consent.consent_mode import commands
-from consent.i18n import strings
+from consent.i18n import direction, format_duration, strings
 from consent.policy import Policy, localize
 from consent.requests import safe_next
 from consent.state import ConsentState
@@ -69,7 +69,7 @@ class UI:
 
     def render(self, name: str, conn: HTTPConnection, state: ConsentState, **extra: Any) -> Markup:
         """Render `consent/<name>` with everything the parts need."""
-        lang = self.config.policy.default_language
+        lang = extra.pop("lang", None) or state.language or self.config.policy.default_language
         root: str = conn.scope.get("root_path", "")
         base = root + self.config.path
         here = conn.url.path + (f"?{conn.url.query}" if conn.url.query else "")
@@ -77,8 +77,10 @@ class UI:
             "policy": self.config.policy,
             "state": state,
             "lang": lang,
+            "dir": direction(lang),
             "ui": strings(lang),
             "t": lambda text: localize(text, lang, self.config.policy.default_language),
+            "duration": lambda text: format_duration(text, lang),
             "action": base,
             "static": base + "/static",
             "assets": self.assets,
@@ -140,27 +142,40 @@ class TemplateConsent:
         gcm = commands(state.policy, state)
         return self._render(context, "head.html", nonce=nonce, gcm=gcm)
 
+    def _language(self, context: Context, lang: str | None) -> str | None:
+        """An explicit `lang=` argument, if the site offers that language."""
+        if lang is None:
+            return None
+        negotiate = current_slot(self._conn(context).scope).ui.config.negotiate
+        return negotiate.pick(lang) if negotiate is not None else None
+
     @pass_context
-    def banner(self, context: Context) -> Markup:
-        """The first layer, only while the visitor has not decided; empty otherwise."""
+    def banner(self, context: Context, lang: str | None = None) -> Markup:
+        """The first layer, only while the visitor has not decided; empty otherwise.
+        `lang` overrides the negotiated language."""
         if self.state(context).decided:
             return Markup("")
-        return self._render(context, "banner.html")
+        return self._render(context, "banner.html", lang=self._language(context, lang))
 
     @pass_context
-    def preferences(self, context: Context) -> Markup:
+    def preferences(self, context: Context, lang: str | None = None) -> Markup:
         """The second layer: a (closed) dialog with every category, service and cookie."""
-        return self._render(context, "dialog.html")
+        return self._render(context, "dialog.html", lang=self._language(context, lang))
 
     @pass_context
-    def settings_link(self, context: Context, label: str | None = None) -> Markup:
+    def settings_link(
+        self, context: Context, label: str | None = None, lang: str | None = None
+    ) -> Markup:
         """A link that reopens the settings, for every page footer."""
-        return self._render(context, "settings_link.html", label=label)
+        lang = self._language(context, lang)
+        return self._render(context, "settings_link.html", label=label, lang=lang)
 
     @pass_context
-    def declaration(self, context: Context, level: int = 2) -> Markup:
+    def declaration(self, context: Context, level: int = 2, lang: str | None = None) -> Markup:
         """The cookie declaration: a section per category (headings `<h{level}>`)."""
-        return self._render(context, "declaration_table.html", level=max(1, min(int(level), 6)))
+        level = max(1, min(int(level), 6))
+        lang = self._language(context, lang)
+        return self._render(context, "declaration_table.html", level=level, lang=lang)
 
     @pass_context
     def script(

@@ -116,6 +116,8 @@ class ConsentMiddleware:
         self._path = path
         self._carry_cache: dict[bytes, bool] = {}
         self._gpc_ids = policy.gpc_ids
+        assert self.config.negotiate is not None
+        self._negotiate = self.config.negotiate
         self._vary = self.config.vary.encode()
 
     def __repr__(self) -> str:
@@ -128,15 +130,18 @@ class ConsentMiddleware:
             return
 
         # This runs on every request, so it sticks to cheap byte operations.
-        header = b""
+        header = accept = b""
         gpc = False
         for key, value in scope["headers"]:
             if key == b"cookie":
                 header = value if not header else header + b"; " + value
+            elif key == b"accept-language":
+                accept = value
             elif key == b"sec-gpc" and not gpc:
                 gpc = gpc_signal(value)
         raw = self._read_cookie(header) if self._cookie_bytes in header else None
-        slot = ConsentSlot(self._codec, raw, self._ui, gpc)
+        language = self._negotiate(accept.decode("latin-1")) if accept else None
+        slot = ConsentSlot(self._codec, raw, self._ui, gpc, language)
         scope[SCOPE_KEY] = slot
         if kind == "websocket":
             await self.app(scope, receive, send)

@@ -305,6 +305,8 @@ class Policy(_Model):
     revision: int = Field(default=1, ge=1)
     max_age_days: int = Field(default=180, ge=1, le=3650)
     default_language: str = "en"
+    # The languages the site offers; None offers every built-in one.
+    languages: tuple[str, ...] | None = None
     controller: Text | None = None
     privacy_policy_url: str | None = None
     banner: Banner | None = None
@@ -347,6 +349,27 @@ class Policy(_Model):
                         "a cookie belongs to exactly one service; keep one of the entries",
                         where=f"services[{index}].cookies",
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _check_languages(self) -> Policy:
+        from consent.i18n import LANGUAGES
+
+        if self.languages is None:
+            return self
+        for index, lang in enumerate(self.languages):
+            if lang not in LANGUAGES:
+                raise invalid(
+                    f"{lang!r} is not a built-in language",
+                    f"use some of {', '.join(LANGUAGES)}",
+                    where=f"languages[{index}]",
+                )
+        if self.default_language not in self.languages:
+            raise invalid(
+                f"the default language {self.default_language!r} is not in languages",
+                f"add {self.default_language!r} to languages, or change default_language",
+                where="languages",
+            )
         return self
 
     @field_validator("default_language")

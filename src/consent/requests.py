@@ -43,6 +43,7 @@ class Choice:
     next: str
     is_json: bool
     gpc: bool = False  # the page's script saw navigator.globalPrivacyControl
+    lang: str | None = None  # the language the choice was offered in, as the page says
 
 
 def _host_key(netloc: str) -> tuple[str, int | None] | None:
@@ -145,7 +146,7 @@ def parse_choice(policy: Policy, kind: str, body: bytes) -> Choice:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest(400, "the body is not UTF-8") from None
-    action, grants, next_value, gpc = (
+    action, grants, next_value, lang, gpc = (
         _json_fields(text) if kind == "json" else (*_form_fields(text), False)
     )
     if action not in ACTIONS:
@@ -157,11 +158,13 @@ def parse_choice(policy: Policy, kind: str, body: bytes) -> Choice:
         raise BadRequest(400, f"unknown grant id(s) {', '.join(map(repr, unknown))}", known)
     # `grant` is ignored for accept_all / reject_all: the preferences form sends its
     # ticked boxes with whichever button was pressed.
-    return Choice(cast(Action, action), grant, safe_next(next_value), kind == "json", gpc)
+    return Choice(
+        cast(Action, action), grant, safe_next(next_value), kind == "json", gpc, lang or None
+    )
 
 
-_Fields = tuple[object, list[str], str | None]
-"""(action, grant ids, next) as found in the body, not yet validated."""
+_Fields = tuple[object, list[str], str | None, str | None]
+"""(action, grant ids, next, lang) as found in the body, not yet validated."""
 
 
 def _form_fields(text: str) -> _Fields:
@@ -174,21 +177,21 @@ def _form_fields(text: str) -> _Fields:
     for key, value in pairs:
         if key == "grant":
             grants.append(value)
-        elif key in ("action", "next"):
+        elif key in ("action", "next", "lang"):
             if key in fields:
                 raise BadRequest(400, f"{key} is given more than once")
             fields[key] = value
-    return fields.get("action"), grants, fields.get("next")
+    return fields.get("action"), grants, fields.get("next"), fields.get("lang")
 
 
-def _json_fields(text: str) -> tuple[object, list[str], str | None, bool]:
+def _json_fields(text: str) -> tuple[object, list[str], str | None, str | None, bool]:
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
         raise BadRequest(400, "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise BadRequest(400, 'send a JSON object such as {"action": "reject_all"}')
-    fields = ["action", "grant", "next", "gpc"]
+    fields = ["action", "grant", "next", "gpc", "lang"]
     extra = sorted(set(data) - set(fields))
     if extra:
         raise BadRequest(400, f"unknown field(s) {', '.join(map(repr, extra))}", fields)
@@ -201,4 +204,7 @@ def _json_fields(text: str) -> tuple[object, list[str], str | None, bool]:
     next_value = data.get("next")
     if next_value is not None and not isinstance(next_value, str):
         raise BadRequest(400, "next must be a string")
-    return data.get("action"), grant, next_value, gpc
+    lang = data.get("lang")
+    if lang is not None and not isinstance(lang, str):
+        raise BadRequest(400, "lang must be a language tag such as 'de'")
+    return data.get("action"), grant, next_value, lang, gpc

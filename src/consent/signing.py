@@ -113,8 +113,10 @@ class ConsentCodec:
         self.policy = policy
         self.max_age = policy.max_age_days * 86400
         self._fingerprint = policy.fingerprint[:8].encode()
-        self._undecided = ConsentState.undecided(policy)
+        self._language = policy.default_language
+        self._undecided = ConsentState.undecided(policy).in_language(self._language)
         self._undecided_gpc = self._undecided.with_gpc()
+        self._undecided_in: dict[tuple[str, bool], ConsentState] = {}
         self._cache: OrderedDict[str, tuple[int, ConsentState | None]] = OrderedDict()
         self._lock = threading.Lock()  # sync endpoints decode from worker threads
         self._cache_size = cache_size
@@ -126,6 +128,16 @@ class ConsentCodec:
     def undecided(self) -> ConsentState:
         """The shared "no decision" state for this policy."""
         return self._undecided
+
+    def undecided_in(self, language: str, gpc: bool) -> ConsentState:
+        """The shared "no decision" state shown in `language`, with or without GPC."""
+        if language == self._language:
+            return self._undecided_gpc if gpc else self._undecided
+        found = self._undecided_in.get((language, gpc))
+        if found is None:
+            base = self._undecided_gpc if gpc else self._undecided
+            found = self._undecided_in[(language, gpc)] = base.in_language(language)
+        return found
 
     def encode(self, state: ConsentState) -> str:
         """The signed cookie value for a decided `state`."""
@@ -218,5 +230,5 @@ class ConsentCodec:
             (s.id for i, s in enumerate(services) if svc_bits >> i & 1),
             issued_at=datetime.fromtimestamp(issued, UTC),
             receipt_id=rid.decode(),
-        )
+        ).in_language(self._language)
         return issued, state

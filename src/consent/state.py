@@ -29,6 +29,8 @@ class ConsentState:
         revision: the policy revision the choice was made under.
         gpc: the request carried a Global Privacy Control signal, so the policy's
             `gpc_opt_out` categories and their services are denied whatever was stored.
+        language: the language the visitor is shown (negotiated from Accept-Language,
+            or chosen with `?lang=`); None outside a request.
     """
 
     policy: Policy = field(repr=False, compare=False)
@@ -39,6 +41,7 @@ class ConsentState:
     receipt_id: str | None = None
     revision: int = 0
     gpc: bool = False
+    language: str | None = field(default=None, compare=False)
 
     @classmethod
     def undecided(cls, policy: Policy) -> ConsentState:
@@ -113,6 +116,23 @@ class ConsentState:
             self.receipt_id,
             self.revision,
             gpc=True,
+            language=self.language,
+        )
+
+    def in_language(self, language: str) -> ConsentState:
+        """This state, shown in `language`."""
+        if language == self.language:
+            return self
+        return ConsentState(
+            self.policy,
+            self.decided,
+            self.granted,
+            self.services,
+            self.issued_at,
+            self.receipt_id,
+            self.revision,
+            self.gpc,
+            language,
         )
 
     def allows(self, id: str) -> bool:
@@ -156,6 +176,7 @@ class ConsentState:
             "revision": self.revision,
             "fingerprint": self.policy.fingerprint,
             "gpc": self.gpc,
+            "language": self.language,
         }
 
     @staticmethod

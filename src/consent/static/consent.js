@@ -1,4 +1,4 @@
-/* asgi-consent: the server decides; this applies a choice in place, without a reload. */
+/* asgi-consent: applies the server's answer in place, without a reload. */
 (() => {
   "use strict";
   const d = document;
@@ -11,7 +11,7 @@
 
   const $$ = (sel, root = d) => [...root.querySelectorAll(sel)];
   const has = (s, id) => s.granted.includes(id) || s.services.includes(id);
-  // GPC seen by the page: its categories stay off; the server is told.
+  // GPC seen by the page: its categories stay off.
   const gpc = navigator.globalPrivacyControl === true;
   const allows = (id) => has(state, id) && !(gpc && cfg.gpc.includes(cfg.owners[id] || id));
   const dialog = () => d.querySelector("dialog[data-consent-dialog]");
@@ -110,10 +110,10 @@
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ ...choice(form, sub), gpc }),
+      body: JSON.stringify({ ...choice(form, sub), gpc, lang: form.lang }),
     }).then((r) => [200, 503].includes(r.status) && r.json()).catch(() => null);
     if (next?.granted) return apply(next);
-    // 503: not recorded, nothing changes.
+    // 503: not recorded.
     if (next?.error) return announce(next.error);
     // Plain post; submit() fires no event, so no loop.
     if (sub?.name) form.append(Object.assign(d.createElement("input"), { type: "hidden", name: sub.name, value: sub.value }));
