@@ -157,4 +157,46 @@ def lint(policy: Policy, raw: dict[str, Any] | None = None) -> list[Finding]:
                     f"is kept {rule.duration}, over 13 months",
                     "shorten it to 13 months or less where you control it",
                 )
+    findings.extend(_translation_gaps(policy))
     return findings
+
+
+def _translation_gaps(policy: Policy) -> list[Finding]:
+    """Texts without a version in one of the site's languages (when it names them)."""
+    if not policy.languages or len(policy.languages) < 2:
+        return []
+    default = policy.default_language
+    texts: list[tuple[str, Any]] = [("controller", policy.controller)]
+    if policy.banner is not None:
+        texts += [("banner.title", policy.banner.title), ("banner.text", policy.banner.text)]
+    for i, category in enumerate(policy.categories):
+        texts += [
+            (f"categories[{i}].title", category.title),
+            (f"categories[{i}].description", category.description),
+        ]
+    for i, service in enumerate(policy.services):
+        texts += [
+            (f"services[{i}].title", service.title),
+            (f"services[{i}].description", service.description),
+        ]
+        texts += [
+            (f"services[{i}].cookies[{j}].purpose", rule.purpose)
+            for j, rule in enumerate(service.cookies)
+        ]
+    found = []
+    for where, text in texts:
+        if not text:
+            continue
+        have = set(text) if isinstance(text, dict) else {default}
+        missing = [lang for lang in policy.languages if lang not in have]
+        if missing:
+            found.append(
+                Finding(
+                    "warning",
+                    "untranslated",
+                    where,
+                    f"has no text in {', '.join(map(repr, missing))}",
+                    f"add the translations; until then those visitors read the {default!r} text",
+                )
+            )
+    return found
