@@ -110,7 +110,7 @@
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ ...choice(form, sub), gpc, lang: form.lang }),
+      body: JSON.stringify({ ...choice(form, sub), gpc, lang: form.lang?.value }),
     }).then((r) => [200, 503].includes(r.status) && r.json()).catch(() => null);
     if (next?.granted) return apply(next);
     // 503: not recorded.
