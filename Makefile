@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench docs screenshots format clean postgres
+.PHONY: demo test lint bench load docs screenshots format clean postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_middleware.py
 	$(BIN)/python benchmarks/bench_gating.py
 	$(BIN)/python benchmarks/bench_receipts.py
+
+# Load through uvicorn, with and without the middleware, a minute each (benchmarks/load.py).
+load: $(STAMP)
+	$(BIN)/python benchmarks/load.py --check
 
 screenshots: $(STAMP)
 	$(BIN)/python tools/screenshots.py

@@ -1,0 +1,178 @@
+"""Load through a real server: the load site under uvicorn on loopback, driven from a
+separate process by many concurrent visitors, with and without ConsentMiddleware in the
+same run.
+
+Each visitor loops: a first visit (no cookie), a decision (accept all, reject all or a
+partial save, as JSON), three page views with the consent cookie, and now and then a
+withdrawal followed by a page view. With the middleware, every page is checked against
+the visitor's last decision (statistics script active or inert): a mismatch is a wrong
+state. Errors are failed requests and unexpected statuses. Both must be 0.
+
+    python benchmarks/load.py [--duration 60] [--visitors 32] [--json] [--check]
+
+`make load` runs it for a minute per configuration; the test suite runs a short variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servers import uvicorn_process  # noqa: E402
+
+CONFIGS = {
+    "without ConsentMiddleware": "benchmarks.load_app:without_consent",
+    "with ConsentMiddleware": "benchmarks.load_app:with_consent",
+}
+ACTIVE = '<script data-consent="matomo" src="/static/analytics.js"></script>'
+INERT = '<script data-consent="matomo" src="/static/analytics.js" type="text/plain"></script>'
+DECISIONS: list[tuple[dict[str, Any], bool]] = [
+    ({"action": "accept_all"}, True),
+    ({"action": "reject_all"}, False),
+    ({"action": "save", "grant": ["analytics"]}, True),
+    ({"action": "save", "grant": ["youtube"]}, False),
+]
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.errors: list[str] = []
+        self.wrong = 0
+
+
+async def visitor(url: str, seed: int, deadline: float, check: bool, tally: Tally) -> None:
+    rng = random.Random(seed)
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+
+        async def call(method: str, path: str, expect: int, **options: Any) -> str:
+            start = time.perf_counter()
+            try:
+                response = await client.request(method, path, **options)
+            except httpx.HTTPError as exc:
+                tally.errors.append(f"{method} {path}: {type(exc).__name__}")
+                return ""
+            tally.latencies.append(time.perf_counter() - start)
+            if response.status_code != expect:
+                tally.errors.append(f"{method} {path}: {response.status_code}")
+            return response.text
+
+        def verify(html: str, allowed: bool) -> None:
+            if check and html and (ACTIVE if allowed else INERT) not in html:
+                tally.wrong += 1
+
+        while time.monotonic() < deadline:
+            client.cookies.clear()
+            verify(await call("GET", "/", 200), False)  # first visit: nothing optional
+            body, allowed = rng.choice(DECISIONS)
+            await call("POST", "/consent", 200, json=body)
+            for n in range(3):
+                verify(await call("GET", f"/articles/{n}", 200), allowed)
+            if rng.random() < 0.3:  # withdrawal
+                await call("POST", "/consent", 200, json={"action": "reject_all"})
+                verify(await call("GET", "/", 200), False)
+
+
+def client_main(url: str, duration: float, visitors: int, check: bool) -> dict[str, Any]:
+    tally = Tally()
+
+    async def run() -> float:
+        start = time.perf_counter()
+        deadline = time.monotonic() + duration
+        await asyncio.gather(
+            *(visitor(url, seed, deadline, check, tally) for seed in range(visitors))
+        )
+        return time.perf_counter() - start
+
+    elapsed = asyncio.run(run())
+    latencies = sorted(tally.latencies)
+
+    def percentile(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+
+    return {
+        "requests": len(latencies),
+        "requests_per_s": len(latencies) / elapsed,
+        "p50_ms": percentile(0.50) if latencies else 0.0,
+        "p99_ms": percentile(0.99) if latencies else 0.0,
+        "errors": len(tally.errors),
+        "error_samples": tally.errors[:5],
+        "wrong_states": tally.wrong,
+    }
+
+
+def run_config(app: str, duration: float, visitors: int) -> dict[str, Any]:
+    """Serve `app` under uvicorn and drive it from a separate client process."""
+    with uvicorn_process(app) as (url, _):
+        check = "with_consent" in app
+        command = [
+            sys.executable,
+            __file__,
+            "--client",
+            url,
+            "--duration",
+            str(duration),
+            "--visitors",
+            str(visitors),
+        ]
+        if check:
+            command.append("--check-states")
+        done = subprocess.run(
+            command, capture_output=True, text=True, check=True, env={**os.environ}
+        )
+        result: dict[str, Any] = json.loads(done.stdout)
+        return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds per configuration")
+    parser.add_argument("--visitors", type=int, default=32, help="concurrent visitors")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--check", action="store_true", help="exit 1 on any error or wrong state")
+    parser.add_argument("--client", help=argparse.SUPPRESS)
+    parser.add_argument("--check-states", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.client:  # the load-generating process
+        result = client_main(args.client, args.duration, args.visitors, args.check_states)
+        print(json.dumps(result))
+        return 0
+    results = {name: run_config(app, args.duration, args.visitors) for name, app in CONFIGS.items()}
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(
+            f"Python {platform.python_version()}, uvicorn {version('uvicorn')}, "
+            f"httpx {version('httpx')}; {args.visitors} visitors, {args.duration:g} s each"
+        )
+        heads = ("req/s", "p50 ms", "p99 ms", "errors", "wrong")
+        print(f"{'configuration':28} " + " ".join(f"{h:>8}" for h in heads))
+        for name, r in results.items():
+            print(
+                f"{name:28} {r['requests_per_s']:8.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+                f"{r['errors']:8d} {r['wrong_states']:8d}"
+            )
+        base, full = results.values()
+        ratio = full["requests_per_s"] / base["requests_per_s"]
+        print(f"throughput with the middleware: {ratio:.2f}x")
+    bad = any(r["errors"] or r["wrong_states"] for r in results.values())
+    return 1 if args.check and bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""A short run of the load test (benchmarks/load.py) through uvicorn: it proves nothing
+about speed, only that under concurrent visitors there is no error and no wrong state."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_load_smoke_run_has_no_errors_and_no_wrong_states() -> None:
+    done = subprocess.run(
+        [sys.executable, "benchmarks/load.py", "--duration", "2", "--visitors", "8", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    results = json.loads(done.stdout)
+    assert set(results) == {"without ConsentMiddleware", "with ConsentMiddleware"}
+    for name, result in results.items():
+        assert result["requests"] > 50, name
+        assert result["errors"] == 0, (name, result["error_samples"])
+        assert result["wrong_states"] == 0, name
