@@ -33,12 +33,23 @@ def test_arabic_banner_is_right_to_left_and_mirrored(new_page: NewPage, server: 
         "rtl"
     )
     # Mirrored: in reading order the first action is the right-most one on its row.
-    first, second = (
-        box(page, ".cc-banner .cc-actions .cc-btn:nth-of-type(1)"),
-        box(page, ".cc-banner .cc-actions .cc-btn:nth-of-type(2)"),
-    )
+    first = box(page, ".cc-banner .cc-actions button[value=accept_all]")
+    second = box(page, ".cc-banner .cc-actions button[value=reject_all]")
     if abs(first["y"] - second["y"]) < 2:  # side by side
         assert first["x"] > second["x"]
+    page.set_viewport_size({"width": 1024, "height": 700})
+    first = box(page, ".cc-banner .cc-actions button[value=accept_all]")
+    second = box(page, ".cc-banner .cc-actions button[value=reject_all]")
+    assert abs(first["y"] - second["y"]) < 2 and first["x"] > second["x"]
+    # The heading's text starts at the right edge of its box, not the left one.
+    gaps = page.evaluate(
+        """() => { const el = document.querySelector('.cc-banner .cc-title');
+        const range = document.createRange(); range.selectNodeContents(el);
+        const text = range.getBoundingClientRect(), box = el.getBoundingClientRect();
+        return [text.left - box.left, box.right - text.right]; }"""
+    )
+    assert gaps[1] < 2 < gaps[0]
+    page.set_viewport_size({"width": 320, "height": 640})
     # No horizontal scroll and no clipped button.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     for button in (accept, reject):
