@@ -131,7 +131,7 @@ class Snapshot:
         assets = {}
         for folder in ("templates/consent", "static"):
             for item in sorted(package.joinpath(folder).iterdir(), key=lambda i: i.name):
-                if item.is_file():
+                if item.is_file() and item.name != "report.html":  # staff-only
                     digest = hashlib.sha256(item.read_bytes()).hexdigest()
                     assets[f"{folder}/{item.name}"] = digest
         document = {
