@@ -206,3 +206,19 @@ def test_postgres_wrong_password_is_reported_without_it(
     err = capsys.readouterr().err
     assert "password authentication failed" in err
     assert "not-the-password-9" not in err
+
+
+def test_report_command_writes_the_html(db: str, tmp_path: Path) -> None:
+    """`consent report`: the declaration, the lint and the counts in one file."""
+    policy = tmp_path / "consent.toml"
+    policy.write_text(
+        (Path(__file__).parent.parent / "examples" / "consent.toml").read_text(), "utf-8"
+    )
+    out = tmp_path / "report.html"
+    assert consent("report", "--policy", str(policy), "--db", db, "-o", str(out)) == 0
+    html = out.read_text()
+    assert "<svg" in html and "<script" not in html
+    assert db in html
+    assert (
+        consent("report", "--policy", str(tmp_path / "nope.toml"), "--db", db, "-o", str(out)) == 2
+    )
