@@ -18,9 +18,10 @@ from starlette.testclient import TestClient
 
 from consent import ConsentMiddleware, Policy, PolicyError, get_consent
 from consent.gpc import gpc_signal
-from consent.receipts import LogUnavailable, Receipt, Snapshot, SQLiteConsentLog
+from consent.receipts import Receipt, SQLiteConsentLog
 from consent.signing import ConsentCodec
 from tests.conftest import POLICY_DATA, SECRET, run_async
+from tests.test_receipts_middleware import FlakyLog
 
 DATA = copy.deepcopy(POLICY_DATA)
 DATA["categories"][2]["gpc_opt_out"] = True  # marketing (YouTube)
@@ -235,15 +236,7 @@ def test_receipts_record_the_signal(tmp_path: Path) -> None:
 def test_a_gpc_withdrawal_goes_through_when_the_log_fails(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    class Failing(SQLiteConsentLog):
-        broken = False
-
-        async def write(self, receipt: Receipt, snapshot: Snapshot) -> None:
-            if self.broken:
-                raise LogUnavailable("down")
-            await super().write(receipt, snapshot)
-
-    log = Failing(tmp_path / "log.db")
+    log = FlakyLog(tmp_path / "log.db")
     c = client(log)
     accept_all(c)
     first = CODEC.decode(c.cookies["consent"])

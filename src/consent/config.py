@@ -41,12 +41,6 @@ class ConsentConfig:
             negotiator = Negotiator(languages, self.policy.default_language)
             object.__setattr__(self, "negotiate", negotiator)
 
-    def language(self, accept_language: str | None, wanted: str | None = None) -> str:
-        """The language to show: `wanted` (a `?lang=` or form field) if the site offers
-        it, else the best match for the Accept-Language header."""
-        assert self.negotiate is not None
-        return (wanted and self.negotiate.pick(wanted)) or self.negotiate(accept_language)
-
     @property
     def max_age(self) -> int:
         """Max-Age of the consent cookie in seconds (from the policy)."""

@@ -8,19 +8,12 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
+from consent.consent_mode import AD_TYPES, CONSENT_TYPES
 from tests.browser.conftest import NewPage
 from tests.browser.test_journey import banner_button, cookie_names
 
-TYPES = (
-    "ad_storage",
-    "ad_user_data",
-    "ad_personalization",
-    "analytics_storage",
-    "functionality_storage",
-    "personalization_storage",
-    "security_storage",
-)
-ADS = ("ad_storage", "ad_user_data", "ad_personalization")
+TYPES = CONSENT_TYPES
+ADS = AD_TYPES
 GPC_PROPERTY = (
     "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true })"
 )
