@@ -145,6 +145,34 @@ def test_show_one_receipt_with_what_was_shown(db: str, capsys: pytest.CaptureFix
     assert "no receipt" in capsys.readouterr().err
 
 
+def test_show_an_id_that_starts_with_a_dash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ids from early versions may start with `-`; argparse must not take them for options."""
+    dashed = Receipt.of(
+        ConsentState.from_choice(
+            POLICY, "accept_all", (), issued_at=DAY, receipt_id="-" + new_receipt_id()[1:]
+        ),
+        method="accept_all",
+        snapshot=Snapshot.of(POLICY),
+        browser="chrome",
+    )
+    path = str(tmp_path / "dashed.db")
+    fill(SQLiteConsentLog(path), [dashed])
+    for args in ([dashed.id], [dashed.id, "--snapshot"], ["--snapshot", dashed.id]):
+        assert consent("log", "show", "--db", path, *args) == 0
+        assert json.loads(capsys.readouterr().out)["id"] == dashed.id
+    assert consent("log", "show", "--db", path, "--", dashed.id) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == dashed.id
+
+
+def test_new_receipt_ids_never_start_with_a_dash() -> None:
+    ids = {new_receipt_id() for _ in range(5000)}
+    assert len(ids) == 5000
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+    assert any(i.startswith("_") for i in ids)  # the rest of the alphabet is still used
+
+
 def test_purge(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     """D3: old receipts can be deleted on demand."""
     age = (datetime.now(UTC) - DAY).days  # the first day's receipts are older than this

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -89,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     declaration.add_argument("--lang", default=None, help="language of the texts, e.g. de")
     declaration.add_argument("-o", "--output", default=None, help="write to a file")
     cli_log.add_commands(commands)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_receipt_ids_as_operands(sys.argv[1:] if argv is None else argv))
     if args.command in ("log", "report"):
         try:
             return cli_log.run(args)
@@ -99,6 +100,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "declaration":
         return _declaration(args)
     return _check(args)
+
+
+def _receipt_ids_as_operands(argv: Sequence[str]) -> list[str]:
+    """Move a receipt id that starts with `-` behind `--` in `consent log show`.
+
+    Ids made by early versions may start with `-`; argparse would take them for an option.
+    """
+    args = list(argv)
+    if args[:2] == ["log", "show"] and "--" not in args:
+        for i, arg in enumerate(args[2:], start=2):
+            if _DASHED_ID.fullmatch(arg):
+                return [*args[:i], *args[i + 1 :], "--", arg]
+    return args
+
+
+_DASHED_ID = re.compile(r"-[A-Za-z0-9_-]{21}")
 
 
 if __name__ == "__main__":
