@@ -58,11 +58,18 @@ async def plain_decision(request: Request) -> Response:
 log_path = os.environ.get("CONSENT_LOAD_DB") or str(
     Path(tempfile.mkdtemp(prefix="consent-load-")) / "receipts.db"
 )
+# The fault-injection tests start several generations of this site side by side: with other
+# keys (CONSENT_KEYS, comma-separated, the first signs) or another policy revision
+# (CONSENT_REVISION), as a rolling deployment would.
+keys = os.environ.get("CONSENT_KEYS", SECRET).split(",")
+policy = POLICY
+if revision := os.environ.get("CONSENT_REVISION"):
+    policy = POLICY.model_copy(update={"revision": int(revision)})
 with_consent = Starlette(
     routes=[Route("/", with_page), Route("/articles/{slug}", with_page)],
     middleware=[
         Middleware(
-            ConsentMiddleware, policy=POLICY, secret_key=SECRET, log=SQLiteConsentLog(log_path)
+            ConsentMiddleware, policy=policy, secret_key=keys, log=SQLiteConsentLog(log_path)
         )
     ],
 )

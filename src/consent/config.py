@@ -32,6 +32,7 @@ class ConsentConfig:
     guard: CookieGuard
     max_body_size: int = 64 * 1024
     log: ConsentLog | None = None
+    log_timeout: float = 10.0
     snapshot: Snapshot | None = None
     negotiate: Negotiator | None = None
 

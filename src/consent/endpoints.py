@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from typing import Any
@@ -181,8 +182,13 @@ class ConsentEndpoints:
             language=state.language,
         )
         try:
-            await config.log.write(receipt, config.snapshot)
+            # A store that hangs (a lost database connection, a locked file) must not hold
+            # the visitor's request forever: after log_timeout it counts as a failure.
+            async with asyncio.timeout(config.log_timeout):
+                await config.log.write(receipt, config.snapshot)
         except Exception as exc:  # any store failure, whatever the store raised
+            if isinstance(exc, TimeoutError):
+                exc = TimeoutError(f"no answer within log_timeout={config.log_timeout:g} s")
             if state.granted - previous.granted or state.services - previous.services:
                 logger.error("consent log failed; a new grant was refused: %s", exc)
                 return BadRequest(503, str(strings(state.language or "en")["not_recorded"]))

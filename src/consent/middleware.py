@@ -76,6 +76,7 @@ class ConsentMiddleware:
         delete_refused_cookies: bool = True,
         gate_html: bool = True,
         log: ConsentLog | None = None,
+        log_timeout: float = 10.0,
         well_known_gpc: str | None = None,
     ) -> None:
         if not isinstance(policy, Policy):
@@ -85,6 +86,11 @@ class ConsentMiddleware:
                 "log must be a ConsentLog, e.g. consent.receipts.SQLiteConsentLog('consent.db')"
             )
         check_cookie_settings(cookie_name, path, secure, same_site, domain)
+        if not (isinstance(log_timeout, int | float) and 0 < log_timeout < 3600):
+            raise ValueError(
+                f"log_timeout must be a number of seconds above 0 and below 3600, such as 5.0,"
+                f" not {log_timeout!r}"
+            )
         if well_known_gpc is not None and not _DATE.fullmatch(well_known_gpc):
             raise ValueError(
                 f"well_known_gpc must be a date such as '2026-11-28', not {well_known_gpc!r}"
@@ -103,6 +109,7 @@ class ConsentMiddleware:
             trusted_origins=normalize_origins(trusted_origins),
             guard=guard,
             log=log,
+            log_timeout=float(log_timeout),
             snapshot=None if log is None else Snapshot.of(policy),
         )
         self.endpoints = ConsentEndpoints(self.config)

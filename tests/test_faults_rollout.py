@@ -1,0 +1,175 @@
+"""Rolling deployments under traffic: a key rotation and a policy revision change, with
+real uvicorn servers on loopback and concurrent visitors moving between them.
+
+Each server generation is the load site (`benchmarks/load_app.py`) started with other keys
+(`CONSENT_KEYS`) or another revision (`CONSENT_REVISION`). While visitors decide, browse and
+withdraw, the set of servers answering them changes step by step, as a load balancer sees
+a rolling deployment. Every page is checked against the visitor's last decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from benchmarks.load import ACTIVE, DECISIONS, INERT
+from benchmarks.load_app import POLICY
+from consent.signing import ConsentCodec
+from tests.conftest import run_async
+from tests.servers import uvicorn_process
+
+OLD = "rollout-old-key-0123456789abcdefghijklmnop"
+NEW = "rollout-new-key-9876543210zyxwvutsrqponmlk"
+APP = "benchmarks.load_app:with_consent"
+VISITORS = 12
+STEP = 1.2  # seconds of traffic per deployment step
+
+
+@dataclass
+class Server:
+    url: str
+    revision: int = 1
+
+
+@dataclass
+class Tally:
+    pages: int = 0
+    decisions: int = 0
+    wrong: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    cookies: list[tuple[int, str]] = field(default_factory=list)  # (step, consent cookie)
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Any]:
+    """Start one server generation: `start(keys, revision=1) -> Server`."""
+    with ExitStack() as stack:
+        count = iter(range(100))
+
+        def launch(keys: list[str], revision: int = 1) -> Server:
+            db = tmp_path / f"receipts-{next(count)}.db"
+            env = {"CONSENT_KEYS": ",".join(keys), "CONSENT_REVISION": str(revision)}
+            url, _ = stack.enter_context(uvicorn_process(APP, CONSENT_LOAD_DB=str(db), **env))
+            return Server(url, revision)
+
+        yield launch
+
+
+async def traffic(steps: list[list[Server]], tally: Tally) -> None:
+    """Visitors loop through first visits, decisions, page views and withdrawals, each
+    request going to a random server of the current step."""
+    step = 0
+    end = time.monotonic() + STEP * len(steps)
+
+    async def visitor(seed: int) -> None:
+        rng = random.Random(seed)
+        async with httpx.AsyncClient(timeout=10) as client:
+            allowed, decided_under = False, 0
+
+            def server() -> Server:
+                return rng.choice(steps[step])
+
+            async def view() -> None:
+                where = server()
+                response = await client.get(f"{where.url}/articles/{rng.randrange(9)}")
+                tally.pages += 1
+                if response.status_code != 200:
+                    tally.errors.append(f"GET {where.url}: {response.status_code}")
+                    return
+                # A grant counts only on a server of the revision it was given under.
+                active = allowed and decided_under == where.revision
+                if (ACTIVE if active else INERT) not in response.text:
+                    tally.wrong.append(f"step {step}: {where} expected active={active}")
+
+            async def decide(body: dict[str, Any], grants: bool) -> None:
+                nonlocal allowed, decided_under
+                at, where = step, server()
+                response = await client.post(f"{where.url}/consent", json=body)
+                tally.decisions += 1
+                if response.status_code != 200:
+                    tally.errors.append(f"POST {where.url}: {response.status_code}")
+                    return
+                allowed, decided_under = grants, where.revision
+                tally.cookies.append((at, client.cookies["consent"]))
+
+            while time.monotonic() < end:
+                client.cookies.clear()
+                allowed = False
+                await view()
+                await decide(*rng.choice(DECISIONS))
+                for _ in range(3):
+                    await view()
+                if rng.random() < 0.3:
+                    await decide({"action": "reject_all"}, False)
+                    await view()
+
+    async def clock() -> None:
+        nonlocal step
+        while step < len(steps) - 1:
+            await asyncio.sleep(STEP)
+            step += 1
+
+    await asyncio.gather(clock(), *(visitor(seed) for seed in range(VISITORS)))
+
+
+def test_key_rotation_under_traffic_loses_no_choice(start: Any) -> None:
+    """The documented three-step rotation, rolled out server by server while visitors
+    keep deciding and browsing: nobody's choice is lost or changed at any step, new
+    cookies are signed with the new key once the switch is done, and removing the old key
+    afterwards re-asks exactly the visitors whose cookies it signed."""
+    a = start([OLD])
+    b = start([OLD, NEW])  # step 1: introduce
+    c = start([NEW, OLD])  # step 2: switch
+    steps = [[a], [a, b], [b], [b, c], [c]]
+    tally = Tally()
+    run_async(traffic(steps, tally))
+    assert not tally.errors, tally.errors[:5]
+    assert not tally.wrong, tally.wrong[:5]
+    assert tally.pages > 200 and tally.decisions > 50  # there really was traffic
+
+    old_only, new_only = ConsentCodec(POLICY, OLD), ConsentCodec(POLICY, NEW)
+    first = [cookie for s, cookie in tally.cookies if s == 0]
+    last = [cookie for s, cookie in tally.cookies if s == len(steps) - 1]
+    assert first and last
+    assert all(old_only.decode(c).decided and not new_only.decode(c).decided for c in first)
+    assert all(new_only.decode(c).decided and not old_only.decode(c).decided for c in last)
+
+    # Step 3, remove the old key: cookies it signed count as no choice, new ones still work.
+    d = start([NEW])
+    with httpx.Client() as client:
+        for cookie, decided in ((first[-1], False), (last[-1], True)):
+            client.cookies.set("consent", cookie)
+            assert client.get(f"{d.url}/consent/state").json()["decided"] is decided
+
+
+def test_a_revision_change_under_traffic_leaves_no_stale_grant(start: Any) -> None:
+    """Revision 2 rolled out while visitors decide: no server of revision 2 honours a
+    grant given under revision 1 (everyone is asked again), and during the mixed step
+    a revision-1 server does not honour a revision-2 grant either."""
+    one = [start([OLD]), start([OLD])]
+    two = [start([OLD], revision=2), start([OLD], revision=2)]
+    steps = [one, [one[0], two[0]], two]
+    tally = Tally()
+    run_async(traffic(steps, tally))
+    assert not tally.errors, tally.errors[:5]
+    assert not tally.wrong, tally.wrong[:5]
+    assert tally.pages > 100
+
+    # Every cookie from step 0 is outdated on revision 2: the visitor is asked again.
+    stale = [cookie for s, cookie in tally.cookies if s == 0]
+    assert stale
+    with httpx.Client() as client:
+        for cookie in stale[:20]:
+            client.cookies.set("consent", cookie)
+            state = client.get(f"{two[1].url}/consent/state").json()
+            assert state["decided"] is False and state["revision"] == 2
+            assert INERT in client.get(f"{two[1].url}/").text
