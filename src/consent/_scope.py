@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,6 +29,7 @@ class ConsentSlot:
         "_state",
         "accessed",
         "changed",
+        "copies",
         "gpc",
         "language",
         "reissue",
@@ -41,8 +43,10 @@ class ConsentSlot:
         ui: UI,
         gpc: bool = False,
         language: str | None = None,
+        copies: tuple[str, ...] = (),
     ) -> None:
         self._codec = codec
+        self.copies = copies  # further consent cookies in the same request
         self.ui = ui
         self._raw = raw
         self.gpc = gpc
@@ -59,6 +63,9 @@ class ConsentSlot:
         """The request's consent (decoded lazily, once; a GPC signal applied)."""
         if self._state is None:
             state = self._codec.decode(self._raw or "")
+            if self.copies:
+                codec = self._codec
+                state = most_restrictive([state, *(codec.decode(v) for v in self.copies)])
             if self.gpc:
                 state = state.with_gpc()
             self._state = state.in_language(self.language)
@@ -78,6 +85,19 @@ class ConsentSlot:
         """Record a new decision made during this request."""
         self._state = state
         self.changed = True
+
+
+def most_restrictive(states: list[ConsentState]) -> ConsentState:
+    """The consent that several consent cookies in one request leave: only what every
+    valid one grants (invalid copies count for nothing), so a planted copy can never widen
+    the visitor's own choice."""
+    decided = [s for s in states if s.decided]
+    if len(decided) < 2:
+        return decided[0] if decided else states[0]
+    base = min(decided, key=lambda s: len(s.granted) + len(s.services))
+    granted = frozenset.intersection(*(s.granted for s in decided))
+    services = frozenset.intersection(*(s.services for s in decided))
+    return dataclasses.replace(base, granted=granted, services=services)
 
 
 def current_slot(scope: MutableMapping[str, Any]) -> ConsentSlot:

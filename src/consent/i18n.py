@@ -180,8 +180,15 @@ def _load() -> dict[str, Strings]:
     for item in sorted(folder.iterdir(), key=lambda i: i.name):
         if item.name.endswith(".json"):
             data = json.loads(item.read_text(encoding="utf-8"))
+            data["current_choice_date"] = _RECEIPT_PART.sub("", data["current_choice"])
             found[item.name.removesuffix(".json")] = MappingProxyType(data)
     return found
+
+
+# "... saved on {date} (receipt {receipt})." without the parenthesis naming the receipt:
+# the banner's dialog, on every page, must not show the receipt id to page scripts.
+# (Japanese and Chinese use full-width parentheses.)
+_RECEIPT_PART = re.compile("\\s*[(\uff08][^()\uff08\uff09]*\\{receipt\\}[)\uff09]")
 
 
 UI_STRINGS: Mapping[str, Strings] = MappingProxyType(_load())
@@ -243,6 +250,7 @@ class Negotiator:
     def __call__(self, header: str | None) -> str:
         if not header:
             return self.default
+        header = header[:1024]  # the parsed part, and a bounded cache key
         found = self._cache.get(header)
         if found is None:
             found = self._negotiate(header)
@@ -258,7 +266,7 @@ class Negotiator:
         return self._match(wanted.lower())
 
     def _negotiate(self, header: str) -> str:
-        ranges = _parse(header[:1024])
+        ranges = _parse(header)
         for tag in ranges:
             if tag == "*":
                 return self.default

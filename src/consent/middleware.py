@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consent._scope import SCOPE_KEY, ConsentSlot, get_consent
@@ -146,9 +146,9 @@ class ConsentMiddleware:
                 accept = value
             elif key == b"sec-gpc" and not gpc:
                 gpc = gpc_signal(value)
-        raw = self._read_cookie(header) if self._cookie_bytes in header else None
+        raw, copies = self._read_cookie(header) if self._cookie_bytes in header else _NONE
         language = self._negotiate(accept.decode("latin-1")) if accept else None
-        slot = ConsentSlot(self._codec, raw, self._ui, gpc, language)
+        slot = ConsentSlot(self._codec, raw, self._ui, gpc, language, copies)
         scope[SCOPE_KEY] = slot
         if kind == "websocket":
             await self.app(scope, receive, send)
@@ -217,6 +217,9 @@ class ConsentMiddleware:
             cookie = self.config.cookie_header(slot.reissue, https)
             message["headers"].append((b"set-cookie", cookie.encode("latin-1")))
             vary = True
+        if slot.copies:
+            self._expire_copies(message, scope)
+            vary = True
         if vary:
             if has_vary:
                 MutableHeaders(scope=message).add_vary_header(self.config.vary)
@@ -245,28 +248,89 @@ class ConsentMiddleware:
             lambda id: ui.allows_markup(state, id), self._hosts if self._has_hosts else None
         )
 
-    def _read_cookie(self, header: bytes) -> str | None:
-        # Only our cookie is needed: finding it is cheaper than parsing every cookie.
+    def _read_cookie(self, header: bytes) -> tuple[str | None, tuple[str, ...]]:
+        """The first consent cookie in the header, and any further copies (at most 8).
+
+        Only our cookie is needed: finding it is cheaper than parsing every cookie.
+        """
         name = self._cookie_bytes
+        values: list[str] = []
         at = header.find(name)
         while at >= 0:
             if at == 0 or header[at - 1] in b"; \t":
                 start = at + len(name)
                 end = header.find(b";", start)
                 value = header[start:] if end < 0 else header[start:end]
-                return value.strip().strip(b'"').decode("latin-1")
-            at = header.find(name, at + 1)
-        return None
+                values.append(value.strip().strip(b'"').decode("latin-1"))
+                if end < 0 or len(values) > 8:
+                    break
+                at = header.find(name, end)
+            else:
+                at = header.find(name, at + 1)
+        if not values:
+            return None, ()
+        return values[0], tuple(values[1:])
+
+    def _expire_copies(self, message: Message, scope: Scope) -> None:
+        """Expire copies of the consent cookie that another (sub-)domain or path planted.
+
+        The visitor's own cookie (this host or the configured `domain`, path `/`) stays.
+        """
+        host = Headers(scope=scope).get("host", "")
+        https = scope.get("scheme") == "https"
+        config = self.config
+        for value in copy_deletions(config.cookie_name, host, scope["path"], config.domain):
+            secure = "; Secure" if https else ""
+            message["headers"].append((b"set-cookie", (value + secure).encode("latin-1")))
 
     def _carries_refused(self, header: bytes) -> bool:
         """Whether the Cookie header may hold cookies of optional services (cached)."""
         found = self._carry_cache.get(header)
         if found is None:
             found = self.config.guard.may_carry_refused(header.decode("latin-1"))
-            if len(self._carry_cache) >= 4096:
-                self._carry_cache.clear()
-            self._carry_cache[header] = found
+            if len(header) <= 2048:  # the cache holds at most 4,096 of 2 KiB
+                if len(self._carry_cache) >= 4096:
+                    self._carry_cache.clear()
+                self._carry_cache[header] = found
         return found
+
+
+_NONE: tuple[None, tuple[str, ...]] = (None, ())
+_IP = re.compile(r"[\d.]+|\[.*\]")
+
+
+def copy_deletions(name: str, host: str, path: str, own_domain: str | None) -> list[str]:
+    """`Set-Cookie` values expiring every copy of cookie `name` that a request to `host`
+    and `path` may carry, except the consent cookie's own (path `/`, host-only or
+    `own_domain`).
+
+    A sibling sub-domain can plant ("toss") a cookie of the same name with
+    `Domain=<parent>` and a longer `Path`; a cookie is only replaced or deleted with its
+    exact domain and path, so each candidate pair is listed: the request path's prefixes
+    (5 levels, with and without a trailing `/`) and the host's parent domains.
+    """
+    host = host.strip().lower()
+    host = host if _IP.fullmatch(host) else host.rsplit(":", 1)[0].rstrip(".")
+    domains: list[str | None] = [None]
+    if not _IP.fullmatch(host) and "." in host:
+        labels = host.split(".")
+        domains += [".".join(labels[i:]) for i in range(min(len(labels) - 1, 4))]
+    paths = ["/"]
+    segments = [s for s in path.split("/") if s][:5]
+    for depth in range(1, len(segments) + 1):
+        prefix = "/" + "/".join(segments[:depth])
+        paths += [prefix, prefix + "/"]
+    own = (own_domain or "").lstrip(".").lower() or None
+    found = []
+    for domain in domains:
+        for cookie_path in paths:
+            if cookie_path == "/" and domain == own:
+                continue  # the visitor's own cookie
+            if any(c in cookie_path for c in ';,"\\') or not cookie_path.isprintable():
+                continue
+            where = f"; Domain={domain}" if domain else ""
+            found.append(f'{name}=""; Max-Age=0; Path={cookie_path}{where}')
+    return found
 
 
 class _GatedBody:
