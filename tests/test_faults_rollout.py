@@ -121,6 +121,14 @@ async def traffic(steps: list[list[Server]], tally: Tally) -> None:
     await asyncio.gather(clock(), *(visitor(seed) for seed in range(VISITORS)))
 
 
+def report(name: str, tally: Tally) -> None:
+    """The figures docs/reliability.md quotes (shown with `pytest -s`)."""
+    print(
+        f"\n{name}: {tally.pages} page views, {tally.decisions} decisions, "
+        f"{len(tally.errors)} errors, {len(tally.wrong)} wrong states"
+    )
+
+
 def test_key_rotation_under_traffic_loses_no_choice(start: Any) -> None:
     """The documented three-step rotation, rolled out server by server while visitors
     keep deciding and browsing: nobody's choice is lost or changed at any step, new
@@ -132,6 +140,7 @@ def test_key_rotation_under_traffic_loses_no_choice(start: Any) -> None:
     steps = [[a], [a, b], [b], [b, c], [c]]
     tally = Tally()
     run_async(traffic(steps, tally))
+    report("key rotation", tally)
     assert not tally.errors, tally.errors[:5]
     assert not tally.wrong, tally.wrong[:5]
     assert tally.pages > 200 and tally.decisions > 50  # there really was traffic
@@ -160,6 +169,7 @@ def test_a_revision_change_under_traffic_leaves_no_stale_grant(start: Any) -> No
     steps = [one, [one[0], two[0]], two]
     tally = Tally()
     run_async(traffic(steps, tally))
+    report("revision change", tally)
     assert not tally.errors, tally.errors[:5]
     assert not tally.wrong, tally.wrong[:5]
     assert tally.pages > 100
