@@ -1,12 +1,15 @@
 """Load through a real server: the load site under uvicorn on loopback, driven from a
 separate process by many concurrent visitors, with and without ConsentMiddleware in the
-same run.
+same run, and the example site (`make demo`: templates and the SQLite consent log).
 
 Each visitor loops: a first visit (no cookie), a decision (accept all, reject all or a
 partial save, as JSON), three page views with the consent cookie, and now and then a
 withdrawal followed by a page view. With the middleware, every page is checked against
 the visitor's last decision (statistics script active or inert): a mismatch is a wrong
 state. Errors are failed requests and unexpected statuses. Both must be 0.
+
+Then wrk (Debian's `wrk`, a C load generator, when installed) requests an article with an
+"accept all" cookie as fast as the server answers, and a Lua script checks every answer.
 
     python benchmarks/load.py [--duration 60] [--visitors 32] [--json] [--check]
 
@@ -40,7 +43,11 @@ from tests.servers import uvicorn_process  # noqa: E402
 CONFIGS = {
     "without ConsentMiddleware": "benchmarks.load_app:without_consent",
     "with ConsentMiddleware": "benchmarks.load_app:with_consent",
+    # The example site as `make demo` serves it: Jinja2 templates, the SQLite consent log.
+    "example app": "examples.app:app",
 }
+# The example site's articles (the load site answers any slug).
+ARTICLES = ("india-japan-vision", "battery-supply-chains")
 ACTIVE = '<script data-consent="matomo" src="/static/analytics.js"></script>'
 INERT = '<script data-consent="matomo" src="/static/analytics.js" type="text/plain"></script>'
 DECISIONS: list[tuple[dict[str, Any], bool]] = [
@@ -84,7 +91,7 @@ async def visitor(url: str, seed: int, deadline: float, check: bool, tally: Tall
             body, allowed = rng.choice(DECISIONS)
             await call("POST", "/consent", 200, json=body)
             for n in range(3):
-                verify(await call("GET", f"/articles/{n}", 200), allowed)
+                verify(await call("GET", f"/articles/{ARTICLES[n % 2]}", 200), allowed)
             if rng.random() < 0.3:  # withdrawal
                 await call("POST", "/consent", 200, json={"action": "reject_all"})
                 verify(await call("GET", "/", 200), False)
@@ -118,10 +125,15 @@ def client_main(url: str, duration: float, visitors: int, check: bool) -> dict[s
     }
 
 
+def log_env(folder: str) -> dict[str, str]:
+    """Each server's consent log in a fresh file of its own."""
+    return {"CONSENT_DB": f"{folder}/example.db", "CONSENT_LOAD_DB": f"{folder}/load.db"}
+
+
 def run_config(app: str, duration: float, visitors: int) -> dict[str, Any]:
     """Serve `app` under uvicorn and drive it from a separate client process."""
-    with uvicorn_process(app) as (url, _):
-        check = "with_consent" in app
+    with tempfile.TemporaryDirectory() as tmp, uvicorn_process(app, **log_env(tmp)) as (url, _):
+        check = "without" not in app
         command = [
             sys.executable,
             __file__,
@@ -167,14 +179,20 @@ def run_wrk(app: str, duration: float, connections: int) -> dict[str, Any] | Non
     wrk = shutil.which("wrk")
     if wrk is None:
         return None
-    with uvicorn_process(app) as (url, _), tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, uvicorn_process(app, **log_env(tmp)) as (url, _):
         answer = httpx.post(f"{url}/consent", json={"action": "accept_all"})
         cookie = answer.cookies.get("consent") or "none"  # the plain endpoint sets none
         script = Path(tmp) / "check.lua"
         script.write_text(WRK_SCRIPT)
-        expect = ACTIVE if "with_consent" in app else INERT
+        expect = INERT if "without" in app else ACTIVE
         command = [wrk, "-t2", f"-c{connections}", f"-d{max(1, round(duration))}s"]
-        command += ["-H", f"Cookie: consent={cookie}", "-s", str(script), f"{url}/articles/1"]
+        command += [
+            "-H",
+            f"Cookie: consent={cookie}",
+            "-s",
+            str(script),
+            f"{url}/articles/{ARTICLES[0]}",
+        ]
         done = subprocess.run(
             command,
             capture_output=True,
@@ -223,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{name:28} {r['requests_per_s']:8.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
                 f"{r['errors']:8d} {r['wrong_states']:8d}"
             )
-        base, full = results.values()
+        base, full, _ = results.values()
         ratio = full["requests_per_s"] / base["requests_per_s"]
         print(f"throughput with the middleware: {ratio:.2f}x")
         print(f"\npage views with a consent cookie (wrk, {args.visitors} connections)")
@@ -237,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{name:28} {view['requests_per_s']:8.0f} {view['p50_ms']:8.2f} "
                     f"{view['p99_ms']:8.2f} {view['errors']:8d} {view['wrong_states']:8d}"
                 )
-            plain, gated = views.values()
+            plain, gated, _ = views.values()
             assert plain is not None and gated is not None
             ratio = gated["requests_per_s"] / plain["requests_per_s"]
             print(f"throughput with the middleware: {ratio:.2f}x")

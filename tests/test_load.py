@@ -26,7 +26,15 @@ def test_load_smoke_run_has_no_errors_and_no_wrong_states() -> None:
     )
     data = json.loads(done.stdout)
     results, views = data["mixed"], data["page_views"]
-    assert set(results) == set(views) == {"without ConsentMiddleware", "with ConsentMiddleware"}
+    assert (
+        set(results)
+        == set(views)
+        == {
+            "without ConsentMiddleware",
+            "with ConsentMiddleware",
+            "example app",
+        }
+    )
     for name, result in results.items():
         assert result["requests"] > 50, name
         assert result["errors"] == 0, (name, result["error_samples"])
