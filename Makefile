@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench load docs screenshots format clean postgres
+.PHONY: demo test lint bench load docs screenshots format clean postgres fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,27 @@ bench: $(STAMP)
 # Load through uvicorn, with and without the middleware, a minute each (benchmarks/load.py).
 load: $(STAMP)
 	$(BIN)/python benchmarks/load.py --check
+
+# Coverage-guided fuzzing with atheris: FUZZ_SECONDS per target, one target after another
+# (docs/fuzzing.md). New corpus entries and crashing inputs go to build/fuzz/ (not kept);
+# a crash stops the run; keep its input in fuzz/regressions/<target>/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= cookie request next gating
+FUZZ_STAMP := $(VENV)/.installed-fuzz
+
+$(FUZZ_STAMP): $(STAMP)
+	$(BIN)/python -c 'import atheris' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[fuzz]'
+	touch $(FUZZ_STAMP)
+
+fuzz: $(FUZZ_STAMP)
+	@for target in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/$$target build/fuzz/crashes || exit 1; \
+		echo "== fuzz $$target: $(FUZZ_SECONDS) s"; \
+		$(BIN)/python -m fuzz.fuzz_$$target -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-dict=fuzz/dicts/$$target.dict -artifact_prefix=build/fuzz/crashes/$$target- \
+			-print_final_stats=1 build/fuzz/$$target fuzz/corpus/$$target \
+			fuzz/regressions/$$target || exit 1; \
+	done
 
 screenshots: $(STAMP)
 	$(BIN)/python tools/screenshots.py
