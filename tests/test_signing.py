@@ -340,6 +340,17 @@ def test_decode_issued_in_the_future_is_undecided(ahead: int) -> None:
     assert_undecided(codec.decode(value, now=NOW))
 
 
+@pytest.mark.parametrize("issued", ["3afff4417f", "3afff44180", "ffffffffff"])
+def test_decode_issued_past_year_9999_is_undecided(issued: str) -> None:
+    """Found by fuzz/fuzz_cookie.py: a well-signed issued-at beyond datetime's range raised
+    ValueError out of `decode` (a 500). 3afff4417f is 9999-12-31T23:59:59Z, still in range."""
+    fields = payload_of().split(".")
+    value = sign(".".join([fields[0], issued, *fields[2:]]))
+    assert_undecided(CODEC.decode(value, now=NOW))
+    with pytest.raises(BadConsentCookie, match=r"future|9999"):
+        CODEC.loads(value, now=NOW)
+
+
 def test_decode_small_clock_skew_is_tolerated() -> None:
     """Several app servers' clocks differ a little; a cookie from a server ahead still counts."""
     value = CODEC.encode(make_state(issued=NOW + CLOCK_SKEW))

@@ -51,6 +51,9 @@ _PAYLOAD = re.compile(
 )
 
 
+_LAST_SECOND = 253402300799
+"""9999-12-31T23:59:59Z, the last issued-at that `datetime` can hold."""
+
 # 32 bytes in unpadded base64url: 43 characters, the last carrying 4 bits and two zero bits.
 _SIGNATURE = re.compile(rb"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]")
 
@@ -227,6 +230,8 @@ class ConsentCodec:
         issued = int(iat, 16)
         if int(rev, 16) != self.policy.revision or fp != self._fingerprint:
             return issued, None  # outdated
+        if issued > _LAST_SECOND:  # ten hex digits reach year 36812; datetime stops at 9999
+            raise BadConsentCookie("issued at a time past the year 9999")
         cat_bits, svc_bits = int(cats, 16), int(svcs, 16)
         categories, services = self.policy.categories, self.policy.services
         if cat_bits >> len(categories) or svc_bits >> len(services):
