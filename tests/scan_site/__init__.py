@@ -1,0 +1,1 @@
+"""A deliberately leaky site for the cookie scanner's tests (see app.py)."""
