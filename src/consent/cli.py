@@ -4,6 +4,8 @@
     consent declaration POLICY [--format html|md|json|csv] [--lang xx] [-o FILE]
     consent log stats|export|purge|show --db DB ...      (see consent.cli_log)
     consent report --policy POLICY --db DB -o report.html
+    consent scan URL [--policy POLICY] [--pages N] [--format text|json|html] [-o FILE] [--suggest]
+                                                          (see consent.scan.cli; needs Playwright)
 
 Exit codes of `check`: 0 nothing to fix (warnings allowed unless --strict), 1 findings,
 2 the policy file cannot be used at all.
@@ -22,6 +24,7 @@ from consent import cli_log
 from consent.declaration import FORMATS, render_declaration
 from consent.lint import Finding, lint
 from consent.policy import PolicyError, load_policy, read_policy_data, validate_policy
+from consent.scan import cli as scan_cli
 
 __all__ = ["main"]
 
@@ -90,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     declaration.add_argument("--lang", default=None, help="language of the texts, e.g. de")
     declaration.add_argument("-o", "--output", default=None, help="write to a file")
     cli_log.add_commands(commands)
+    scan_cli.add_command(commands)
     args = parser.parse_args(_receipt_ids_as_operands(sys.argv[1:] if argv is None else argv))
     if args.command in ("log", "report"):
         try:
@@ -99,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
     if args.command == "declaration":
         return _declaration(args)
+    if args.command == "scan":
+        return scan_cli.run(args)
     return _check(args)
 
 

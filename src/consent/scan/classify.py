@@ -53,6 +53,7 @@ class Verdict:
     allowed: bool
     consent_cookie: bool = False
     contradiction: Known | None = None
+    host: bool = False
 
     @property
     def label(self) -> str:
@@ -61,9 +62,18 @@ class Verdict:
             return "essential (the consent cookie)"
         known = f"known: {self.known.category} ({self.known.platform})" if self.known else ""
         if self.declared is None:
-            return f"undeclared; {known}" if known else "undeclared"
+            text = "not in the policy" if self.host else "undeclared"
+            return f"{text}; {known}" if known else text
         text = f"{self.declared.category} ({self.declared.service})"
         return f"{text}; {known}" if self.contradiction and known else text
+
+    @property
+    def phrase(self) -> str:
+        """The classification inside a sentence: `declared analytics by service 'stats'`."""
+        if self.declared is None:
+            known = f", known as {self.known.category} ({self.known.platform})" if self.known else ""
+            return ("not in the policy" if self.host else "undeclared") + known
+        return f"declared {self.declared.category} by service {self.declared.service!r}"
 
 
 def host_matches(pattern: str, host: str) -> bool:
@@ -139,9 +149,9 @@ class Classifier:
         known = next((k for pattern, k in _preset_hosts() if host_matches(pattern, host)), None)
         service = next((s for pattern, s in self._hosts if host_matches(pattern, host)), None)
         if service is None:
-            return Verdict(None, known, allowed=not (known and known.tracking))
+            return Verdict(None, known, allowed=not (known and known.tracking), host=True)
         required = service.category in self._required
         pattern = next(p for p in service.hosts if host_matches(p, host))
         declared = Declared(service.id, service.category, required, pattern)
         contradiction = known if required and known and known.tracking else None
-        return Verdict(declared, known, allowed=required, contradiction=contradiction)
+        return Verdict(declared, known, allowed=required, contradiction=contradiction, host=True)

@@ -301,14 +301,15 @@ class _Recorder:
                 page=previous.page if previous else self.page_url,
                 survived=(*key, c["value"]) in self.jar_before,
             )
-        for area, origin, key in await self.storage_keys(page):
-            if (area, origin, key) not in self.storage:
-                self.storage[(area, origin, key)] = SeenStorage(
-                    area,  # type: ignore[arg-type]
+        for found in await self.storage_keys(page):
+            if found not in self.storage:
+                area, origin, name = found
+                self.storage[found] = SeenStorage(
+                    "localStorage" if area == "localStorage" else "sessionStorage",
                     origin,
-                    key,
+                    name,
                     self.page_url,
-                    survived=(area, origin, key) in self.storage_before,
+                    survived=found in self.storage_before,
                 )
         try:
             texts: list[str] = await page.main_frame.evaluate(_INLINE_SCRIPTS)
@@ -527,7 +528,7 @@ async def scan(options: ScanOptions) -> ScanResult:
             await browser.close()
     return ScanResult(
         url=options.url,
-        started=started.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        started=started,
         seconds=round(time.monotonic() - run.start, 1),
         browser=version,
         policy=options.policy,

@@ -75,13 +75,13 @@ def _violations(result: ScanResult, classifier: Classifier, phase: Phase) -> lis
         if verdict.allowed:
             continue
         if before:
-            message = f"cookie {cookie.name!r} ({verdict.label}) is set before any choice"
+            message = f"cookie {cookie.name!r} ({verdict.phrase}) is set before any choice"
             fix = _gate_fix(verdict, "cookie")
         elif cookie.survived:
-            message = f'cookie {cookie.name!r} ({verdict.label}) is still there after "Reject all"'
+            message = f'cookie {cookie.name!r} ({verdict.phrase}) is still there after "Reject all"'
             fix = "delete it when the visitor refuses (expire it in the reply to the refusal)"
         else:
-            message = f'cookie {cookie.name!r} ({verdict.label}) is set after "Reject all"'
+            message = f'cookie {cookie.name!r} ({verdict.phrase}) is set after "Reject all"'
             fix = _gate_fix(verdict, "cookie")
         evidence = _cookie_evidence(cookie)
         found.append(
@@ -91,7 +91,7 @@ def _violations(result: ScanResult, classifier: Classifier, phase: Phase) -> lis
         verdict = classifier.name(item.key, cookie=False)
         if verdict.allowed:
             continue
-        where = f"{item.area} key {item.key!r} ({verdict.label})"
+        where = f"{item.area} key {item.key!r} ({verdict.phrase})"
         if before:
             message, fix = f"{where} is written before any choice", _gate_fix(verdict, "key")
         elif item.survived:
@@ -110,7 +110,7 @@ def _violations(result: ScanResult, classifier: Classifier, phase: Phase) -> lis
             continue
         total = sum(r.count for r in requests)
         when = "before any choice" if before else 'after "Reject all"'
-        message = f"{total} request(s) to {host} ({verdict.label}) {when}"
+        message = f"{total} request(s) to {host} ({verdict.phrase}) {when}"
         if verdict.declared:
             fix = (
                 f"load it only once the visitor allows {verdict.declared.category!r} "

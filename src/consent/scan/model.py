@@ -4,6 +4,7 @@ output formats. Nothing here needs a browser."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -132,7 +133,7 @@ class ScanResult:
     """A whole scan: where, when, with what, and the three inventories."""
 
     url: str
-    started: str
+    started: datetime
     seconds: float
     browser: str
     policy: str | None
@@ -141,3 +142,8 @@ class ScanResult:
     @property
     def site_host(self) -> str:
         return host_of(self.url)
+
+    @property
+    def started_text(self) -> str:
+        """When the scan started, in UTC, for people."""
+        return self.started.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
