@@ -27,7 +27,7 @@ from tests.servers import free_port, uvicorn_process
 T = TypeVar("T")
 LEAKY_POLICY = ROOT / "tests" / "scan_site" / "consent.toml"
 HOSTS = "--host-resolver-rules=MAP tracker.test 127.0.0.1, MAP cdn.test 127.0.0.1"
-FAST = ["--time-limit", "30", "--settle", "2", f"--browser-arg={HOSTS}"]
+FAST = ["--time-limit", "30", "--settle", "1", f"--browser-arg={HOSTS}"]
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def leaky_result(chromium: str, leaky: str) -> ScanResult:
         url=leaky + "/",
         pages=5,
         time_limit=30,
-        settle=2,
+        settle=1,
         browser=chromium,
         browser_args=(HOSTS,),
         policy=str(LEAKY_POLICY),

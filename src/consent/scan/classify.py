@@ -71,8 +71,9 @@ class Verdict:
     def phrase(self) -> str:
         """The classification inside a sentence: `declared analytics by service 'stats'`."""
         if self.declared is None:
-            known = f", known as {self.known.category} ({self.known.platform})" if self.known else ""
-            return ("not in the policy" if self.host else "undeclared") + known
+            known = self.known
+            also = f", known as {known.category} ({known.platform})" if known else ""
+            return ("not in the policy" if self.host else "undeclared") + also
         return f"declared {self.declared.category} by service {self.declared.service!r}"
 
 

@@ -69,7 +69,9 @@ _SKIPPED = re.compile(
     re.IGNORECASE,
 )
 _STACK_URL = re.compile(r"(https?://[^\s()]+?)(?::\d+){1,2}\)?$", re.MULTILINE)
-_QUIET_FOR = 0.5  # seconds without a request in flight: the page has settled
+# Seconds without a request in flight after which a page has settled (a quarter of the
+# --settle limit when that is shorter).
+_QUIET_FOR = 0.5
 _BINDING = "__consentScanCookie"
 # Runs in every frame before the page's own scripts. It reports and then does what was
 # asked; a page can still tell that document.cookie was wrapped (a limit, see docs/scan.md).
@@ -247,11 +249,12 @@ class _Recorder:
         except Exception:
             pass
         quiet_since: float | None = None
+        quiet_for = min(_QUIET_FOR, limit / 4)
         while time.monotonic() < end:
             now = time.monotonic()
             if self.in_flight == 0:
                 quiet_since = quiet_since or now
-                if now - quiet_since >= _QUIET_FOR:
+                if now - quiet_since >= quiet_for:
                     break
             else:
                 quiet_since = None

@@ -70,7 +70,9 @@ class _Entry:
 
 
 def _category_for(known: KnownCookie | None, policy: Policy | None) -> str:
-    """The policy category a catalog category most likely maps to."""
+    """The policy category a catalog category most likely maps to: the one of the same name,
+    the required one for what keeps a site working (Necessary, Security, Functional: a guess
+    to check), else the first one visitors can refuse."""
     ids = [c.id for c in policy.categories] if policy else ["essential", "analytics", "marketing"]
     required = [c.id for c in policy.categories if c.required] if policy else ["essential"]
     optional = [i for i in ids if i not in required]
@@ -78,9 +80,8 @@ def _category_for(known: KnownCookie | None, policy: Policy | None) -> str:
         wanted = known.category.lower()
         if wanted in ids:
             return wanted
-        if wanted in ("necessary", "security") and required:
+        if wanted in ("necessary", "security", "functional") and required:
             return required[0]
-    # Unknown or unmatched: something visitors can refuse, until shown to be necessary.
     return optional[0] if optional else ids[0]
 
 
@@ -109,6 +110,8 @@ def suggest(result: ScanResult, classifier: Classifier, now: float) -> str:
             group = f"platform:{entry_known.platform}"
             title = entry_known.platform
             note = f"{title}: known to the catalog as {entry_known.category}"
+            if entry_known.category == "Functional":
+                note += " (not always strictly necessary: check the category)"
             rule_name = entry_known.name + "*" if entry_known.wildcard else name
         else:
             where = (
