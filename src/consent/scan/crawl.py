@@ -330,7 +330,12 @@ class _Recorder:
             pages=pages,
             cookies=sorted(self.cookies.values(), key=lambda c: (c.domain, c.name, c.path)),
             storage=sorted(self.storage.values(), key=lambda s: (s.origin, s.area, s.key)),
-            requests=sorted(self.requests.values(), key=lambda r: (r.host, r.url)),
+            # The site's host is known for sure only once its first page has loaded (it may
+            # redirect to another one): requests to it are dropped here.
+            requests=sorted(
+                (r for r in self.requests.values() if r.host != self.site_host),
+                key=lambda r: (r.host, r.url),
+            ),
             scripts=list(self.scripts.values()),
             control=control,
             notes=[*self.notes, *notes],
@@ -442,7 +447,11 @@ class _Scan:
             control, description = found
             await recorder.remember_before_click(context, page)
             recorder.recording = True
-            await control.click(timeout=5000)
+            try:
+                await control.click(timeout=5000)
+            except Exception as exc:
+                notes.append(f"clicking {description} failed: {_first_line(exc)}")
+                return _Recorder(phase, self.site_host).inventory([], "", notes)
             # A form post navigates, a script's fetch does not: give either time to start.
             await asyncio.sleep(0.3)
             await recorder.settle(page, self.options.settle)
