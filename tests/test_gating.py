@@ -16,9 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consent.gating import HTMLGate, host_matcher
+from tests import gating_reference
 
 ALLOWED = {"essential", "ok"}
-HOSTS = host_matcher({"www.googletagmanager.com": "ga", "*.youtube.com": "yt"})
+DECLARED = {"www.googletagmanager.com": "ga", "*.youtube.com": "yt"}
+HOSTS = host_matcher(DECLARED)
+REFERENCE_HOSTS = gating_reference.host_matcher(DECLARED)
 
 
 def allows(id: str) -> bool:
@@ -245,3 +248,143 @@ def test_every_single_byte_chunking_of_a_real_page() -> None:
     for _ in range(50):
         cuts = sorted(rng.sample(range(1, len(page)), 10))
         assert gate_chunks(page, cuts) == expected
+
+
+# --- the fast path changes nothing: differential tests against the tag-by-tag gate -------
+
+# Pieces that make or break the gate's shortcuts: the openings it searches for and their
+# look-alikes, quotes after "=" or not, ">" and "<" where a tag may or may not be open,
+# comments, raw text, unfinished constructs, case, and non-ASCII bytes.
+PIECES = [
+    *("<script", "<SCRIPT", "<ScRiPt", "<iframe", "<IFRAME", "<style", "<title", "<TEXTAREA"),
+    *("<xmp", "<noembed", "<noframes", "<scripts", "<iframex", "<noscript", "<s", "<i", "<t"),
+    *("</script>", "</SCRIPT >", "</script", "</style>", "</title>", "</textarea>", "</iframe>"),
+    *("</xmp>", "</noembed>", "</noframes/>", "<!--", "-->", "--!>", "<!-->", "<!--->", "<!-"),
+    *("<!", "<!doctype html>", "<?xml ?>", "<?", "</", "</ x>", "</div>", "</a title='>'>"),
+    *("<a", "<div", "<p", "<br/>", "<img", "<", ">", "/>", "/", '"', "'", "=", " ", "\n", "\t"),
+    *(" data-consent", " data-consent=x", ' data-consent="analytics"', " data-consent='ok'"),
+    *(" DATA-CONSENT=marketing", ' data-consent=" essential "', " src=", ' src="/a.js"'),
+    *(" src=https://www.youtube.com/embed/1", " src='https://www.googletagmanager.com/g'"),
+    *(" SRC=//m.youtube.com/x", " type=", ' type="module"', " type=text/plain", " async"),
+    *(" data-consent-type=x", " data-consent-src=y", ' title="', " title='", ' title="a>b"'),
+    *("x", "ok", "analytics", "&amp;", "&quot;", "é", "日本", "a>b", '="', "='", '= "', "=\n'"),
+]
+SOUP = st.lists(st.sampled_from(PIECES), max_size=40).map("".join)
+
+# Realistic blocks: what templates write, and the tricks the gate must not fall for.
+BLOCKS = [
+    '<article class="teaser" data-id="7"><h2><a href="/a/7">Story 7</a></h2>',
+    '<p title="Story &gt; more">The two governments adopted a joint vision.</p></article>',
+    '<script data-consent="analytics" src="/stats.js?a=9"></script>',
+    '<iframe data-consent="youtube" src="https://www.youtube.com/embed/13" title="Video"></iframe>',
+    '<script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>',
+    '<script>window.x = "<iframe src=x>";</script><!-- note <script data-consent=x> -->',
+    "<style>p::before { content: '<iframe src=x>' }</style>",
+    '<div title="<script data-consent=x src=/a.js>">text</div>',
+    "<a title='it>s' href=/x>it's a \"quote\" = 'not' an attribute</a>",
+    "<textarea><script data-consent=x></script></textarea><title>a <iframe> b</title>",
+    '<img alt="" src="/i.png"><input value=a=b><span class=x>1 < 2 > 0</span>',
+    "<SCRIPT Data-Consent=analytics Type=module SRC=/a.js></SCRIPT>",
+    "<!doctype html><html lang=en><head><meta charset=utf-8>",
+    "<?xml version='1.0'?><![CDATA[<script data-consent=x>]]>",
+]
+BLANKS = st.sampled_from(["", " ", "\n", "\t ", "  \r\n"])
+HIDDEN = st.sampled_from(
+    [
+        *("x", ">", "<script data-consent=x>", "<iframe src=https://www.youtube.com/e>"),
+        *("<!--", "<style>", "'", '"', "=", "a > b", "</script>", "<scripts>", " data-consent=x "),
+    ]
+)
+
+
+@st.composite
+def tricky_tag(draw: st.DrawFn) -> str:
+    """A start or end tag whose attribute values hide markup: a value opened by a quote
+    after "=" and blanks, or a quote that opens nothing; sometimes left unfinished."""
+    name = draw(st.sampled_from(["a", "div", "/p", "script", "IFRAME", "title", "/script"]))
+    parts = [f"<{name}"]
+    for _ in range(draw(st.integers(0, 3))):
+        parts.append(draw(st.sampled_from([" ", "\n", "/", ""])))
+        parts.append(draw(st.sampled_from(["title", "data-consent", "src", "=", '"', "'"])))
+        if draw(st.booleans()):
+            quote = draw(st.sampled_from(['"', "'", ""]))
+            value = "".join(draw(st.lists(HIDDEN, max_size=3)))
+            closing = quote if draw(st.integers(0, 5)) else ""
+            parts += [draw(BLANKS), "=", draw(BLANKS), quote, value, closing]
+    if draw(st.integers(0, 5)):
+        parts.append(draw(st.sampled_from([">", "/>", " >"])))
+    return "".join(parts)
+
+
+PAGE_PIECES = st.lists(
+    st.sampled_from(BLOCKS) | SOUP | tricky_tag() | HIDDEN, min_size=1, max_size=12
+).map("".join)
+
+
+def reference_once(html: bytes) -> bytes:
+    gate = gating_reference.HTMLGate(allows, REFERENCE_HOSTS)
+    return gate.feed(html) + gate.close()
+
+
+def gate_sizes(html: bytes, size: int) -> bytes:
+    return gate_chunks(html, list(range(size, len(html), size)))
+
+
+DIFFERENTIAL = settings(
+    max_examples=int(os.environ.get("GATE_EXAMPLES", "300")) * 3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+@DIFFERENTIAL
+@given(SOUP | PAGE_PIECES, st.lists(st.integers(0, 600), max_size=8))
+def test_gate_equals_the_tag_by_tag_reference(page_text: str, cuts: list[int]) -> None:
+    """Whatever the markup and wherever it is cut, the output is the reference's, byte for
+    byte: the fast path may skip work, never change a decision."""
+    page = page_text.encode()
+    expected = reference_once(page)
+    assert gate_once(page) == expected
+    assert gate_chunks(page, cuts) == expected
+
+
+@DIFFERENTIAL
+@given(st.binary(max_size=400), st.lists(st.integers(0, 400), max_size=6))
+def test_gate_equals_the_reference_on_any_bytes(page: bytes, cuts: list[int]) -> None:
+    assert gate_chunks(page, cuts) == reference_once(page)
+
+
+def test_gate_equals_the_reference_on_long_pages() -> None:
+    """Seeded pages of a few hundred blocks, in the chunk sizes servers use."""
+    rng = random.Random(2024)
+    for number in range(20):
+        page = "".join(rng.choice(BLOCKS) for _ in range(300)).encode()
+        expected = reference_once(page)
+        for size in (7, 512, 4096, len(page)) if number else (1, 2, 3):
+            assert gate_sizes(page, size) == expected
+
+
+# Every way a tag or "<!...>" can be open when a candidate appears, and every candidate.
+CONTEXTS = [
+    *("", "text > ", "<p>", '<a title="', "<a title='", '<a title = "', "<a title=\n'"),
+    *('<a title=">"', "<a title='>'", '<a title=">', "<a title='a>b", "<a title=x", "<a "),
+    *('<a b="x"', "<a b=c=", '<a ="x>"', "<a '='\"", '<a title="a>b"c', '<a b=">" c="'),
+    *("<!x ", "<? ", "</ ", '</a title="', "</a title='>' ", '<a b="it\'s"> ', "<a b=''"),
+    *('<a b=""', "<a b=\n\t''>", "<!---->", "<!-- x -- ", "<a b='\">'", '<a href="?q=">'),
+    *('<a title = ">', "<a title=\n'a>", '<p><a title=">', '<a title="\'>"', "<a b='x'\">"),
+]
+CANDIDATES = [
+    *("<script data-consent=x>", "<SCRIPT src=https://www.youtube.com/e>", "<!--", "<style>"),
+    *('<iframe data-consent="x" src="/e">', "<textarea>", "<scripts>", "<script"),
+]
+ENDINGS = ["", '">', "'>", ">", "-->", "</style>", '"><script data-consent=x>', "</textarea>"]
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_gate_equals_the_reference_where_a_tag_may_hide_markup(context: str) -> None:
+    for candidate in CANDIDATES:
+        for ending in ENDINGS:
+            page = f"{context}{candidate} x {ending}<iframe data-consent=x src=/y>".encode()
+            expected = reference_once(page)
+            for size in (3, len(page)):
+                assert gate_sizes(page, size) == expected, page

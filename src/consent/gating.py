@@ -14,6 +14,12 @@ attribute values, ``>`` inside quotes) and skips comments and raw-text elements 
 unfinished construct between chunks: memory is bounded by the longest tag, not the page.
 Bytes outside rewritten tags pass through unchanged, so any ASCII-compatible charset is
 kept as it is.
+
+Most of a page is text and ordinary tags, which never change. The gate jumps with one
+C-level search to the next place that can matter (a comment, or the start tag of a script,
+iframe or other raw-text element) and proves with a few byte searches that the bytes before
+it are plain (see `_plain_until`); only when that proof fails does it read them tag by tag.
+The output is byte for byte what reading every tag gives (tests/gating_reference.py).
 """
 
 from __future__ import annotations
@@ -49,7 +55,9 @@ def _attribute(group: bytes) -> bytes:
     )
 
 
-_ATTR_PARTS = re.compile(_attribute(b"("))
+# One attribute as (raw text, name, "value", 'value', unquoted value); at most one value
+# group is non-empty, and an empty value reads as "" whichever group matched.
+_ATTRS = re.compile(b"(" + _attribute(b"(") + b")")
 _START_TAG = re.compile(
     rb"<([a-zA-Z][^" + _WS + rb"/>]*+)((?:[" + _WS + rb"/]++|(?>" + _attribute(b"(?:") + rb"))*+)>"
 )
@@ -74,6 +82,71 @@ _SKIP = re.compile(
     rb"|<\?[^>]*+>"
     rb")*+"
 )
+
+
+def _either_case(words: list[bytes]) -> bytes:
+    # "script|style" as "[sS](?:[cC][rR]...|[tT][yY]...)": `re` then tries one branch per
+    # first letter, and character classes are cheaper for it than IGNORECASE.
+    heads: dict[bytes, list[bytes]] = {}
+    for word in words:
+        heads.setdefault(word[:1], []).append(word[1:])
+    branches = []
+    for head, tails in sorted(heads.items()):
+        first = re.escape(head) if not head.isalpha() else b"[" + head.lower() + head.upper() + b"]"
+        rest = [t for t in tails if t]
+        branch = first + (_either_case(rest) if rest else b"")
+        branches.append(branch + (b"|" + first if rest and len(rest) < len(tails) else b""))
+    return branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
+
+
+# Where the tokenizer state can change or a tag may need rewriting: comments and the start
+# tags of raw-text elements (scripts and iframes among them), found case-insensitively. A
+# match may still be inside another tag or a look-alike ("<scripts"); the gate checks.
+_INTERESTING = sorted([*_RAW_TEXT, b"!--"])
+_NEXT = re.compile(
+    b"<(?=["
+    + re.escape(bytes(sorted({c for w in _INTERESTING for c in w[:1].lower() + w[:1].upper()})))
+    + b"])"
+    + _either_case(_INTERESTING)
+)
+# What can begin a tag, an end tag, a comment or "<!...>" / "<?...>" (or might, once more
+# data arrives): any other "<" is text.
+_OPENER = re.compile(rb"<(?:[a-zA-Z!/?]|\Z)")
+_BLANKS = re.compile(rb"[\t\n\f\r ]*+")
+
+
+def _plain_until(data: bytes, pos: int, stop: int) -> int:
+    """How far from `pos` (the tokenizer in the data state there, and no `_NEXT` match in
+    between) the bytes provably pass the gate unchanged and end in the data state: `stop`;
+    or the "<" of a tag or "<!...>" still open at `stop`; or `pos` when it cannot tell.
+
+    In that stretch the tokenizer only reads text, tags and "<!...>" / "<?...>", and each of
+    these ends at the first ">" that is not inside a quoted attribute value. So if the last
+    ">" before `stop` is not in a quoted value, the data state resumes right after it, and
+    what follows is text up to the first "<" that opens something. A quoted value is opened
+    only by a quote after "=" (and blanks), and contains no quote of its kind: a ">" inside
+    one therefore has, as the last quote of that kind before it, a quote after "=".
+    """
+    close = data.rfind(b">", pos, stop)
+    if close < 0:
+        after = pos
+    elif _opens_value(data, pos, data.rfind(b'"', pos, close)) or _opens_value(
+        data, pos, data.rfind(b"'", pos, close)
+    ):
+        return pos
+    else:
+        after = close + 1
+    opener = _OPENER.search(data, after, stop)
+    return stop if opener is None else opener.start()
+
+
+def _opens_value(data: bytes, pos: int, quote: int) -> bool:
+    """Whether the quote at `quote` (-1 for none) may open an attribute value."""
+    if quote <= pos:  # none, or in the data state at `pos`: text
+        return False
+    start = data.rfind(b"=", pos, quote)
+    return start >= 0 and _BLANKS.fullmatch(data, start + 1, quote) is not None
+
 
 Allows = Callable[[str], bool]
 """Whether a category or service id is allowed (unknown ids: False)."""
@@ -152,11 +225,28 @@ class HTMLGate:
                 pos = match.start()
                 self._raw_end = None
                 continue
-            skip = _SKIP.match(data, pos)
-            if skip is not None and skip.end() > pos:
-                out.append(data[pos : skip.end()])
-                pos = skip.end()
-                continue
+            # The data state. Nothing up to the next candidate can change, and at the end of
+            # the body nothing after the last one can either (an unfinished tag passes as is).
+            found = _NEXT.search(data, pos)
+            if found is None and final:
+                out.append(data[pos:])
+                pos = end
+                break
+            stop = end if found is None else found.start()
+            plain = _plain_until(data, pos, stop)
+            if plain > pos:
+                out.append(data[pos:plain])
+                pos = plain
+                if found is None:
+                    break  # all sent, or a tag without its ">" yet: wait for it
+            if pos < stop or found is None:
+                # The candidate may be hidden in a tag, or the quick proof failed: read the
+                # bytes tag by tag up to the next place that matters.
+                skip = _SKIP.match(data, pos)
+                if skip is not None and skip.end() > pos:
+                    out.append(data[pos : skip.end()])
+                    pos = skip.end()
+                    continue
             kind = data[pos + 1 : pos + 4]
             if kind == b"!--":
                 # "<!-->" and "<!--->" are complete (empty) comments in HTML.
@@ -189,47 +279,54 @@ class HTMLGate:
         return b"".join(out)
 
     def _start_tag(self, tag: re.Match[bytes]) -> bytes:
+        raw = tag.group(0)
         name = tag.group(1).lower()
-        if name not in (b"script", b"iframe"):
-            return tag.group(0)
-        attrs = [(m.group(1).lower(), m) for m in _ATTR_PARTS.finditer(tag.group(2))]
-        values: dict[bytes, str] = {}
-        for attr, match in attrs:
-            values.setdefault(attr, _value(match))  # the first of duplicates wins, as in browsers
-        consent_id = values.get(b"data-consent")
-        src = values.get(b"src", "").strip()
+        if name != b"script" and name != b"iframe":
+            return raw
+        lowered = raw.lower()
+        if b"data-consent" not in lowered and (self._hosts is None or b"src" not in lowered):
+            return raw  # no attribute that can gate it
+        attrs = _ATTRS.findall(tag.group(2))
+        consent_id = src = kind = None
+        for _, attr_name, double, single, bare in attrs:
+            attr = attr_name.lower()
+            if attr == b"data-consent":
+                if consent_id is None:  # the first of duplicates wins, as in browsers
+                    consent_id = _text(double or single or bare)
+            elif attr == b"src":
+                if src is None:
+                    src = _text(double or single or bare)
+            elif attr == b"type" and kind is None:
+                kind = _text(double or single or bare)
+        src = "" if src is None else src.strip()
         added = b""
         if consent_id is None and src and self._hosts is not None:
             consent_id = self._hosts(src)
             if consent_id is not None:
                 added = b' data-consent="' + consent_id.encode() + b'"'
         if consent_id is None or self._allows(consent_id.strip()):
-            return tag.group(0)
+            return raw
         if name == b"script":
-            kind = values.get(b"type")
             if kind is not None and kind.strip().lower() == "text/plain":
-                return tag.group(0)  # written inert already
+                return raw  # written inert already
             moved, dropped = b"type", b"data-consent-type"
             added += b' type="text/plain"'
         else:
             if not src:
-                return tag.group(0)
+                return raw
             moved, dropped = b"src", b"data-consent-src"
-        parts = []
-        for attr, match in attrs:
-            raw = match.group(0)
+        parts = [b"<", tag.group(1)]
+        for whole, attr_name, _, _, _ in attrs:
+            attr = attr_name.lower()
             if attr == moved:  # keep the value byte for byte, under the new name
-                raw = dropped + raw[len(attr) :]
+                whole = dropped + whole[len(attr) :]
             elif attr == dropped:
                 continue
-            parts.append(b" " + raw)
+            parts += (b" ", whole)
+        parts += (added, b">")
         self.changed = True
-        return b"<" + tag.group(1) + b"".join(parts) + added + b">"
+        return b"".join(parts)
 
 
-def _value(match: re.Match[bytes]) -> str:
-    for group in (2, 3, 4):
-        value = match.group(group)
-        if value is not None:
-            return html.unescape(value.decode("latin-1"))
-    return ""
+def _text(value: bytes) -> str:
+    return html.unescape(value.decode("latin-1"))
