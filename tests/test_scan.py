@@ -33,8 +33,9 @@ from consent.scan import (
     suggest,
 )
 from consent.scan import cli as scan_cli
-from consent.scan.crawl import INSTALL_HINT, ScanError, ScanOptions, _script_url, scan
+from consent.scan.crawl import INSTALL_HINT, ScanError, ScanOptions, scan
 from consent.scan.findings import exit_code
+from consent.scan.recorder import script_url
 from consent.scan.suggest import duration_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -775,4 +776,4 @@ def test_other_commands_work_without_playwright() -> None:
     ],
 )
 def test_script_url_from_a_stack(stack: str, url: str) -> None:
-    assert _script_url(stack, "http://shop.test/page") == url
+    assert script_url(stack, "http://shop.test/page") == url
