@@ -33,7 +33,7 @@ from consent.scan import (
     suggest,
 )
 from consent.scan import cli as scan_cli
-from consent.scan.crawl import INSTALL_HINT, ScanError, ScanOptions, scan
+from consent.scan.crawl import ScanError, ScanOptions, scan
 from consent.scan.findings import exit_code
 from consent.scan.recorder import script_url
 from consent.scan.suggest import duration_text
@@ -730,11 +730,17 @@ def test_cli_argument_errors(args: list[str], capsys: pytest.CaptureFixture[str]
     assert "usage: consent scan" in capsys.readouterr().err
 
 
-def test_missing_playwright_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_playwright_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setitem(sys.modules, "playwright.async_api", None)
-    with pytest.raises(ScanError, match=r"needs Playwright: pip install 'asgi-consent\[scan\]'"):
+    with pytest.raises(
+        ScanError, match=r"^Playwright is not installed: pip install 'asgi-consent\[scan\]'$"
+    ):
         asyncio.run(scan(ScanOptions(SITE + "/")))
-    assert INSTALL_HINT == "pip install 'asgi-consent[scan]'"
+    assert main(["scan", SITE + "/"]) == 2
+    err = capsys.readouterr().err
+    assert err == "consent scan: Playwright is not installed: pip install 'asgi-consent[scan]'\n"
 
 
 def test_missing_browser_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

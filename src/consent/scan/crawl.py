@@ -250,7 +250,7 @@ async def scan(options: ScanOptions) -> ScanResult:
     try:
         from playwright.async_api import async_playwright
     except ImportError:
-        raise ScanError(f"consent scan needs Playwright: {INSTALL_HINT}") from None
+        raise ScanError(f"Playwright is not installed: {INSTALL_HINT}") from None
     started = datetime.now(UTC)
     async with async_playwright() as playwright:
         try:
