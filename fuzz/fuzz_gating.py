@@ -84,6 +84,11 @@ KNOWN_BUGS = {
     # fuzz/regressions/gating/host-*: auto-blocking reads the host with urlsplit, a browser
     # with the WHATWG URL parser ("https:\\\\host", percent-encoded or full-width hosts).
     "host-spelling",
+    # fuzz/regressions/gating/empty-attribute-value-swallows-type: a tag ending in an
+    # attribute with "=" and no value (`<script data-consent=x src=/a.js defer=>`) keeps
+    # the "=" when rewritten, and the type="text/plain" appended after it becomes that
+    # attribute's value (the tokenizer skips spaces before a value).
+    "dangling-equals",
 }
 _FOREIGN = frozenset({"http://www.w3.org/2000/svg", "http://www.w3.org/1998/Math/MathML"})
 _RAW_TEXT = frozenset(
@@ -95,6 +100,9 @@ def _kind(element: Any, foreign_raw_text_before: bool) -> str:
     """Which bug leaves `element` active (see KNOWN_BUGS); "refused" for any other."""
     if foreign_raw_text_before:
         return "foreign-raw-text"
+    values = [element.getAttribute(name) for name in element.attributes.keys()]
+    if any(value.startswith(('type="text/plain"', 'data-consent="')) for value in values):
+        return "dangling-equals"
     if not element.hasAttribute("data-consent") and _LOOKUP(element.getAttribute("src")) is None:
         return "host-spelling"
     return "refused"
