@@ -19,6 +19,7 @@ Run: `.venv/bin/python -m fuzz.fuzz_gating [libFuzzer options] [corpus dirs]`.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import html5lib
@@ -96,12 +97,15 @@ _RAW_TEXT = frozenset(
 )
 
 
-def _kind(element: Any, foreign_raw_text_before: bool) -> str:
+# What the gate appends to a tag, right after an "=" that is left without a value.
+_DANGLING = re.compile(rb'= (?:type="text/plain"|data-consent=")')
+
+
+def _kind(element: Any, foreign_raw_text_before: bool, dangling: bool) -> str:
     """Which bug leaves `element` active (see KNOWN_BUGS); "refused" for any other."""
     if foreign_raw_text_before:
         return "foreign-raw-text"
-    values = [element.getAttribute(name) for name in element.attributes.keys()]
-    if any(value.startswith(('type="text/plain"', 'data-consent="')) for value in values):
+    if dangling:
         return "dangling-equals"
     if not element.hasAttribute("data-consent") and _LOOKUP(element.getAttribute("src")) is None:
         return "host-spelling"
@@ -115,6 +119,7 @@ def active_gated(html: bytes) -> list[tuple[str, str]]:
         html.decode("utf-8", "replace"), treebuilder="dom", namespaceHTMLElements=False
     )
     found = []
+    dangling = _DANGLING.search(html) is not None
     # In document order: an SVG/MathML element named like a raw-text element before (or
     # around) an active tag is the first known bug at work.
     foreign_seen = False
@@ -122,11 +127,11 @@ def active_gated(html: bytes) -> list[tuple[str, str]]:
         name, namespace = element.localName, element.namespaceURI
         if name == "script" and namespace in (_HTML, _SVG) and _refused(element):
             if element.getAttribute("type").strip(_ASCII_WS).lower() != "text/plain":
-                found.append((_kind(element, foreign_seen), element.toxml()))
+                found.append((_kind(element, foreign_seen, dangling), element.toxml()))
         # An empty (or blank) src loads nothing from anywhere else: the gate leaves it.
         elif name == "iframe" and namespace is _HTML and element.getAttribute("src").strip():
             if _refused(element):
-                found.append((_kind(element, foreign_seen), element.toxml()))
+                found.append((_kind(element, foreign_seen, dangling), element.toxml()))
         if namespace in _FOREIGN and name in _RAW_TEXT:
             foreign_seen = True
     return found
