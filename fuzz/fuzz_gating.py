@@ -115,9 +115,11 @@ def _kind(element: Any, foreign_raw_text_before: bool, dangling: bool) -> str:
 def active_gated(html: bytes) -> list[tuple[str, str]]:
     """Scripts and iframes that a browser would run or load although they are refused, as
     (kind of bug, markup)."""
-    document = html5lib.parse(
-        html.decode("utf-8", "replace"), treebuilder="dom", namespaceHTMLElements=False
-    )
+    # U+0000 as U+FFFD: the tokenizer of the standard treats the two alike wherever markup
+    # is concerned, but html5lib 1.1 ends a comment that starts "<!--\0" at the next ">"
+    # (browsers do not), which made it see scripts that a browser keeps in the comment.
+    text = html.decode("utf-8", "replace").replace("\x00", "\ufffd")
+    document = html5lib.parse(text, treebuilder="dom", namespaceHTMLElements=False)
     found = []
     dangling = _DANGLING.search(html) is not None
     # In document order: an SVG/MathML element named like a raw-text element before (or
