@@ -6,7 +6,6 @@ The browser half is tests/browser/test_scan.py.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -33,10 +32,11 @@ from consent.scan import (
     suggest,
 )
 from consent.scan import cli as scan_cli
-from consent.scan.crawl import ScanError, ScanOptions, scan
+from consent.scan.crawl import ScanError, ScanOptions, run_scan
 from consent.scan.findings import exit_code
 from consent.scan.recorder import script_url
 from consent.scan.suggest import duration_text
+from tests.conftest import run_async
 
 ROOT = Path(__file__).resolve().parents[1]
 LEAKY_POLICY = ROOT / "tests" / "scan_site" / "consent.toml"
@@ -737,10 +737,24 @@ def test_missing_playwright_names_the_extra(
     with pytest.raises(
         ScanError, match=r"^Playwright is not installed: pip install 'asgi-consent\[scan\]'$"
     ):
-        asyncio.run(scan(ScanOptions(SITE + "/")))
+        run_scan(ScanOptions(SITE + "/"))
     assert main(["scan", SITE + "/"]) == 2
     err = capsys.readouterr().err
     assert err == "consent scan: Playwright is not installed: pip install 'asgi-consent[scan]'\n"
+
+
+def test_scan_from_code_that_runs_an_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_scan inside a running loop (a notebook) moves to a thread instead of failing."""
+    monkeypatch.setitem(sys.modules, "playwright.async_api", None)
+
+    async def inside() -> str:
+        try:
+            run_scan(ScanOptions(SITE + "/"))
+        except ScanError as exc:
+            return str(exc)
+        return "no error"
+
+    assert run_async(inside()).startswith("Playwright is not installed")
 
 
 def test_missing_browser_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -194,11 +194,22 @@ def test_banner_without_known_labels_needs_selectors(
     chromium: str, leaky: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base = [leaky + "/custom", "--pages", "1", "--format", "json", "--fail-on", "error", *FAST]
-    code, out, _ = scan_cli(base, capsys)
+    # No reject selector: the labels of every language are tried in vain. A broken accept
+    # selector: reported, not a crash.
+    code, out, _ = scan_cli([*base, "--accept-selector", "[[broken"], capsys)
     data = json.loads(out)
     assert code == 1
-    assert [f["code"] for f in data["findings"]] == ["no-reject-control", "no-accept-control"]
+    found = [(f["code"], f["evidence"]) for f in data["findings"]]
+    assert found == [
+        (
+            "no-reject-control",
+            f"looked for a button named in the page's language on {leaky}/custom",
+        ),
+        ("no-accept-control", found[1][1]),
+    ]
+    assert found[1][1].startswith("the selector '[[broken' failed: ")
     assert data["phases"]["reject"]["ran"] is False
+    assert data["phases"]["reject"]["cookies"] == []
 
     selectors = ["--reject-selector", "#cmp-no", "--accept-selector", "#cmp-yes"]
     code, out, _ = scan_cli([*base, *selectors], capsys)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -170,7 +171,11 @@ class _Scan:
             selector = (
                 self.options.reject_selector if phase == "reject" else self.options.accept_selector
             )
-            found = await _control(page, phase, selector)
+            try:
+                found = await _control(page, phase, selector)
+            except Exception as exc:  # a selector Playwright cannot parse
+                notes.append(f"the selector {selector!r} failed: {_first_line(exc)}")
+                return recorder.inventory([], "", notes)
             if found is None:
                 how = (
                     f"selector {selector!r}"
@@ -240,8 +245,8 @@ async def _control(page: Page, phase: Phase, selector: str | None) -> tuple[Loca
         for i in range(await locator.count()):
             item = locator.nth(i)
             if await item.is_visible():
-                text = " ".join((await item.inner_text()).split())
-                return item, how or f'button "{text}"'
+                text = await item.inner_text() or await item.get_attribute("value") or ""
+                return item, how or f'button "{" ".join(text.split())}"'
     return None
 
 
@@ -284,5 +289,14 @@ async def scan(options: ScanOptions) -> ScanResult:
 
 
 def run_scan(options: ScanOptions) -> ScanResult:
-    """`scan` on a new event loop (the command line's entry)."""
-    return asyncio.run(scan(options))
+    """`scan` on an event loop of its own (the command line's entry).
+
+    Called from code that already runs a loop in this thread (a notebook, Playwright's
+    sync API), the scan runs in a worker thread instead of failing.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(scan(options))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(scan(options))).result()
