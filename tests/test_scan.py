@@ -524,6 +524,19 @@ def test_render_json() -> None:
     before = data["phases"]["before"]
     stats = next(c for c in before["cookies"] if c["name"] == "lk_stats")
     assert stats["classification"] == "analytics (stats)" and stats["allowed"] is False
+    assert stats["declared"] == {
+        "service": "stats",
+        "category": "analytics",
+        "required": False,
+        "rule": "lk_stats",
+    }
+    assert stats["known"] is None
+    ga = next(c for c in before["cookies"] if c["name"] == "_ga")
+    assert ga["known"] == {
+        "category": "Analytics",
+        "platform": "Google Analytics",
+        "tracking": True,
+    }
     assert stats["set_by"] == "http" and stats["expires"] == NOW + 30 * DAY
     assert before["requests"][0]["host"] == "tracker.test"
     assert before["requests"][1]["allowed"] is True

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Literal
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from consent.scan.classify import Classifier
+from consent.scan.classify import Classifier, Verdict
 from consent.scan.findings import Finding, count_levels
 from consent.scan.model import PHASE_TITLES, PHASES, Inventory, ScanResult, SeenCookie
 from consent.scan.suggest import duration_text
@@ -162,18 +163,24 @@ def _text(
     return "\n".join(out) + "\n"
 
 
+def _verdict_data(verdict: Verdict) -> dict[str, Any]:
+    return {
+        "classification": verdict.label,
+        "allowed": verdict.allowed,
+        "declared": asdict(verdict.declared) if verdict.declared else None,
+        "known": asdict(verdict.known) if verdict.known else None,
+    }
+
+
 def _phase_data(inventory: Inventory, classifier: Classifier) -> dict[str, Any]:
     data = inventory.as_dict()
     data["ran"] = inventory.ran
     for cookie in data["cookies"]:
-        verdict = classifier.name(cookie["name"])
-        cookie["classification"], cookie["allowed"] = verdict.label, verdict.allowed
+        cookie.update(_verdict_data(classifier.name(cookie["name"])))
     for item in data["storage"]:
-        verdict = classifier.name(item["key"], cookie=False)
-        item["classification"], item["allowed"] = verdict.label, verdict.allowed
+        item.update(_verdict_data(classifier.name(item["key"], cookie=False)))
     for request in data["requests"]:
-        verdict = classifier.host(request["host"])
-        request["classification"], request["allowed"] = verdict.label, verdict.allowed
+        request.update(_verdict_data(classifier.host(request["host"])))
     return data
 
 
