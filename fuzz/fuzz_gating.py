@@ -97,8 +97,8 @@ _RAW_TEXT = frozenset(
 )
 
 
-# What the gate appends to a tag, right after an "=" that is left without a value.
-_DANGLING = re.compile(rb'= (?:type="text/plain"|data-consent=")')
+# What the gate appends to a tag, after an "=" (and spaces) left without a value.
+_DANGLING = re.compile(rb'=[\t\n\f\r ]+(?:type="text/plain"|data-consent=")')
 
 
 def _kind(element: Any, foreign_raw_text_before: bool, dangling: bool) -> str:
