@@ -122,6 +122,24 @@ def _kind(element: Any, foreign_raw_text_before: bool, dangling: bool, slash: bo
     return "refused"
 
 
+# The standard's JavaScript MIME types: a script runs when its type is one of these,
+# "module" (or "importmap" / "speculationrules", which fetch), or empty or absent.
+_JS_TYPES = frozenset(
+    [f"{top}/{sub}" for top in ("application", "text") for sub in ("ecmascript", "javascript")]
+    + ["application/x-ecmascript", "application/x-javascript", "text/jscript"]
+    + ["text/livescript", "text/x-ecmascript", "text/x-javascript"]
+    + [f"text/javascript1.{minor}" for minor in range(6)]
+    + ["module", "importmap", "speculationrules"]
+)
+
+
+def _runs(script: Any) -> bool:
+    """Whether a browser runs `script`: by its type with ASCII whitespace stripped, case
+    ignored. Parameters (`; charset=...`) are ignored too, which counts more as running."""
+    kind = script.getAttribute("type").strip(_ASCII_WS).lower()
+    return not kind or kind.split(";")[0].strip(_ASCII_WS) in _JS_TYPES
+
+
 def active_gated(html: bytes, original: bytes = b"") -> list[tuple[str, str]]:
     """Scripts and iframes that a browser would run or load although they are refused, as
     (kind of bug, markup); `original` is the gate's input, when known."""
@@ -139,7 +157,7 @@ def active_gated(html: bytes, original: bytes = b"") -> list[tuple[str, str]]:
     for element in document.getElementsByTagName("*"):
         name, namespace = element.localName, element.namespaceURI
         if name == "script" and namespace in (_HTML, _SVG) and _refused(element):
-            if element.getAttribute("type").strip(_ASCII_WS).lower() != "text/plain":
+            if _runs(element):
                 found.append((_kind(element, foreign_seen, dangling, slash), element.toxml()))
         # An empty (or blank) src loads nothing from anywhere else: the gate leaves it.
         elif name == "iframe" and namespace is _HTML and element.getAttribute("src").strip():
