@@ -140,6 +140,12 @@ def _runs(script: Any) -> bool:
     return not kind or kind.split(";")[0].strip(_ASCII_WS) in _JS_TYPES
 
 
+def _start_tag(element: Any) -> str:
+    # Not toxml(): minidom refuses to write a comment holding "--", which HTML allows.
+    attributes = "".join(f" {k}={v!r}" for k, v in element.attributes.items())
+    return f"<{element.localName}{attributes}>"
+
+
 def active_gated(html: bytes, original: bytes = b"") -> list[tuple[str, str]]:
     """Scripts and iframes that a browser would run or load although they are refused, as
     (kind of bug, markup); `original` is the gate's input, when known."""
@@ -158,11 +164,11 @@ def active_gated(html: bytes, original: bytes = b"") -> list[tuple[str, str]]:
         name, namespace = element.localName, element.namespaceURI
         if name == "script" and namespace in (_HTML, _SVG) and _refused(element):
             if _runs(element):
-                found.append((_kind(element, foreign_seen, dangling, slash), element.toxml()))
+                found.append((_kind(element, foreign_seen, dangling, slash), _start_tag(element)))
         # An empty (or blank) src loads nothing from anywhere else: the gate leaves it.
         elif name == "iframe" and namespace is _HTML and element.getAttribute("src").strip():
             if _refused(element):
-                found.append((_kind(element, foreign_seen, dangling, slash), element.toxml()))
+                found.append((_kind(element, foreign_seen, dangling, slash), _start_tag(element)))
         if namespace in _FOREIGN and name in _RAW_TEXT:
             foreign_seen = True
     return found
