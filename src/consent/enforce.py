@@ -169,19 +169,25 @@ class CookieGuard:
             rule = found[1]
             prefixed = name.startswith(("__Secure-", "__Host-"))
             domains: list[str | None] = [None] if rule.domain is None else [rule.domain, None]
+            if not _COOKIE_NAME.fullmatch(name):
+                continue  # nothing a Set-Cookie header could name
             for domain in domains:
-                out.append(
-                    set_cookie_header(
-                        name,
-                        "",
-                        max_age=0,
-                        path=rule.path,
-                        domain=domain,
-                        secure=secure or prefixed,
-                        httponly=False,
-                    )
-                )
+                out.append(deletion_header(name, rule.path, domain, secure or prefixed))
         return out
+
+
+# What browsers accept as a cookie name, and so what a script may have set: anything but
+# controls, whitespace, `;`, `=` and `,` (the standard library's SimpleCookie is stricter,
+# and raised on names such as `_pk_id.x(1)`).
+_COOKIE_NAME = re.compile(r"[^\x00-\x20\x7f;=,]{1,256}")
+
+
+def deletion_header(name: str, path: str, domain: str | None, secure: bool) -> str:
+    """A `Set-Cookie` value expiring cookie `name` (a name `_COOKIE_NAME` accepts)."""
+    where = f"; Domain={domain}" if domain is not None else ""
+    return f'{name}=""{where}; Max-Age=0; Path={path}; SameSite=Lax' + (
+        "; Secure" if secure else ""
+    )
 
 
 def cookie_names(header: str) -> list[str]:
