@@ -55,9 +55,13 @@ def _attribute(group: bytes) -> bytes:
     )
 
 
-# One attribute as (raw text, name, "value", 'value', unquoted value); at most one value
-# group is non-empty, and an empty value reads as "" whichever group matched.
-_ATTRS = re.compile(b"(" + _attribute(b"(") + b")")
+# One attribute of a start tag that _START_TAG or _NEXT matched, as (raw text, name, value
+# with its quotes). In such a tag a quote after "=" always has its closing quote, so this
+# shorter pattern reads the attributes exactly as `_attribute` does.
+_ATTRS = re.compile(
+    rb"(([^" + _WS + rb"/>][^" + _WS + rb"/=>]*+)(?:[" + _WS + rb"]*+=[" + _WS + rb"]*+"
+    rb"(\"[^\"]*+\"|'[^']*+'|[^" + _WS + rb">]*+))?)"
+)
 _START_TAG = re.compile(
     rb"<([a-zA-Z][^" + _WS + rb"/>]*+)((?:[" + _WS + rb"/]++|(?>" + _attribute(b"(?:") + rb"))*+)>"
 )
@@ -101,18 +105,29 @@ def _either_case(words: list[bytes]) -> bytes:
 
 # Where the tokenizer state can change or a tag may need rewriting: comments and the start
 # tags of raw-text elements (scripts and iframes among them), found case-insensitively. A
-# match may still be inside another tag or a look-alike ("<scripts"); the gate checks.
+# match may still be inside another tag, or a look-alike ("<scripts"): the gate checks. A
+# complete comment is read at once, and so is a complete start tag: group 1 is its name,
+# group 2 its attributes (None for a comment, a look-alike or a tag without its ">" yet).
 _INTERESTING = sorted([*_RAW_TEXT, b"!--"])
 _NEXT = re.compile(
     b"<(?=["
     + re.escape(bytes(sorted({c for w in _INTERESTING for c in w[:1].lower() + w[:1].upper()})))
-    + b"])"
-    + _either_case(_INTERESTING)
+    + rb"])(?:!--(?:-?>|.*?--!?>)?|("
+    + _either_case(sorted(_RAW_TEXT))
+    + rb")(?:(?=["
+    + _WS
+    + rb"/>])((?:["
+    + _WS
+    + rb"/]++|(?>"
+    + _attribute(b"(?:")
+    + rb"))*+)>)?)",
+    re.DOTALL,
 )
 # What can begin a tag, an end tag, a comment or "<!...>" / "<?...>" (or might, once more
 # data arrives): any other "<" is text.
 _OPENER = re.compile(rb"<(?:[a-zA-Z!/?]|\Z)")
 _BLANKS = re.compile(rb"[\t\n\f\r ]*+")
+_BEFORE_VALUE = b"=\t\n\f\r "
 
 
 def _plain_until(data: bytes, pos: int, stop: int) -> int:
@@ -130,20 +145,25 @@ def _plain_until(data: bytes, pos: int, stop: int) -> int:
     close = data.rfind(b">", pos, stop)
     if close < 0:
         after = pos
-    elif _opens_value(data, pos, data.rfind(b'"', pos, close)) or _opens_value(
-        data, pos, data.rfind(b"'", pos, close)
-    ):
-        return pos
     else:
+        # Usually the last quote of each kind closes a value ('"' after the value): one look
+        # at the byte before it settles that.
+        double = data.rfind(b'"', pos, close)
+        if double > pos and data[double - 1] in _BEFORE_VALUE and _opens_value(data, pos, double):
+            return pos
+        single = data.rfind(b"'", pos, close)
+        if single > pos and data[single - 1] in _BEFORE_VALUE and _opens_value(data, pos, single):
+            return pos
         after = close + 1
+    if data.find(b"<", after, stop) < 0:
+        return stop
     opener = _OPENER.search(data, after, stop)
     return stop if opener is None else opener.start()
 
 
 def _opens_value(data: bytes, pos: int, quote: int) -> bool:
-    """Whether the quote at `quote` (-1 for none) may open an attribute value."""
-    if quote <= pos:  # none, or in the data state at `pos`: text
-        return False
+    """Whether the quote at `quote` (after `pos`, the data state there) may open an attribute
+    value: whether "=" and nothing but blanks come before it."""
     start = data.rfind(b"=", pos, quote)
     return start >= 0 and _BLANKS.fullmatch(data, start + 1, quote) is not None
 
@@ -228,18 +248,40 @@ class HTMLGate:
             # The data state. Nothing up to the next candidate can change, and at the end of
             # the body nothing after the last one can either (an unfinished tag passes as is).
             found = _NEXT.search(data, pos)
-            if found is None and final:
-                out.append(data[pos:])
-                pos = end
-                break
-            stop = end if found is None else found.start()
-            plain = _plain_until(data, pos, stop)
-            if plain > pos:
-                out.append(data[pos:plain])
-                pos = plain
-                if found is None:
-                    break  # all sent, or a tag without its ">" yet: wait for it
-            if pos < stop or found is None:
+            if found is None:
+                if final:
+                    out.append(data[pos:])
+                    pos = end
+                    break
+                stop = end
+            else:
+                stop = found.start()
+            if stop > pos:
+                plain = _plain_until(data, pos, stop)
+                if plain > pos:
+                    out.append(data[pos:plain])
+                    pos = plain
+                    if found is None:
+                        break  # all sent, or a tag without its ">" yet: wait for it
+            if pos == stop and found is not None:
+                name = found.group(1)
+                if name is None:
+                    if found.end() - pos > 4:  # a whole comment
+                        out.append(found.group(0))
+                        pos = found.end()
+                        continue
+                elif found.group(2) is not None:
+                    out.append(self._start_tag(found))
+                    pos = found.end()
+                    raw_end = _RAW_ENDS[name.lower()]
+                    close = raw_end.search(data, pos)
+                    if close is None:
+                        self._raw_end = raw_end
+                    else:  # the element's text, up to its end tag
+                        out.append(data[pos : close.start()])
+                        pos = close.start()
+                    continue
+            else:
                 # The candidate may be hidden in a tag, or the quick proof failed: read the
                 # bytes tag by tag up to the next place that matters.
                 skip = _SKIP.match(data, pos)
@@ -283,21 +325,14 @@ class HTMLGate:
         name = tag.group(1).lower()
         if name != b"script" and name != b"iframe":
             return raw
-        lowered = raw.lower()
+        attributes = tag.group(2)
+        lowered = attributes.lower()
         if b"data-consent" not in lowered and (self._hosts is None or b"src" not in lowered):
             return raw  # no attribute that can gate it
-        attrs = _ATTRS.findall(tag.group(2))
-        consent_id = src = kind = None
-        for _, attr_name, double, single, bare in attrs:
-            attr = attr_name.lower()
-            if attr == b"data-consent":
-                if consent_id is None:  # the first of duplicates wins, as in browsers
-                    consent_id = _text(double or single or bare)
-            elif attr == b"src":
-                if src is None:
-                    src = _text(double or single or bare)
-            elif attr == b"type" and kind is None:
-                kind = _text(double or single or bare)
+        attrs = _ATTRS.findall(attributes)
+        names = [name.lower() for _, name, _ in attrs]
+        consent_id = _first(attrs, names, b"data-consent")
+        src = _first(attrs, names, b"src")
         src = "" if src is None else src.strip()
         added = b""
         if consent_id is None and src and self._hosts is not None:
@@ -307,6 +342,7 @@ class HTMLGate:
         if consent_id is None or self._allows(consent_id.strip()):
             return raw
         if name == b"script":
+            kind = _first(attrs, names, b"type")
             if kind is not None and kind.strip().lower() == "text/plain":
                 return raw  # written inert already
             moved, dropped = b"type", b"data-consent-type"
@@ -315,18 +351,26 @@ class HTMLGate:
             if not src:
                 return raw
             moved, dropped = b"src", b"data-consent-src"
-        parts = [b"<", tag.group(1)]
-        for whole, attr_name, _, _, _ in attrs:
-            attr = attr_name.lower()
-            if attr == moved:  # keep the value byte for byte, under the new name
-                whole = dropped + whole[len(attr) :]
-            elif attr == dropped:
-                continue
-            parts += (b" ", whole)
-        parts += (added, b">")
+        if moved in names or dropped in names:  # keep the value byte for byte, renamed
+            kept = [
+                dropped + whole[len(moved) :] if attr_name == moved else whole
+                for (whole, _, _), attr_name in zip(attrs, names, strict=True)
+                if attr_name != dropped
+            ]
+        else:
+            kept = [whole for whole, _, _ in attrs]
         self.changed = True
-        return b"".join(parts)
+        if not kept:
+            return b"<" + tag.group(1) + added + b">"
+        return b"<" + tag.group(1) + b" " + b" ".join(kept) + added + b">"
 
 
-def _text(value: bytes) -> str:
-    return html.unescape(value.decode("latin-1"))
+def _first(attrs: list[tuple[bytes, bytes, bytes]], names: list[bytes], name: bytes) -> str | None:
+    """The value of the first attribute called `name` (browsers ignore the others)."""
+    if name not in names:
+        return None
+    value = attrs[names.index(name)][2]
+    if value[:1] == b'"' or value[:1] == b"'":
+        value = value[1:-1]
+    text = value.decode("latin-1")
+    return html.unescape(text) if "&" in text else text
