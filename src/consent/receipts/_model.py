@@ -46,7 +46,8 @@ class LogUnavailable(Exception):
 
 def format_time(moment: datetime) -> str:
     """`2026-11-28T21:52:24Z`: fixed width, so text order is time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: the same text, several times faster (one per receipt).
+    return moment.astimezone(UTC).isoformat(timespec="seconds")[:19] + "Z"
 
 
 def parse_time(text: str) -> datetime:
@@ -72,6 +73,9 @@ def parse_age(text: str) -> timedelta:
 
 
 _BOTS = re.compile(r"bot|crawl|spider|slurp|headless|lighthouse", re.IGNORECASE)
+# The same search on a lowered ASCII string: the same answer, several times faster
+# (a case-insensitive regex of alternatives is slow in `re`).
+_BOTS_LOWER = re.compile(_BOTS.pattern)
 # Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari".
 _FAMILIES = (
     ("edge", ("Edg/", "Edge/", "EdgA/", "EdgiOS/")),
@@ -89,11 +93,15 @@ def browser_family(user_agent: str | None) -> str:
     to single anybody out. The user-agent itself is never stored."""
     if not user_agent:
         return "unknown"
-    if _BOTS.search(user_agent):
+    if user_agent.isascii():
+        if _BOTS_LOWER.search(user_agent.lower()):
+            return "bot"
+    elif _BOTS.search(user_agent):  # Unicode case folding: U+017F (long s) is an "s"
         return "bot"
     for family, marks in _FAMILIES:
-        if any(mark in user_agent for mark in marks):
-            return family
+        for mark in marks:
+            if mark in user_agent:
+                return family
     return "other"
 
 

@@ -11,10 +11,10 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeAlias
 
 import anyio
 
@@ -30,10 +30,9 @@ from consent.receipts._sql import COLUMNS, PAGE, check_retention, check_timeout
 __all__ = ["SQLiteConsentLog"]
 
 logger = logging.getLogger("consent")
-T = TypeVar("T")
-Job = Callable[[sqlite3.Connection], Any]
-Waiter = asyncio.Future[Any] | concurrent.futures.Future[Any]
-Item = tuple[Job, Waiter, asyncio.AbstractEventLoop | None]
+Waiter: TypeAlias = "asyncio.Future[Any] | concurrent.futures.Future[Any]"
+# What the writer thread does: insert a receipt, or run a job (a read, a purge).
+Work: TypeAlias = "_Write | Callable[[sqlite3.Connection], Any]"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS consent_snapshots (
@@ -101,14 +100,15 @@ class SQLiteConsentLog:
         self.timeout = check_timeout(timeout)
         self.synchronous = synchronous
         self._lock = threading.Lock()
-        self._jobs: queue.SimpleQueue[list[Item] | None]
-        self._jobs = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._next_purge = 0.0
         # Digests of snapshots known to be stored; only the writer thread touches it.
         self._stored: set[str] = set()
-        self._pending: dict[asyncio.AbstractEventLoop, list[Item]] = {}
+        self._pending: dict[asyncio.AbstractEventLoop, _Batch] = {}
+        # The JSON text of each set of choices seen (a site has few): see _row.
+        self._choices: dict[tuple[tuple[str, bool], ...], str] = {}
 
     def __repr__(self) -> str:
         return f"<SQLiteConsentLog {str(self.path)!r}>"
@@ -116,22 +116,7 @@ class SQLiteConsentLog:
     # -- the public API ------------------------------------------------------------------
 
     async def write(self, receipt: Receipt, snapshot: Snapshot) -> None:
-        row = _row(receipt)
-        created = format_time(datetime.now(UTC))
-        document = snapshot.to_json()
-
-        def job(conn: sqlite3.Connection) -> None:
-            if snapshot.digest not in self._stored:
-                conn.execute(
-                    "INSERT OR IGNORE INTO consent_snapshots VALUES (?, ?, ?, ?, ?)",
-                    (snapshot.digest, created, snapshot.revision, snapshot.fingerprint, document),
-                )
-            conn.execute(_INSERT, row)
-            if time.monotonic() >= self._next_purge:
-                self._purge(conn, self.retention)
-            self._stored.add(snapshot.digest)  # forgotten again if the transaction fails
-
-        await self._run(job)
+        await self._run(_Write(self._row(receipt), snapshot))
 
     async def get(self, receipt_id: str) -> Receipt | None:
         def job(conn: sqlite3.Connection) -> Receipt | None:
@@ -188,44 +173,90 @@ class SQLiteConsentLog:
             self._jobs.put(None)
         await anyio.to_thread.run_sync(thread.join)  # it stops the checkpointer too
 
+    def _row(self, receipt: Receipt) -> tuple[Any, ...]:
+        """The receipt as a row of `consent_receipts`, in COLUMNS order."""
+        return (
+            receipt.id,
+            format_time(receipt.recorded_at),
+            receipt.revision,
+            receipt.fingerprint,
+            receipt.snapshot,
+            receipt.method,
+            self._choices_json(receipt.categories),
+            self._choices_json(receipt.services),
+            receipt.previous_id,
+            receipt.browser,
+            receipt.language,
+            int(receipt.gpc),
+            receipt.source,
+        )
+
+    def _choices_json(self, choices: Mapping[str, bool]) -> str:
+        # Most decisions repeat one of a few sets of choices (accept all, reject all):
+        # their JSON text is made once. The keys are the policy's ids, so the cache is
+        # bounded by the policy, not by what visitors send.
+        key = tuple(choices.items())
+        text = self._choices.get(key)
+        if text is None:
+            if len(self._choices) >= 1024:
+                self._choices.clear()
+            text = self._choices[key] = json.dumps(dict(choices))
+        return text
+
     # -- the writer thread ---------------------------------------------------------------
 
-    async def _run(self, job: Callable[[sqlite3.Connection], T]) -> T:
+    async def _run(self, work: Work) -> Any:
         try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()
         except RuntimeError:  # another event loop (trio): wait in a worker thread
-            loop = None
+            return await self._run_elsewhere(work)
+        # Work of one turn of the event loop goes to the writer together: one thread
+        # wake-up, one transaction, one timer and one wake-up of the loop for all of it.
+        batch = self._pending.get(loop)
+        if batch is None:
+            batch = self._pending[loop] = _Batch(loop)
+            loop.call_soon(self._flush, batch)
+        waiter = loop.create_future()
+        batch.add(work, waiter)
         try:
-            if loop is None:
-                future: concurrent.futures.Future[T] = concurrent.futures.Future()
-                self._submit([(job, future, None)])
-                try:
-                    with anyio.fail_after(self.timeout):
-                        wait = future.result
-                        return await anyio.to_thread.run_sync(wait, abandon_on_cancel=True)
-                finally:
-                    future.cancel()  # a no-op once done; else the job is dropped
-            waiter: asyncio.Future[T] = loop.create_future()
-            # Jobs of one turn of the event loop go to the writer together: fewer thread
-            # wake-ups, and fewer fights over the GIL.
-            pending = self._pending.get(loop)
-            if pending is None:
-                pending = self._pending[loop] = []
-                loop.call_soon(self._flush, loop)
-            pending.append((job, waiter, loop))
-            async with asyncio.timeout(self.timeout):
-                return await waiter
-        except TimeoutError:
-            raise LogUnavailable(
-                f"consent log {str(self.path)!r} did not answer within {self.timeout:g} s"
-            ) from None
+            return await waiter
         except (sqlite3.Error, OSError) as exc:
             raise LogUnavailable(f"consent log {str(self.path)!r}: {exc}") from exc
 
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._submit(self._pending.pop(loop))
+    async def _run_elsewhere(self, work: Work) -> Any:
+        batch = _Batch(None)
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        batch.add(work, future)
+        self._submit(batch)
+        try:
+            with anyio.fail_after(self.timeout):
+                return await anyio.to_thread.run_sync(future.result, abandon_on_cancel=True)
+        except TimeoutError:
+            raise self._too_slow() from None
+        except (sqlite3.Error, OSError) as exc:
+            raise LogUnavailable(f"consent log {str(self.path)!r}: {exc}") from exc
+        finally:
+            future.cancel()  # a no-op once done; else the work is dropped
 
-    def _submit(self, items: list[Item]) -> None:
+    def _flush(self, batch: _Batch) -> None:
+        assert batch.loop is not None
+        del self._pending[batch.loop]
+        batch.timer = batch.loop.call_later(self.timeout, self._expire, batch)
+        self._submit(batch)
+
+    def _expire(self, batch: _Batch) -> None:
+        """The batch's time is up: whoever still waits gets LogUnavailable (work that has
+        not started is then dropped by the writer)."""
+        for waiter in batch.waiters:
+            if not waiter.done():
+                waiter.set_exception(self._too_slow())
+
+    def _too_slow(self) -> LogUnavailable:
+        return LogUnavailable(
+            f"consent log {str(self.path)!r} did not answer within {self.timeout:g} s"
+        )
+
+    def _submit(self, batch: _Batch) -> None:
         with self._lock:
             if self._thread is None or self._pid != os.getpid():
                 # First use, or a forked worker process: threads do not survive a fork.
@@ -235,9 +266,9 @@ class SQLiteConsentLog:
                     target=self._work, args=(self._jobs,), name="consent-log", daemon=True
                 )
                 self._thread.start()
-            self._jobs.put(items)
+            self._jobs.put(batch)
 
-    def _work(self, jobs: queue.SimpleQueue[list[Item] | None]) -> None:
+    def _work(self, jobs: queue.SimpleQueue[_Batch | None]) -> None:
         conn: sqlite3.Connection | None = None
         due = threading.Event()
         stop = threading.Event()
@@ -248,43 +279,48 @@ class SQLiteConsentLog:
         written = 0
         running = True
         while running:
-            item = jobs.get()
-            if item is None:
+            first = jobs.get()
+            if first is None:
                 break
-            batch = list(item)
-            while len(batch) < 512:
+            batches = [first]
+            while len(batches) < 64:
                 try:
-                    item = jobs.get_nowait()
+                    more = jobs.get_nowait()
                 except queue.Empty:
                     break
-                if item is None:
+                if more is None:
                     running = False
                     break
-                batch.extend(item)
-            # Jobs whose caller gave up (timeout, disconnect) before they started are dropped.
-            batch = [entry for entry in batch if not entry[1].cancelled()]
-            if not batch:
+                batches.append(more)
+            # Work whose caller gave up (timeout, disconnect) before it started is dropped.
+            entries = [
+                (work, waiter)
+                for batch in batches
+                for work, waiter in zip(batch.works, batch.waiters, strict=True)
+                if not waiter.done()
+            ]
+            if not entries:
+                _settle(batches, {})
                 continue
-            outcomes: list[tuple[Item, bool, Any]] = []
+            outcomes: dict[Waiter, tuple[bool, Any]] = {}
             try:
                 conn = conn or self._connect()
-                results = _in_transaction(conn, [job for job, _, _ in batch])
-                outcomes = [(entry, True, r) for entry, r in zip(batch, results, strict=True)]
+                results = self._in_transaction(conn, [work for work, _ in entries])
+                outcomes = {w: (True, r) for (_, w), r in zip(entries, results, strict=True)}
             except Exception:
                 # One bad job must not fail the others: retry each in its own transaction,
                 # on a fresh connection (a failed COMMIT can leave this one unusable).
                 conn = _close(conn)
-                for entry in batch:
-                    self._stored.clear()
+                self._stored.clear()
+                for work, waiter in entries:
                     try:
                         conn = conn or self._connect()
-                        outcomes.append((entry, True, _in_transaction(conn, [entry[0]])[0]))
+                        outcomes[waiter] = (True, self._in_transaction(conn, [work])[0])
                     except Exception as exc:
-                        outcomes.append((entry, False, exc))
+                        outcomes[waiter] = (False, exc)
                         conn = _close(conn)
-                self._stored.clear()
-            _settle(outcomes)
-            written += len(batch)
+            _settle(batches, outcomes)
+            written += len(entries)
             if written >= _CHECKPOINT_EVERY:
                 written = 0
                 due.set()
@@ -292,6 +328,51 @@ class SQLiteConsentLog:
         stop.set()
         due.set()
         checkpointer.join()
+
+    def _in_transaction(self, conn: sqlite3.Connection, works: list[Work]) -> list[Any]:
+        """Do `works` in order, in one transaction; the results once it is committed.
+
+        Receipts that follow each other go in one `executemany`; a job (a read, a purge)
+        sees every receipt before it in the list."""
+        stored: set[str] = set()  # snapshots this transaction adds
+        rows: list[tuple[Any, ...]] = []
+        results: list[Any] = []
+        wrote = False
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for work in works:
+                if isinstance(work, _Write):
+                    snapshot = work.snapshot
+                    if snapshot.digest not in self._stored and snapshot.digest not in stored:
+                        conn.execute(
+                            "INSERT OR IGNORE INTO consent_snapshots VALUES (?, ?, ?, ?, ?)",
+                            (
+                                snapshot.digest,
+                                format_time(datetime.now(UTC)),
+                                snapshot.revision,
+                                snapshot.fingerprint,
+                                snapshot.to_json(),
+                            ),
+                        )
+                        stored.add(snapshot.digest)
+                    rows.append(work.row)
+                    results.append(None)
+                    wrote = True
+                else:
+                    if rows:
+                        conn.executemany(_INSERT, rows)
+                        rows.clear()
+                    results.append(work(conn))
+            if rows:
+                conn.executemany(_INSERT, rows)
+            if wrote and time.monotonic() >= self._next_purge:
+                self._purge(conn, self.retention)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        self._stored |= stored
+        return results
 
     def _checkpoints(self, due: threading.Event, stop: threading.Event) -> None:
         """Copy the WAL into the database file when asked; the writer is not held up, as
@@ -343,43 +424,59 @@ class SQLiteConsentLog:
         return int(deleted)
 
 
-def _settle(outcomes: list[tuple[Item, bool, Any]]) -> None:
-    """Hand results back: one wake-up per event loop for the whole batch, not one per job."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Waiter, bool, Any]]] = {}
-    for (_, waiter, loop), ok, value in outcomes:
-        if loop is None:
-            _resolve([(waiter, ok, value)])
+class _Write(NamedTuple):
+    """A receipt to insert (already a row) and the snapshot it names."""
+
+    row: tuple[Any, ...]
+    snapshot: Snapshot
+
+
+class _Batch:
+    """Work handed to the writer at once, and the waiters its results go to."""
+
+    __slots__ = ("loop", "timer", "waiters", "works")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.loop = loop
+        self.works: list[Work] = []
+        self.waiters: list[Waiter] = []
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, work: Work, waiter: Waiter) -> None:
+        self.works.append(work)
+        self.waiters.append(waiter)
+
+
+def _settle(batches: list[_Batch], outcomes: dict[Waiter, tuple[bool, Any]]) -> None:
+    """Hand results back: one wake-up per event loop for all its batches, not one per job."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Batch]] = {}
+    for batch in batches:
+        if batch.loop is None:
+            _resolve([batch], outcomes)
         else:
-            by_loop.setdefault(loop, []).append((waiter, ok, value))
-    for loop, items in by_loop.items():
+            by_loop.setdefault(batch.loop, []).append(batch)
+    for loop, mine in by_loop.items():
         try:
-            loop.call_soon_threadsafe(_resolve, items)
+            loop.call_soon_threadsafe(_resolve, mine, outcomes)
         except RuntimeError:  # the loop is closed: nobody is waiting any more
             pass
 
 
-def _resolve(items: list[tuple[Waiter, bool, Any]]) -> None:
-    for waiter, ok, value in items:
-        if waiter.done():  # the caller gave up meanwhile
-            continue
-        try:
-            if ok:
-                waiter.set_result(value)
-            else:
-                waiter.set_exception(value)
-        except (asyncio.InvalidStateError, concurrent.futures.InvalidStateError):
-            pass  # cancelled between the check and here, from another thread
-
-
-def _in_transaction(conn: sqlite3.Connection, jobs: list[Job]) -> list[Any]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        results = [job(conn) for job in jobs]
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return results
+def _resolve(batches: list[_Batch], outcomes: dict[Waiter, tuple[bool, Any]]) -> None:
+    for batch in batches:
+        if batch.timer is not None:
+            batch.timer.cancel()
+        for waiter in batch.waiters:
+            if waiter.done() or waiter not in outcomes:  # the caller gave up meanwhile
+                continue
+            ok, value = outcomes[waiter]
+            try:
+                if ok:
+                    waiter.set_result(value)
+                else:
+                    waiter.set_exception(value)
+            except (asyncio.InvalidStateError, concurrent.futures.InvalidStateError):
+                pass  # cancelled between the check and here, from another thread
 
 
 def _close(conn: sqlite3.Connection | None) -> sqlite3.Connection | None:
@@ -390,14 +487,6 @@ def _close(conn: sqlite3.Connection | None) -> sqlite3.Connection | None:
         except sqlite3.Error:
             pass
     return None
-
-
-def _row(receipt: Receipt) -> tuple[Any, ...]:
-    data = receipt.to_json()
-    data["categories"] = json.dumps(data["categories"])
-    data["services"] = json.dumps(data["services"])
-    data["gpc"] = int(receipt.gpc)
-    return tuple(data[column] for column in COLUMNS)
 
 
 def _receipt(row: tuple[Any, ...]) -> Receipt:
