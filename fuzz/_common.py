@@ -193,9 +193,19 @@ def browser_target(url: str) -> tuple[str, str | None]:
     host = authority.rpartition("@")[2]
     host = host[: host.index("]") + 1] if host.startswith("[") and "]" in host else host
     host = host.split(":", 1)[0] if not host.startswith("[") else host
+    if not host.startswith("[") and _FORBIDDEN_HOST.search(host):
+        return name, None  # not a valid URL: the browser loads nothing
     decoded = unquote_to_bytes(host).decode("utf-8", "replace")
+    if _FORBIDDEN_DOMAIN.search(decoded):
+        return name, None
     mapped = unicodedata.normalize("NFKC", decoded.translate(_DOTS)).casefold()
     return name, mapped.rstrip(".")
+
+
+# The URL standard's forbidden host code points, and for a domain after percent-decoding
+# also C0 controls, "%" and U+007F: a host holding one makes the URL invalid.
+_FORBIDDEN_HOST = re.compile(r"[\x00\t\n\r #/:<>?@\[\\\]^|]")
+_FORBIDDEN_DOMAIN = re.compile(r"[\x00-\x20#%/:<>?@\[\\\]^|\x7f]")
 
 
 def stays_on_site(url: str) -> bool:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from urllib.parse import urlsplit
+
+from consent.gating import browser_host
 
 __all__ = ["HTMLGate", "host_matcher"]
 
@@ -77,10 +78,7 @@ def host_matcher(hosts: dict[str, str]) -> HostLookup:
     suffixes = [(h[1:].lower(), s) for h, s in hosts.items() if h.startswith("*.")]
 
     def lookup(url: str) -> str | None:
-        try:
-            host = urlsplit(url.strip()).hostname
-        except ValueError:
-            return None
+        host = browser_host(url)  # how a browser reads the host: not what is compared here
         if not host:
             return None
         if host in exact:
@@ -205,16 +203,21 @@ class HTMLGate:
             if not src:
                 return tag.group(0)
             moved, dropped = b"src", b"data-consent-src"
+        # The new attributes first; the page's own keep their bytes and separators, with
+        # `moved` renamed to `dropped` and any `dropped` it already had left out.
+        text = tag.group(2)
         parts = []
+        last = 0
         for attr, match in attrs:
-            raw = match.group(0)
-            if attr == moved:  # keep the value byte for byte, under the new name
-                raw = dropped + raw[len(attr) :]
+            if attr == moved:
+                parts.append(text[last : match.start()] + dropped)
+                last = match.start() + len(attr)
             elif attr == dropped:
-                continue
-            parts.append(b" " + raw)
+                parts.append(text[last : match.start()])
+                last = match.end()
+        parts.append(text[last:])
         self.changed = True
-        return b"<" + tag.group(1) + b"".join(parts) + added + b">"
+        return b"<" + tag.group(1) + added + b"".join(parts) + b">"
 
 
 def _value(match: re.Match[bytes]) -> str:

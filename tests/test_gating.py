@@ -45,19 +45,21 @@ def gate_chunks(html: bytes, cuts: list[int]) -> bytes:
 @pytest.mark.parametrize(
     ("given_html", "expected"),
     [
-        # A script of a refused category becomes inert, its type kept aside.
+        # A script of a refused category becomes inert, its type kept aside. The new
+        # attributes come first: the first of duplicates wins, and nothing the page wrote
+        # after them (`defer=`) can swallow them.
         (
             '<script data-consent="analytics" src="/a.js"></script>',
-            '<script data-consent="analytics" src="/a.js" type="text/plain"></script>',
+            '<script type="text/plain" data-consent="analytics" src="/a.js"></script>',
         ),
         (
             "<SCRIPT Data-Consent=analytics Type=module SRC=/a.js></SCRIPT>",
-            '<SCRIPT Data-Consent=analytics data-consent-type=module SRC=/a.js type="text/plain">'
+            '<SCRIPT type="text/plain" Data-Consent=analytics data-consent-type=module SRC=/a.js>'
             "</SCRIPT>",
         ),
         (
             "<script data-consent='m' type='text/javascript'>go()</script>",
-            "<script data-consent='m' data-consent-type='text/javascript' type=\"text/plain\">"
+            "<script type=\"text/plain\" data-consent='m' data-consent-type='text/javascript'>"
             "go()</script>",
         ),
         # An iframe keeps everything but its src, which waits in data-consent-src.
@@ -73,12 +75,12 @@ def gate_chunks(html: bytes, cuts: list[int]) -> bytes:
         # Auto-blocking by the hosts a service declares.
         (
             '<script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>',
-            '<script async src="https://www.googletagmanager.com/gtag/js?id=G-1" '
-            'data-consent="ga" type="text/plain"></script>',
+            '<script data-consent="ga" type="text/plain" async '
+            'src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>',
         ),
         (
             "<iframe src=https://www.youtube.com/embed/x></iframe>",
-            '<iframe data-consent-src=https://www.youtube.com/embed/x data-consent="yt"></iframe>',
+            '<iframe data-consent="yt" data-consent-src=https://www.youtube.com/embed/x></iframe>',
         ),
         # Look-alikes that are not tags stay as they are.
         ('<!-- <script data-consent="x" src="/a.js"></script> -->', None),
@@ -89,15 +91,15 @@ def gate_chunks(html: bytes, cuts: list[int]) -> bytes:
         # "<!-->" is a complete comment: what follows is markup again.
         (
             '<!--><script data-consent="x"></script>',
-            '<!--><script data-consent="x" type="text/plain"></script>',
+            '<!--><script type="text/plain" data-consent="x"></script>',
         ),
         # An unclosed tag at the end of the body is passed through unchanged.
         ('<p>x</p><script data-consent="x" src="/a.js"', None),
         # Duplicate attributes: the first wins, as in browsers.
         (
             '<script data-consent="x" data-consent="ok" type="a" type="b"></script>',
-            '<script data-consent="x" data-consent="ok" data-consent-type="a" '
-            'data-consent-type="b" type="text/plain"></script>',
+            '<script type="text/plain" data-consent="x" data-consent="ok" data-consent-type="a" '
+            'data-consent-type="b"></script>',
         ),
     ],
 )
@@ -124,7 +126,7 @@ def test_gate_memory_is_bounded_by_the_longest_tag() -> None:
         out = gate.feed(b"<p>" + b"x" * 1000 + b"</p>")
         assert len(out) >= 1000
     assert gate.feed(b'<script data-consent="x" src="') == b""
-    assert gate.feed(b'/a.js">') == b'<script data-consent="x" src="/a.js" type="text/plain">'
+    assert gate.feed(b'/a.js">') == b'<script type="text/plain" data-consent="x" src="/a.js">'
     held = gate.feed(b"var a = 1;" * 1000)  # script text streams too
     assert len(held) >= 10000 - 12
     assert gate.close().endswith(b";")

@@ -27,7 +27,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 __all__ = ["HTMLGate", "host_matcher"]
 
@@ -174,16 +174,43 @@ HostLookup = Callable[[str], str | None]
 """The service id that owns a URL's host, or None."""
 
 
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+
+
+def browser_host(url: str) -> str | None:
+    """The host a browser loads `url` from, lower case (None: this site, or no host).
+
+    As the URL standard reads an http(s) URL: leading and trailing controls and spaces
+    dropped, tabs and newlines removed anywhere, `\\` read as `/`, the host
+    percent-decoded and mapped by IDNA, a final dot ignored.
+    """
+    url = url.strip(_C0_AND_SPACE)
+    if "\t" in url or "\n" in url or "\r" in url:
+        url = url.replace("\t", "").replace("\n", "").replace("\r", "")
+    try:
+        parts = urlsplit(url.replace("\\", "/"))
+        host = parts.hostname
+    except ValueError:
+        return None
+    if not host or (parts.scheme and parts.scheme not in ("http", "https")):
+        return None
+    if "%" in host:
+        host = unquote(host)
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    return host.lower().rstrip(".")
+
+
 def host_matcher(hosts: dict[str, str]) -> HostLookup:
     """A lookup from URL to service id; `hosts` maps a host (or `*.domain`) to a service."""
     exact = {h.lower(): s for h, s in hosts.items() if not h.startswith("*.")}
     suffixes = [(h[1:].lower(), s) for h, s in hosts.items() if h.startswith("*.")]
 
     def lookup(url: str) -> str | None:
-        try:
-            host = urlsplit(url.strip()).hostname
-        except ValueError:
-            return None
+        host = browser_host(url)
         if not host:
             return None
         if host in exact:
@@ -351,18 +378,24 @@ class HTMLGate:
             if not src:
                 return raw
             moved, dropped = b"src", b"data-consent-src"
-        if moved in names or dropped in names:  # keep the value byte for byte, renamed
-            kept = [
-                dropped + whole[len(moved) :] if attr_name == moved else whole
-                for (whole, _, _), attr_name in zip(attrs, names, strict=True)
-                if attr_name != dropped
-            ]
-        else:
-            kept = [whole for whole, _, _ in attrs]
         self.changed = True
-        if not kept:
-            return b"<" + tag.group(1) + added + b">"
-        return b"<" + tag.group(1) + b" " + b" ".join(kept) + added + b">"
+        # The new attributes go first: the first of duplicate attributes wins, and nothing
+        # the page wrote after them (`defer=`, `a/=b`) can swallow or split them. The page's
+        # own attributes keep their bytes and separators; only `moved` is renamed in place.
+        if moved not in names and dropped not in names:
+            return b"<" + tag.group(1) + added + attributes + b">"
+        pieces: list[bytes] = []
+        last = 0
+        for match in _ATTRS.finditer(attributes):
+            attr_name = match.group(2).lower()
+            if attr_name == dropped:
+                pieces.append(attributes[last : match.start()])
+                last = match.end()
+            elif attr_name == moved:
+                pieces.append(attributes[last : match.start()] + dropped)
+                last = match.start() + len(moved)
+        pieces.append(attributes[last:])
+        return b"<" + tag.group(1) + added + b"".join(pieces) + b">"
 
 
 def _first(attrs: list[tuple[bytes, bytes, bytes]], names: list[bytes], name: bytes) -> str | None:
