@@ -239,7 +239,12 @@ def test_gate_rewrite_keeps_the_slash_before_an_equals_sign() -> None:
 
 @pytest.mark.parametrize(
     "src",
-    ["https:\\\\www.googletagmanager.com/a.js", "/\\www.googletagmanager.com/a.js"],
+    [
+        "https:\\\\www.googletagmanager.com/a.js",
+        "/\\www.googletagmanager.com/a.js",
+        "https:///www.googletagmanager.com/a.js",  # fuzz: gating/host-extra-slashes
+        "///www.googletagmanager.com/a.js",
+    ],
 )
 def test_gate_reads_hosts_after_backslashes_like_a_browser(src: str) -> None:
     assert b'type="text/plain"' in _gate(f'<script src="{src}"></script>'.encode())

@@ -175,6 +175,7 @@ HostLookup = Callable[[str], str | None]
 
 
 _C0_AND_SPACE = "".join(map(chr, range(0x21)))
+_SPECIAL_LEAD = re.compile(r"((?i:https?:))?(/*)")
 
 
 def browser_host(url: str) -> str | None:
@@ -187,8 +188,14 @@ def browser_host(url: str) -> str | None:
     url = url.strip(_C0_AND_SPACE)
     if "\t" in url or "\n" in url or "\r" in url:
         url = url.replace("\t", "").replace("\n", "").replace("\r", "")
+    url = url.replace("\\", "/")
+    # Any number of slashes starts the authority: "https:///host" and "///host" go to host.
+    # ("https:host", relative on an https page, is read as a host too: it only gates more.)
+    lead = _SPECIAL_LEAD.match(url)
+    if lead is not None and (lead.group(1) or lead.end() - lead.start(2) >= 2):
+        url = (lead.group(1) or "") + "//" + url[lead.end() :]
     try:
-        parts = urlsplit(url.replace("\\", "/"))
+        parts = urlsplit(url)
         host = parts.hostname
     except ValueError:
         return None
