@@ -96,7 +96,7 @@ def test_first_visit_lets_only_essential_cookies_through() -> None:
     """A1: the app's own non-essential Set-Cookie headers are dropped before a choice."""
     response = site().get("/a")
     assert set_cookie_names(response) == ["PHPSESSID"]
-    assert 'src="/matomo.js" type="text/plain"' in response.text
+    assert '<script type="text/plain" data-consent="analytics" src="/matomo.js">' in response.text
     assert 'data-consent-src="https://www.youtube-nocookie.com/embed/x"' in response.text
 
 
@@ -295,7 +295,7 @@ def test_withdrawal_is_one_post() -> None:
     client = site()
     client.post("/consent", data={"action": "accept_all"}, follow_redirects=False)
     granted = client.get("/a")
-    assert 'src="/matomo.js" type' not in granted.text
+    assert '<script data-consent="analytics" src="/matomo.js">' in granted.text
     assert "_ga" in client.cookies
     withdrawal = client.post("/consent", data={"action": "reject_all"}, follow_redirects=False)
     assert withdrawal.status_code == 303
@@ -304,7 +304,7 @@ def test_withdrawal_is_one_post() -> None:
     after = state(client)
     assert after["granted"] == ["essential"]
     assert after["services"] == REQUIRED_SERVICES
-    assert 'src="/matomo.js" type="text/plain"' in client.get("/b").text
+    assert '<script type="text/plain" data-consent="analytics"' in client.get("/b").text
 
 
 # --- save semantics ----------------------------------------------------------------------
