@@ -199,6 +199,10 @@ def browser_target(url: str) -> tuple[str, str | None]:
     if _FORBIDDEN_DOMAIN.search(decoded):
         return name, None
     mapped = unicodedata.normalize("NFKC", decoded.translate(_DOTS)).casefold()
+    # U+FFFD (bytes that were not UTF-8) is disallowed by IDNA, and a label over 63
+    # characters cannot be looked up: the browser contacts no such host.
+    if "\ufffd" in mapped or any(len(label) > 63 for label in mapped.split(".")):
+        return name, None
     return name, mapped.rstrip(".")
 
 
