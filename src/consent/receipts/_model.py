@@ -87,12 +87,28 @@ _FAMILIES = (
 )
 
 
+# Families of user-agents seen lately: a site sees the same few hundred again and again.
+# Bounded in entries and in key length, whatever visitors send.
+_SEEN: dict[str, str] = {}
+
+
 def browser_family(user_agent: str | None) -> str:
     """A coarse browser family (`chrome`, `firefox`, `safari`, `edge`, `opera`, `samsung`,
     `bot`, `other` or `unknown`): enough to spot a broken banner in one browser, too little
     to single anybody out. The user-agent itself is never stored."""
     if not user_agent:
         return "unknown"
+    family = _SEEN.get(user_agent)
+    if family is None:
+        family = _family(user_agent)
+        if len(user_agent) <= 512:
+            if len(_SEEN) >= 1024:
+                _SEEN.clear()
+            _SEEN[user_agent] = family
+    return family
+
+
+def _family(user_agent: str) -> str:
     if user_agent.isascii():
         if _BOTS_LOWER.search(user_agent.lower()):
             return "bot"
@@ -221,20 +237,33 @@ class Receipt:
         if not state.decided or state.receipt_id is None or state.issued_at is None:
             raise ValueError("only a decided state with a receipt id has a receipt")
         policy = state.policy
+        fingerprint = policy.fingerprint
+        # Decisions repeat a few sets of choices: each set's mappings are made once, and
+        # every receipt gets its own copies. The fingerprint covers the ids and their order.
+        key = (fingerprint, state.granted, state.services)
+        choices = _CHOICES.get(key)
+        if choices is None:
+            choices = (
+                {c.id: c.id in state.granted for c in policy.categories},
+                {s.id: s.id in state.services for s in policy.services},
+            )
+            if len(_CHOICES) >= 1024:
+                _CHOICES.clear()
+            _CHOICES[key] = choices
         return cls(
-            id=state.receipt_id,
-            recorded_at=recorded_at or state.issued_at,
-            revision=state.revision,
-            fingerprint=policy.fingerprint,
-            snapshot=snapshot.digest,
-            method=method,
-            categories={c.id: c.id in state.granted for c in policy.categories},
-            services={s.id: s.id in state.services for s in policy.services},
-            previous_id=previous_id,
-            browser=browser,
-            language=language,
-            gpc=gpc,
-            source=source,
+            state.receipt_id,
+            recorded_at or state.issued_at,
+            state.revision,
+            fingerprint,
+            snapshot.digest,
+            method,
+            choices[0].copy(),
+            choices[1].copy(),
+            previous_id,
+            browser,
+            language,
+            gpc,
+            source,
         )
 
     @property
@@ -287,6 +316,11 @@ class Receipt:
             gpc=bool(data.get("gpc", False)),
             source=data.get("source") or "visitor",
         )
+
+
+_CHOICES: dict[
+    tuple[str, frozenset[str], frozenset[str]], tuple[dict[str, bool], dict[str, bool]]
+] = {}
 
 
 def _flags(value: Any) -> dict[str, bool]:

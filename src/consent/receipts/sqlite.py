@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import json
 import logging
 import os
@@ -13,6 +14,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, TypeAlias
 
@@ -59,14 +61,13 @@ CREATE TABLE IF NOT EXISTS consent_receipts (
 );
 CREATE INDEX IF NOT EXISTS consent_receipts_time ON consent_receipts (recorded_at, id);
 """
-_INSERT = (
-    f"INSERT INTO consent_receipts ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-)
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM consent_receipts"
 _DAY = 86400.0
 # The writer does not checkpoint (copy the WAL into the database file) itself: a second
 # thread does, after this many receipts, while the writer goes on committing.
 _CHECKPOINT_EVERY = 1000
+# Receipts per INSERT: 13 columns each stay under the 999 variables older SQLite allows.
+_ROWS = 64
 
 
 class SQLiteConsentLog:
@@ -107,6 +108,7 @@ class SQLiteConsentLog:
         # Digests of snapshots known to be stored; only the writer thread touches it.
         self._stored: set[str] = set()
         self._pending: dict[asyncio.AbstractEventLoop, _Batch] = {}
+        self._conn: sqlite3.Connection | None = None  # the writer thread's
         # The JSON text of each set of choices seen (a site has few): see _row.
         self._choices: dict[tuple[tuple[str, bool], ...], str] = {}
 
@@ -211,13 +213,14 @@ class SQLiteConsentLog:
         except RuntimeError:  # another event loop (trio): wait in a worker thread
             return await self._run_elsewhere(work)
         # Work of one turn of the event loop goes to the writer together: one thread
-        # wake-up, one transaction, one timer and one wake-up of the loop for all of it.
+        # wake-up, one commit, one timer and one wake-up of the loop for all of it.
         batch = self._pending.get(loop)
         if batch is None:
             batch = self._pending[loop] = _Batch(loop)
-            loop.call_soon(self._flush, batch)
+            loop.call_soon(self._flush, loop)
         waiter = loop.create_future()
-        batch.add(work, waiter)
+        batch.works.append(work)
+        batch.waiters.append(waiter)
         try:
             return await waiter
         except (sqlite3.Error, OSError) as exc:
@@ -226,7 +229,8 @@ class SQLiteConsentLog:
     async def _run_elsewhere(self, work: Work) -> Any:
         batch = _Batch(None)
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        batch.add(work, future)
+        batch.works.append(work)
+        batch.waiters.append(future)
         self._submit(batch)
         try:
             with anyio.fail_after(self.timeout):
@@ -238,10 +242,9 @@ class SQLiteConsentLog:
         finally:
             future.cancel()  # a no-op once done; else the work is dropped
 
-    def _flush(self, batch: _Batch) -> None:
-        assert batch.loop is not None
-        del self._pending[batch.loop]
-        batch.timer = batch.loop.call_later(self.timeout, self._expire, batch)
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._pending.pop(loop)
+        batch.timer = loop.call_later(self.timeout, self._expire, batch)
         self._submit(batch)
 
     def _expire(self, batch: _Batch) -> None:
@@ -262,6 +265,7 @@ class SQLiteConsentLog:
                 # First use, or a forked worker process: threads do not survive a fork.
                 self._jobs = queue.SimpleQueue()
                 self._pid = os.getpid()
+                self._conn = None  # a connection must not cross a fork either
                 self._thread = threading.Thread(
                     target=self._work, args=(self._jobs,), name="consent-log", daemon=True
                 )
@@ -269,7 +273,6 @@ class SQLiteConsentLog:
             self._jobs.put(batch)
 
     def _work(self, jobs: queue.SimpleQueue[_Batch | None]) -> None:
-        conn: sqlite3.Connection | None = None
         due = threading.Event()
         stop = threading.Event()
         checkpointer = threading.Thread(
@@ -282,6 +285,7 @@ class SQLiteConsentLog:
             first = jobs.get()
             if first is None:
                 break
+            # Batches queued while the writer was busy are committed together.
             batches = [first]
             while len(batches) < 64:
                 try:
@@ -299,80 +303,103 @@ class SQLiteConsentLog:
                 for work, waiter in zip(batch.works, batch.waiters, strict=True)
                 if not waiter.done()
             ]
-            if not entries:
-                _settle(batches, {})
-                continue
-            outcomes: dict[Waiter, tuple[bool, Any]] = {}
-            try:
-                conn = conn or self._connect()
-                results = self._in_transaction(conn, [work for work, _ in entries])
-                outcomes = {w: (True, r) for (_, w), r in zip(entries, results, strict=True)}
-            except Exception:
-                # One bad job must not fail the others: retry each in its own transaction,
-                # on a fresh connection (a failed COMMIT can leave this one unusable).
-                conn = _close(conn)
-                self._stored.clear()
-                for work, waiter in entries:
-                    try:
-                        conn = conn or self._connect()
-                        outcomes[waiter] = (True, self._in_transaction(conn, [work])[0])
-                    except Exception as exc:
-                        outcomes[waiter] = (False, exc)
-                        conn = _close(conn)
+            outcomes = self._do(entries) if entries else {}
             _settle(batches, outcomes)
             written += len(entries)
             if written >= _CHECKPOINT_EVERY:
                 written = 0
                 due.set()
-        _close(conn)
+        self._conn = _close(self._conn)
         stop.set()
         due.set()
         checkpointer.join()
 
-    def _in_transaction(self, conn: sqlite3.Connection, works: list[Work]) -> list[Any]:
-        """Do `works` in order, in one transaction; the results once it is committed.
-
-        Receipts that follow each other go in one `executemany`; a job (a read, a purge)
-        sees every receipt before it in the list."""
-        stored: set[str] = set()  # snapshots this transaction adds
-        rows: list[tuple[Any, ...]] = []
-        results: list[Any] = []
+    def _do(self, entries: list[tuple[Work, Waiter]]) -> dict[Waiter, tuple[bool, Any]]:
+        """Do the work in order: receipts that follow each other in one INSERT, a job (a
+        read, a purge) on its own."""
+        outcomes: dict[Waiter, tuple[bool, Any]] = {}
+        rows: list[tuple[_Write, Waiter]] = []
         wrote = False
-        conn.execute("BEGIN IMMEDIATE")
+        for work, waiter in entries:
+            if isinstance(work, _Write):
+                wrote = True
+                rows.append((work, waiter))
+                if len(rows) == _ROWS:
+                    self._store(rows, outcomes)
+                    rows = []
+            else:
+                if rows:
+                    self._store(rows, outcomes)
+                    rows = []
+                outcomes[waiter] = self._attempt(work)
+        if rows:
+            self._store(rows, outcomes)
+        if wrote and time.monotonic() >= self._next_purge:
+            self._next_purge = time.monotonic() + _DAY
+            try:
+                self._purge(self._connection(), self.retention)
+            except Exception as exc:  # the receipts are stored; the purge runs again later
+                self._forget()
+                logger.warning("consent log %r: purge failed: %s", str(self.path), exc)
+        return outcomes
+
+    def _store(
+        self, rows: list[tuple[_Write, Waiter]], outcomes: dict[Waiter, tuple[bool, Any]]
+    ) -> None:
+        """Insert receipts in one statement: a transaction of its own, committed within one
+        call into SQLite, so the writer lets go of the GIL once, for the whole commit."""
         try:
-            for work in works:
-                if isinstance(work, _Write):
-                    snapshot = work.snapshot
-                    if snapshot.digest not in self._stored and snapshot.digest not in stored:
-                        conn.execute(
-                            "INSERT OR IGNORE INTO consent_snapshots VALUES (?, ?, ?, ?, ?)",
-                            (
-                                snapshot.digest,
-                                format_time(datetime.now(UTC)),
-                                snapshot.revision,
-                                snapshot.fingerprint,
-                                snapshot.to_json(),
-                            ),
-                        )
-                        stored.add(snapshot.digest)
-                    rows.append(work.row)
-                    results.append(None)
-                    wrote = True
-                else:
-                    if rows:
-                        conn.executemany(_INSERT, rows)
-                        rows.clear()
-                    results.append(work(conn))
-            if rows:
-                conn.executemany(_INSERT, rows)
-            if wrote and time.monotonic() >= self._next_purge:
-                self._purge(conn, self.retention)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        self._stored |= stored
-        return results
+            self._insert([work for work, _ in rows])
+        except Exception as exc:
+            self._forget()
+            if len(rows) == 1:
+                outcomes[rows[0][1]] = (False, exc)
+                return
+            # One bad receipt must not fail the others: each on its own.
+            for work, waiter in rows:
+                if not waiter.done():
+                    outcomes[waiter] = self._attempt(work)
+            return
+        for _, waiter in rows:
+            outcomes[waiter] = (True, None)
+
+    def _attempt(self, work: Work) -> tuple[bool, Any]:
+        try:
+            if isinstance(work, _Write):
+                self._insert([work])
+                return True, None
+            return True, work(self._connection())
+        except Exception as exc:
+            self._forget()
+            return False, exc
+
+    def _forget(self) -> None:
+        """After a failure: a new connection (a failed statement can leave this one
+        unusable), and no trust in what is known to be stored."""
+        self._conn = _close(self._conn)
+        self._stored.clear()
+
+    def _insert(self, writes: list[_Write]) -> None:
+        conn = self._connection()
+        for snapshot in {w.snapshot.digest: w.snapshot for w in writes}.values():
+            if snapshot.digest not in self._stored:
+                conn.execute(
+                    "INSERT OR IGNORE INTO consent_snapshots VALUES (?, ?, ?, ?, ?)",
+                    (
+                        snapshot.digest,
+                        format_time(datetime.now(UTC)),
+                        snapshot.revision,
+                        snapshot.fingerprint,
+                        snapshot.to_json(),
+                    ),
+                )
+                self._stored.add(snapshot.digest)
+        conn.execute(_insert_sql(len(writes)), list(chain.from_iterable(w.row for w in writes)))
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
 
     def _checkpoints(self, due: threading.Event, stop: threading.Event) -> None:
         """Copy the WAL into the database file when asked; the writer is not held up, as
@@ -395,7 +422,11 @@ class SQLiteConsentLog:
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
-            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            self.path,
+            timeout=self.timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            cached_statements=_ROWS + 64,  # one INSERT per number of rows, and the rest
         )
         try:
             conn.execute("PRAGMA journal_mode = WAL")
@@ -409,14 +440,20 @@ class SQLiteConsentLog:
 
     def _purge(self, conn: sqlite3.Connection, age: timedelta) -> int:
         cutoff = format_time(datetime.now(UTC) - age)
-        deleted = conn.execute(
-            "DELETE FROM consent_receipts WHERE recorded_at < ?", (cutoff,)
-        ).rowcount
-        conn.execute(
-            "DELETE FROM consent_snapshots WHERE created_at < ? AND digest NOT IN "
-            "(SELECT DISTINCT snapshot FROM consent_receipts)",
-            (cutoff,),
-        )
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            deleted = conn.execute(
+                "DELETE FROM consent_receipts WHERE recorded_at < ?", (cutoff,)
+            ).rowcount
+            conn.execute(
+                "DELETE FROM consent_snapshots WHERE created_at < ? AND digest NOT IN "
+                "(SELECT DISTINCT snapshot FROM consent_receipts)",
+                (cutoff,),
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
         self._next_purge = time.monotonic() + _DAY
         self._stored.clear()  # unreferenced snapshots may be gone
         if deleted:
@@ -442,9 +479,14 @@ class _Batch:
         self.waiters: list[Waiter] = []
         self.timer: asyncio.TimerHandle | None = None
 
-    def add(self, work: Work, waiter: Waiter) -> None:
-        self.works.append(work)
-        self.waiters.append(waiter)
+
+@functools.cache
+def _insert_sql(rows: int) -> str:
+    """One INSERT of `rows` receipts."""
+    values = f"({', '.join('?' * len(COLUMNS))})"
+    return (
+        f"INSERT INTO consent_receipts ({', '.join(COLUMNS)}) VALUES {', '.join([values] * rows)}"
+    )
 
 
 def _settle(batches: list[_Batch], outcomes: dict[Waiter, tuple[bool, Any]]) -> None:
