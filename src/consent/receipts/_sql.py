@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import timedelta
 
 # Column order of `consent_receipts`, shared by both stores' INSERT and SELECT.
@@ -37,3 +39,22 @@ def check_timeout(timeout: float) -> float:
     if not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
     return float(timeout)
+
+
+class ChoicesJson:
+    """The JSON text of a receipt's categories or services, made once per set of choices.
+
+    Most decisions repeat one of a few sets (accept all, reject all). The keys are the
+    policy's ids, so the cache is bounded by the policy, not by what visitors send."""
+
+    def __init__(self) -> None:
+        self._texts: dict[tuple[tuple[str, bool], ...], str] = {}
+
+    def json(self, choices: Mapping[str, bool]) -> str:
+        key = tuple(choices.items())
+        text = self._texts.get(key)
+        if text is None:
+            if len(self._texts) >= 1024:
+                self._texts.clear()
+            text = self._texts[key] = json.dumps(dict(choices))
+        return text

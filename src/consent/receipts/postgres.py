@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import anyio
 
 from consent.receipts._model import DEFAULT_RETENTION, LogUnavailable, Receipt, Snapshot
-from consent.receipts._sql import COLUMNS, PAGE, check_retention, check_timeout
+from consent.receipts._sql import COLUMNS, PAGE, ChoicesJson, check_retention, check_timeout
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -51,12 +53,14 @@ CREATE INDEX IF NOT EXISTS consent_receipts_time ON consent_receipts (recorded_a
 # json, not jsonb: it keeps the policy's order of categories and services.
 # Several app servers may create the tables at once; they queue on this lock.
 _SCHEMA_LOCK = 0x636F6E73656E74  # "consent"
-_INSERT = (
-    f"INSERT INTO consent_receipts ({', '.join(COLUMNS)}) "
-    f"VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+# The JSON of categories and services is sent as text: the same text json.dumps made
+# before (json keeps it as it is), without adapting a dict per receipt.
+_VALUES = (
+    "(" + ", ".join("%s::json" if c in ("categories", "services") else "%s" for c in COLUMNS) + ")"
 )
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM consent_receipts"
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+_ROWS = 1000  # receipts per INSERT at most (13 parameters each, of 65535)
 _DAY = 86400.0
 
 
@@ -89,6 +93,13 @@ class PostgresConsentLog:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._opening: asyncio.Lock | None = None
         self._next_purge = 0.0
+        # Receipts waiting for the writer task (one per event loop at a time).
+        self._writes: list[_Write] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._writes_loop: asyncio.AbstractEventLoop | None = None
+        self._choices = ChoicesJson()
+        # Digests of snapshots known to be stored (forgotten on purge).
+        self._stored: set[str] = set()
 
     def __repr__(self) -> str:
         # The DSN may hold a password: show where, never how.
@@ -97,17 +108,76 @@ class PostgresConsentLog:
         return f"<PostgresConsentLog {where}>"
 
     async def write(self, receipt: Receipt, snapshot: Snapshot) -> None:
-        from psycopg.types.json import Json, Jsonb
+        row = (
+            receipt.id,
+            receipt.recorded_at,
+            receipt.revision,
+            receipt.fingerprint,
+            receipt.snapshot,
+            receipt.method,
+            self._choices.json(receipt.categories),
+            self._choices.json(receipt.services),
+            receipt.previous_id,
+            receipt.browser,
+            receipt.language,
+            receipt.gpc,
+            receipt.source,
+        )
+        loop = asyncio.get_running_loop()
+        if self._writes_loop is not loop:  # a new event loop: what the old one had is gone
+            self._writes, self._writer, self._writes_loop = [], None, loop
+        waiter = loop.create_future()
+        self._writes.append((row, snapshot, waiter))
+        if self._writer is None:
+            self._writer = loop.create_task(self._write_all())
+        await waiter
 
-        row: list[Any] = [getattr(receipt, column) for column in COLUMNS]
-        row[COLUMNS.index("categories")] = Json(dict(receipt.categories))
-        row[COLUMNS.index("services")] = Json(dict(receipt.services))
-        purge = time.monotonic() >= self._next_purge
-        if purge:
+    async def _write_all(self) -> None:
+        """Store the receipts waiting, a batch per round trip, until none is left: those
+        that arrive while a batch is on its way go in the next one."""
+        try:
+            while self._writes:
+                # Receipts whose caller gave up (timeout, disconnect) are dropped.
+                waiting = [write for write in self._writes if not write[2].done()]
+                batch, self._writes = waiting[:_ROWS], waiting[_ROWS:]
+                if batch:
+                    await self._write_batch(batch)
+        finally:
+            self._writer = None
+            for _, _, waiter in self._writes:  # only when cancelled (the loop closing)
+                if not waiter.done():
+                    waiter.set_exception(LogUnavailable(f"consent log {self!r} was closed"))
+
+    async def _write_batch(self, batch: list[_Write]) -> None:
+        try:
+            await self._run(lambda conn: self._insert(conn, batch))
+        except LogUnavailable as exc:
+            if len(batch) > 1 and isinstance(exc.__cause__, _psycopg().IntegrityError):
+                for write in batch:  # one bad receipt must not fail the others
+                    if not write[2].done():
+                        await self._write_batch([write])
+                return
+            for _, _, waiter in batch:
+                if not waiter.done():
+                    waiter.set_exception(exc)
+            return
+        for _, _, waiter in batch:
+            if not waiter.done():
+                waiter.set_result(None)
+        if time.monotonic() >= self._next_purge:
             self._next_purge = time.monotonic() + _DAY
+            try:
+                await self.purge()
+            except LogUnavailable as exc:  # the receipts are stored; it runs again later
+                logger.warning("%s", exc)
 
-        async def job(conn: AsyncConnection[Any]) -> None:
-            async with conn.transaction(), conn.pipeline():
+    async def _insert(self, conn: AsyncConnection[Any], batch: list[_Write]) -> None:
+        """One INSERT for the whole batch: one round trip, one transaction, committed
+        (and on disk) before any of its receipts is confirmed."""
+        from psycopg.types.json import Jsonb
+
+        for snapshot in {snapshot.digest: snapshot for _, snapshot, _ in batch}.values():
+            if snapshot.digest not in self._stored:
                 await conn.execute(
                     "INSERT INTO consent_snapshots (digest, revision, fingerprint, document) "
                     "VALUES (%s, %s, %s, %s) ON CONFLICT (digest) DO NOTHING",
@@ -118,11 +188,8 @@ class PostgresConsentLog:
                         Jsonb(snapshot.document),
                     ),
                 )
-                await conn.execute(_INSERT, row)
-            if purge:
-                await self._purge(conn, self.retention)
-
-        await self._run(job)
+                self._stored.add(snapshot.digest)
+        await conn.execute(_insert_sql(len(batch)), list(chain.from_iterable(w[0] for w in batch)))
 
     async def get(self, receipt_id: str) -> Receipt | None:
         async def job(conn: AsyncConnection[Any]) -> Receipt | None:
@@ -179,6 +246,8 @@ class PostgresConsentLog:
         return result
 
     async def aclose(self) -> None:
+        if self._writer is not None and self._writes_loop is asyncio.get_running_loop():
+            await asyncio.wait([self._writer])  # bounded by the timeout
         pool, self._pool, self._loop = self._pool, None, None
         if pool is not None:
             await pool.close()
@@ -186,7 +255,7 @@ class PostgresConsentLog:
     # -- internals -------------------------------------------------------------------------
 
     async def _run(self, job: Any) -> Any:
-        import psycopg
+        psycopg = _psycopg()
         import psycopg_pool
 
         try:
@@ -252,9 +321,28 @@ class PostgresConsentLog:
                 "(SELECT 1 FROM consent_receipts r WHERE r.snapshot = s.digest)",
                 (cutoff,),
             )
+        self._stored.clear()  # unreferenced snapshots may be gone
         if deleted:
             logger.info("consent log: purged %d receipts older than %s", deleted, cutoff)
         return int(deleted)
+
+
+# A receipt waiting to be written: its row, its snapshot, its caller's future.
+_Write = tuple[tuple[Any, ...], Snapshot, "asyncio.Future[None]"]
+
+
+@functools.cache
+def _insert_sql(rows: int) -> str:
+    """One INSERT of `rows` receipts."""
+    return (
+        f"INSERT INTO consent_receipts ({', '.join(COLUMNS)}) VALUES {', '.join([_VALUES] * rows)}"
+    )
+
+
+def _psycopg() -> Any:
+    import psycopg
+
+    return psycopg
 
 
 def _receipt(row: tuple[Any, ...]) -> Receipt:

@@ -12,7 +12,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from itertools import chain
 from pathlib import Path
@@ -27,7 +27,7 @@ from consent.receipts._model import (
     Snapshot,
     format_time,
 )
-from consent.receipts._sql import COLUMNS, PAGE, check_retention, check_timeout
+from consent.receipts._sql import COLUMNS, PAGE, ChoicesJson, check_retention, check_timeout
 
 __all__ = ["SQLiteConsentLog"]
 
@@ -109,8 +109,7 @@ class SQLiteConsentLog:
         self._stored: set[str] = set()
         self._pending: dict[asyncio.AbstractEventLoop, _Batch] = {}
         self._conn: sqlite3.Connection | None = None  # the writer thread's
-        # The JSON text of each set of choices seen (a site has few): see _row.
-        self._choices: dict[tuple[tuple[str, bool], ...], str] = {}
+        self._choices = ChoicesJson()
 
     def __repr__(self) -> str:
         return f"<SQLiteConsentLog {str(self.path)!r}>"
@@ -184,26 +183,14 @@ class SQLiteConsentLog:
             receipt.fingerprint,
             receipt.snapshot,
             receipt.method,
-            self._choices_json(receipt.categories),
-            self._choices_json(receipt.services),
+            self._choices.json(receipt.categories),
+            self._choices.json(receipt.services),
             receipt.previous_id,
             receipt.browser,
             receipt.language,
             int(receipt.gpc),
             receipt.source,
         )
-
-    def _choices_json(self, choices: Mapping[str, bool]) -> str:
-        # Most decisions repeat one of a few sets of choices (accept all, reject all):
-        # their JSON text is made once. The keys are the policy's ids, so the cache is
-        # bounded by the policy, not by what visitors send.
-        key = tuple(choices.items())
-        text = self._choices.get(key)
-        if text is None:
-            if len(self._choices) >= 1024:
-                self._choices.clear()
-            text = self._choices[key] = json.dumps(dict(choices))
-        return text
 
     # -- the writer thread ---------------------------------------------------------------
 
