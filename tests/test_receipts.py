@@ -6,6 +6,7 @@ Every store test runs against SQLite (a real file) and PostgreSQL (a real server
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Coroutine
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from consent import Policy
 from consent.receipts import (
@@ -117,6 +120,40 @@ def make_log(request: pytest.FixtureRequest, tmp_path: Path) -> LogFactory:
 def test_browser_family_is_coarse(user_agent: str | None, family: str) -> None:
     """D1: a family name only, never the user-agent or its version."""
     assert browser_family(user_agent) == family
+
+
+_BOTS = re.compile(r"bot|crawl|spider|slurp|headless|lighthouse", re.IGNORECASE)
+_MARKS = (
+    ("edge", ("Edg/", "Edge/", "EdgA/", "EdgiOS/")),
+    ("opera", ("OPR/", "Opera")),
+    ("samsung", ("SamsungBrowser/",)),
+    ("firefox", ("Firefox/", "FxiOS/")),
+    ("chrome", ("Chrome/", "CriOS/", "Chromium/")),
+    ("safari", ("Safari/",)),
+)
+
+
+def reference_family(user_agent: str) -> str:
+    """browser_family as first written: one case-insensitive search, no cache."""
+    if not user_agent:
+        return "unknown"
+    if _BOTS.search(user_agent):
+        return "bot"
+    return next((f for f, marks in _MARKS if any(m in user_agent for m in marks)), "other")
+
+
+@given(
+    st.lists(
+        st.sampled_from(["BOT", "Crawl", "\u017fpider", "SlurP", "Chrome/", "Edg/", "OPR/", "é"])
+        | st.text(max_size=8),
+        max_size=6,
+    ).map("".join)
+)
+def test_browser_family_answers_like_the_first_version(user_agent: str) -> None:
+    """The lowered ASCII search and the cache of seen user-agents change no answer,
+    including the Unicode case folding of the non-ASCII path (U+017F, a long s, is an "s")."""
+    assert browser_family(user_agent) == reference_family(user_agent)
+    assert browser_family(user_agent) == reference_family(user_agent)  # from the cache
 
 
 @pytest.mark.parametrize(
@@ -437,3 +474,80 @@ def test_sqlite_checkpoints_off_the_writer(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         (count,) = db.execute("SELECT count(*) FROM consent_receipts").fetchone()
     assert count == len(receipts)
+
+
+# -- batching (group commit) ---------------------------------------------------------------
+
+
+def test_a_duplicate_within_one_batch_fails_alone(make_log: LogFactory) -> None:
+    """Two writes of one receipt in the same batch: one is stored, the other fails, and the
+    rest of the batch is stored."""
+    good = [receipt_of(decide()) for _ in range(10)]
+
+    async def main() -> None:
+        log = make_log()
+        results = await asyncio.gather(
+            *(log.write(r, SNAPSHOT) for r in [*good, good[3]]), return_exceptions=True
+        )
+        assert results[:10] == [None] * 10
+        assert isinstance(results[10], LogUnavailable)
+        assert sorted([r.id async for r in log.receipts()]) == sorted(r.id for r in good)
+        await log.aclose()
+
+    run(main())
+
+
+def test_sqlite_work_runs_in_the_order_it_was_asked(tmp_path: Path) -> None:
+    """A read asked after a write in the same turn of the loop sees the write."""
+    receipts = [receipt_of(decide()) for _ in range(5)]
+
+    async def main() -> None:
+        log = SQLiteConsentLog(tmp_path / "log.db")
+        *_, found = await asyncio.gather(
+            *(log.write(r, SNAPSHOT) for r in receipts), log.get(receipts[-1].id)
+        )
+        assert found == receipts[-1]
+        await log.aclose()
+
+    run(main())
+
+
+def test_sqlite_no_receipt_is_confirmed_before_its_batch_is_committed(tmp_path: Path) -> None:
+    """While another process holds the write lock nothing is confirmed; once it is gone,
+    each write returns only when its receipt can be read from another connection."""
+    path = tmp_path / "log.db"
+    receipts = [receipt_of(decide()) for _ in range(40)]
+
+    async def main() -> None:
+        log = SQLiteConsentLog(path, timeout=5)
+        await log.write(receipt_of(decide()), SNAPSHOT)  # creates the tables
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        seen: list[bool] = []
+
+        async def write(receipt: Receipt) -> None:
+            await log.write(receipt, SNAPSHOT)
+            with sqlite3.connect(path) as other:
+                found = other.execute(
+                    "SELECT count(*) FROM consent_receipts WHERE id = ?", (receipt.id,)
+                ).fetchone()
+            seen.append(found == (1,))
+
+        tasks = [asyncio.create_task(write(r)) for r in receipts]
+        await asyncio.sleep(0.3)
+        assert not any(task.done() for task in tasks)
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        await asyncio.gather(*tasks)
+        assert seen == [True] * len(receipts)
+        await log.aclose()
+
+    run(main())
+
+
+def test_receipts_of_one_choice_share_nothing() -> None:
+    """The mappings of repeated choices are made once, but each receipt has its own."""
+    first, second = receipt_of(decide()), receipt_of(decide())
+    assert first.categories == second.categories
+    assert first.categories is not second.categories
+    assert first.services is not second.services
