@@ -551,3 +551,21 @@ def test_receipts_of_one_choice_share_nothing() -> None:
     assert first.categories == second.categories
     assert first.categories is not second.categories
     assert first.services is not second.services
+
+
+def test_a_purged_snapshot_is_stored_again(make_log: LogFactory) -> None:
+    """The stores remember which snapshots they stored, and forget it on a purge."""
+
+    async def main() -> None:
+        log = make_log()
+        await log.write(receipt_of(decide(at=ConsentState.now() - timedelta(hours=1))), SNAPSHOT)
+        await asyncio.sleep(2.1)  # the snapshot's time is stored in whole seconds
+        assert await log.purge(timedelta(seconds=1)) == 1
+        assert await log.snapshot(SNAPSHOT.digest) is None
+        later = receipt_of(decide())
+        await log.write(later, SNAPSHOT)
+        assert await log.get(later.id) == later
+        assert await log.snapshot(SNAPSHOT.digest) is not None
+        await log.aclose()
+
+    run(main())
