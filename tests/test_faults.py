@@ -151,8 +151,12 @@ def test_a_locked_database_refuses_grants_then_recovers(
     # SQLite's busy timeout and the store's own timeout are the same 0.5 s; either speaks.
     assert "database is locked" in caplog.text or "did not answer within 0.5 s" in caplog.text
     assert "refusal took effect without a receipt" in caplog.text
-    methods = sorted(r.method for r in all_receipts(log))
-    assert methods[0] == "accept_all" and methods[-1] == "reject_all"  # TODO: phantom
+    receipts = all_receipts(log)
+    [grant] = [r for r in receipts if r.method == "accept_all"]  # the refused one left none
+    assert grant.previous_id in {r.id for r in receipts if r.method == "reject_all"}
+    # The other visitor's refusal may still have been stored once the lock was gone: its
+    # id is the one in that visitor's cookie, so it is a receipt of what took effect.
+    assert {r.method for r in receipts} == {"accept_all", "reject_all"} and len(receipts) <= 3
 
 
 def test_a_short_lock_only_delays_the_decision(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ class ConsentConfig:
     max_body_size: int = 64 * 1024
     log: ConsentLog | None = None
     log_timeout: float = 10.0
+    log_bounds_itself: bool = False  # SQLiteConsentLog and PostgresConsentLog, exactly
     snapshot: Snapshot | None = None
     negotiate: Negotiator | None = None
 

@@ -182,10 +182,13 @@ class ConsentEndpoints:
             language=state.language,
         )
         try:
-            # A store that hangs (a lost database connection, a locked file) must not hold
-            # the visitor's request forever: after log_timeout it counts as a failure.
-            async with asyncio.timeout(config.log_timeout):
+            if config.log_bounds_itself:  # the package's stores time out on their own
                 await config.log.write(receipt, config.snapshot)
+            else:
+                # A store that hangs (a lost database connection, a locked file) must not
+                # hold the visitor's request forever: after log_timeout it is a failure.
+                async with asyncio.timeout(config.log_timeout):
+                    await config.log.write(receipt, config.snapshot)
         except Exception as exc:  # any store failure, whatever the store raised
             if isinstance(exc, TimeoutError):
                 exc = TimeoutError(f"no answer within log_timeout={config.log_timeout:g} s")
