@@ -8,12 +8,12 @@ import re
 import sys
 import unicodedata
 from collections.abc import Awaitable, Callable
-from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message
 
 from consent import Policy
+from tests import asgi
 
 __all__ = [
     "BASE_HOST",
@@ -121,32 +121,9 @@ def call_asgi(
     chunks: list[bytes],
 ) -> list[Message]:
     """One request into `app` in-process; the messages it sent, in order."""
-    sent: list[Message] = []
-    pending = list(chunks) or [b""]
-
-    async def receive() -> Message:
-        if not pending:
-            return {"type": "http.disconnect"}
-        chunk = pending.pop(0)
-        return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "scheme": "https",
-        "query_string": b"",
-        "server": (BASE_HOST, 443),
-        "client": ("127.0.0.1", 5000),
-        "headers": [(b"host", BASE_HOST.encode()), *headers],
-    }
+    scope, receive, send, sent = asgi.request(
+        method, path, headers, list(chunks) or [b""], scheme="https", host=BASE_HOST
+    )
     _drive(app(scope, receive, send))
     return sent
 

@@ -8,7 +8,7 @@ import secrets
 import tempfile
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import pytest
 from starlette.applications import Starlette
@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message
 
 from consent import ConsentMiddleware, Policy, get_consent
+from tests import asgi
 
 T = TypeVar("T")
 
@@ -127,6 +128,14 @@ def client() -> TestClient:
     return TestClient(make_app())
 
 
+def unavailable(reason: str) -> NoReturn:
+    """A browser, database or tool the test needs is missing: a failure in CI (CI=true),
+    where `.ci/run` installs everything, and a skip with `reason` elsewhere."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion on a fresh event loop in its own thread.
 
@@ -147,32 +156,7 @@ def call_asgi(
 ) -> list[Message]:
     """One request straight into an ASGI app (no test client): the body in `chunks`, the
     messages the app sent returned in order."""
-    sent: list[Message] = []
-    pending = list(chunks)
-
-    async def receive() -> Message:
-        if not pending:
-            return {"type": "http.disconnect"}
-        chunk = pending.pop(0)
-        return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "scheme": "http",
-        "query_string": b"",
-        "server": (host.decode(), 80),
-        "client": ("127.0.0.1", 5000),
-        "headers": [(b"host", host), *headers],
-    }
+    scope, receive, send, sent = asgi.request(method, path, headers, chunks, host=host.decode())
 
     async def call() -> None:
         await app(scope, receive, send)
@@ -194,9 +178,7 @@ def postgres_server() -> str:
             f"no PostgreSQL server for the tests ({exc.__class__.__name__}); start one with "
             "`make postgres` (Debian, as root) or point CONSENT_TEST_POSTGRES at one"
         )
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable(reason)
     return POSTGRES_DSN
 
 
