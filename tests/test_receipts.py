@@ -222,6 +222,9 @@ def test_snapshot_covers_texts_interface_and_assets() -> None:
     assert {"static/consent.js", "static/consent.css", "templates/consent/banner.html"} <= set(
         document["assets"]
     )
+    # Staff-only templates (the reports) are not what visitors were shown.
+    staff = {f"templates/consent/{n}" for n in ("report.html", "scan.html", "_report.css")}
+    assert not staff & set(document["assets"])
     # A stored document is re-hashed, never trusted.
     assert Snapshot.from_document(document).digest == SNAPSHOT.digest
 

@@ -225,7 +225,8 @@ def _counts(counter: Counter[Any], total: int, keys: list[Any] | None = None) ->
 
 
 @cache
-def _environment() -> Environment:
+def report_environment() -> Environment:
+    """The Jinja2 environment of the HTML reports (this one and `consent scan`'s)."""
     return Environment(
         loader=PackageLoader("consent", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -266,7 +267,7 @@ def render_report(
     data = total > 0
     ordered = sorted(findings, key=lambda f: f.level != "error")
     return (
-        _environment()
+        report_environment()
         .get_template("consent/report.html")
         .render(
             policy=policy,

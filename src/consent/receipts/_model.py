@@ -131,6 +131,10 @@ def method_of(action: str, previous: ConsentState, new: ConsentState) -> Method:
     return action  # type: ignore[return-value]
 
 
+# Templates that compliance staff see, never visitors: they are no part of a snapshot.
+_STAFF_ONLY = frozenset({"report.html", "scan.html", "_report.css"})
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """What visitors were shown and asked under one configuration: the policy with all its
@@ -155,7 +159,7 @@ class Snapshot:
         assets = {}
         for folder in ("templates/consent", "static"):
             for item in sorted(package.joinpath(folder).iterdir(), key=lambda i: i.name):
-                if item.is_file() and item.name != "report.html":  # staff-only
+                if item.is_file() and item.name not in _STAFF_ONLY:
                     digest = hashlib.sha256(item.read_bytes()).hexdigest()
                     assets[f"{folder}/{item.name}"] = digest
         document = {

@@ -7,11 +7,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any, Literal
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
+from consent.report import report_environment
 from consent.scan.classify import Classifier, Verdict
 from consent.scan.findings import Finding, count_levels
 from consent.scan.model import PHASE_TITLES, PHASES, Inventory, ScanResult, SeenCookie
@@ -202,16 +200,6 @@ def _json(
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-@cache
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("consent", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def _html(
     result: ScanResult, findings: Sequence[Finding], classifier: Classifier, suggestions: str
 ) -> str:
@@ -229,7 +217,7 @@ def _html(
         for p in PHASES
     ]
     return (
-        _environment()
+        report_environment()
         .get_template("consent/scan.html")
         .render(
             result=result,
