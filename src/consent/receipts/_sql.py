@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from consent.receipts._model import Receipt
 
 # Column order of `consent_receipts`, shared by both stores' INSERT and SELECT.
 COLUMNS = (
@@ -41,8 +45,9 @@ def check_timeout(timeout: float) -> float:
     return float(timeout)
 
 
-class ChoicesJson:
-    """The JSON text of a receipt's categories or services, made once per set of choices.
+class ReceiptRows:
+    """Rows for `consent_receipts`, with the JSON text of a receipt's categories or services
+    made once per set of choices.
 
     Most decisions repeat one of a few sets (accept all, reject all). The keys are the
     policy's ids, so the cache is bounded by the policy, not by what visitors send."""
@@ -58,3 +63,22 @@ class ChoicesJson:
                 self._texts.clear()
             text = self._texts[key] = json.dumps(dict(choices))
         return text
+
+    def row(self, receipt: Receipt, recorded_at: Any, gpc: Any) -> tuple[Any, ...]:
+        """The receipt as a row of `consent_receipts`, in COLUMNS order; each store passes
+        the time and the GPC flag in its own column types."""
+        return (
+            receipt.id,
+            recorded_at,
+            receipt.revision,
+            receipt.fingerprint,
+            receipt.snapshot,
+            receipt.method,
+            self.json(receipt.categories),
+            self.json(receipt.services),
+            receipt.previous_id,
+            receipt.browser,
+            receipt.language,
+            gpc,
+            receipt.source,
+        )

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import anyio
 
 from consent.receipts._model import DEFAULT_RETENTION, LogUnavailable, Receipt, Snapshot
-from consent.receipts._sql import COLUMNS, PAGE, ChoicesJson, check_retention, check_timeout
+from consent.receipts._sql import COLUMNS, PAGE, ReceiptRows, check_retention, check_timeout
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -97,7 +97,7 @@ class PostgresConsentLog:
         self._writes: list[_Write] = []
         self._writer: asyncio.Task[None] | None = None
         self._writes_loop: asyncio.AbstractEventLoop | None = None
-        self._choices = ChoicesJson()
+        self._choices = ReceiptRows()
         # Digests of snapshots known to be stored (forgotten on purge).
         self._stored: set[str] = set()
 
@@ -108,21 +108,7 @@ class PostgresConsentLog:
         return f"<PostgresConsentLog {where}>"
 
     async def write(self, receipt: Receipt, snapshot: Snapshot) -> None:
-        row = (
-            receipt.id,
-            receipt.recorded_at,
-            receipt.revision,
-            receipt.fingerprint,
-            receipt.snapshot,
-            receipt.method,
-            self._choices.json(receipt.categories),
-            self._choices.json(receipt.services),
-            receipt.previous_id,
-            receipt.browser,
-            receipt.language,
-            receipt.gpc,
-            receipt.source,
-        )
+        row = self._choices.row(receipt, receipt.recorded_at, receipt.gpc)
         loop = asyncio.get_running_loop()
         if self._writes_loop is not loop:  # a new event loop: what the old one had is gone
             self._writes, self._writer, self._writes_loop = [], None, loop

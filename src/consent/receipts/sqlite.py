@@ -27,7 +27,7 @@ from consent.receipts._model import (
     Snapshot,
     format_time,
 )
-from consent.receipts._sql import COLUMNS, PAGE, ChoicesJson, check_retention, check_timeout
+from consent.receipts._sql import COLUMNS, PAGE, ReceiptRows, check_retention, check_timeout
 
 __all__ = ["SQLiteConsentLog"]
 
@@ -109,7 +109,7 @@ class SQLiteConsentLog:
         self._stored: set[str] = set()
         self._pending: dict[asyncio.AbstractEventLoop, _Batch] = {}
         self._conn: sqlite3.Connection | None = None  # the writer thread's
-        self._choices = ChoicesJson()
+        self._choices = ReceiptRows()
 
     def __repr__(self) -> str:
         return f"<SQLiteConsentLog {str(self.path)!r}>"
@@ -176,21 +176,7 @@ class SQLiteConsentLog:
 
     def _row(self, receipt: Receipt) -> tuple[Any, ...]:
         """The receipt as a row of `consent_receipts`, in COLUMNS order."""
-        return (
-            receipt.id,
-            format_time(receipt.recorded_at),
-            receipt.revision,
-            receipt.fingerprint,
-            receipt.snapshot,
-            receipt.method,
-            self._choices.json(receipt.categories),
-            self._choices.json(receipt.services),
-            receipt.previous_id,
-            receipt.browser,
-            receipt.language,
-            int(receipt.gpc),
-            receipt.source,
-        )
+        return self._choices.row(receipt, format_time(receipt.recorded_at), int(receipt.gpc))
 
     # -- the writer thread ---------------------------------------------------------------
 
