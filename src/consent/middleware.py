@@ -282,8 +282,8 @@ class ConsentMiddleware:
         host = Headers(scope=scope).get("host", "")
         https = scope.get("scheme") == "https"
         config = self.config
+        secure = "; Secure" if https else ""
         for value in copy_deletions(config.cookie_name, host, scope["path"], config.domain):
-            secure = "; Secure" if https else ""
             message["headers"].append((b"set-cookie", (value + secure).encode("latin-1")))
 
     def _carries_refused(self, header: bytes) -> bool:
