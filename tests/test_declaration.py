@@ -13,7 +13,7 @@ import pytest
 
 from consent import Policy, load_policy
 from consent.cli import main
-from consent.declaration import render_declaration
+from consent.declaration import Format, render_declaration
 from tests.conftest import POLICY_DATA
 
 POLICY = Policy.model_validate(POLICY_DATA)
@@ -63,6 +63,20 @@ def test_language_picks_translated_texts() -> None:
     policy = Policy.model_validate(content)
     assert "## Statistik" in render_declaration(policy, "md", "de")
     assert "## Analytics" in render_declaration(policy, "md", "fr")
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_missing_translations_fall_back_to_the_default_language(fmt: Format) -> None:
+    """Issue 7 (policy texts per language): a text without the asked language is shown
+    in the policy's default language, not in whichever language the file lists first."""
+    content: dict[str, Any] = json.loads(json.dumps(POLICY_DATA))
+    content["default_language"] = "de"
+    content["controller"] = {"fr": "Exemple SA", "de": "Beispiel GmbH"}
+    content["categories"][1]["description"] = {"fr": "Mesure d'audience.", "de": "Reichweite."}
+    policy = Policy.model_validate(content)
+    text = render_declaration(policy, fmt, "it")
+    assert "Beispiel GmbH" in text and "Reichweite." in text
+    assert "Exemple SA" not in text and "Mesure" not in text
 
 
 @pytest.mark.parametrize("fmt", ["html", "md", "json", "csv"])

@@ -56,18 +56,21 @@ def _markdown(policy: Policy, lang: str) -> str:
     def cell(text: str) -> str:
         return " ".join(text.split()).replace("|", "\\|")
 
+    def t(text: str | dict[str, str]) -> str:
+        return cell(localize(text, lang, policy.default_language))
+
     ui = strings(lang)
     lines = [f"# {ui['declaration']}", ""]
     if policy.controller:
-        lines += [f"{ui['controller']} {cell(localize(policy.controller, lang))}", ""]
+        lines += [f"{ui['controller']} {t(policy.controller)}", ""]
     days = format_duration(f"{policy.max_age_days} days", lang)
     lines += [ui["revision"].format(revision=policy.revision, days=days), ""]
     rows = list(_rows(policy, lang))
     for category in policy.categories:
-        title = cell(localize(category.title, lang, policy.default_language))
+        title = t(category.title)
         if category.required:
             title += f" ({ui['always_on']})"
-        lines += [f"## {title}", "", cell(localize(category.description, lang)), ""]
+        lines += [f"## {title}", "", t(category.description), ""]
         lines += [
             f"| {ui['service']} | {ui['cookie']} | {ui['purpose']} | {ui['duration']} |",
             "|---|---|---|---|",
