@@ -147,3 +147,20 @@ def test_the_page_script_honours_the_property_alone(new_page: NewPage, server: s
     update = consent_commands(page)[-1][1]
     assert all(update[kind] == "denied" for kind in ADS)
     assert page.evaluate("window.consent.allows('youtube')") is False
+
+
+def test_the_property_alone_keeps_a_stored_grant_off_the_ad_types(
+    new_page: NewPage, server: str
+) -> None:
+    """F3 with E3: a stored "Accept all" meets a browser that now exposes
+    navigator.globalPrivacyControl without the header: the update gcm.js builds from the
+    cookie denies the three ad types and keeps analytics granted."""
+    page = new_page()
+    page.goto(server + "/")
+    banner_button(page, "Accept all").click()
+    wait_for(page, "window.exampleGoogleTag && window.exampleGoogleTag.loaded")
+    page.add_init_script(GPC_PROPERTY)
+    page.goto(server + "/articles/india-japan-vision")
+    layer = data_layer(page)
+    assert layer[0] == ["consent", "default", {**values(), "wait_for_update": 500}]
+    assert layer[1] == ["consent", "update", values(analytics_storage=True)]

@@ -9,13 +9,19 @@
   const layer = (window.dataLayer = window.dataLayer || []);
   // Google's tags read Arguments objects from the data layer, as their own snippet pushes.
   window.gtag = window.gtag || function gtag() { layer.push(arguments); };
-  for (const values of cfg.default) window.gtag("consent", "default", values);
-  if (cfg.update) window.gtag("consent", "update", cfg.update);
+  // GPC seen only by the page (no header reached the server): the ad types stay denied.
+  const gpc = navigator.globalPrivacyControl === true;
+  const noAds = (values) => {
+    if (gpc) for (const type of cfg.ads) if (type in values) values[type] = "denied";
+    return values;
+  };
+  for (const values of cfg.default) window.gtag("consent", "default", noAds(values));
+  if (cfg.update) window.gtag("consent", "update", noAds(cfg.update));
 
   d.addEventListener("consent:change", ({ detail: state }) => {
     const on = new Set(cfg.always);
     for (const id of state.granted) for (const type of cfg.types[id] || []) on.add(type);
-    if (state.gpc || navigator.globalPrivacyControl === true) for (const type of cfg.ads) on.delete(type);
+    if (state.gpc || gpc) for (const type of cfg.ads) on.delete(type);
     const values = {};
     for (const type of cfg.all) values[type] = on.has(type) ? "granted" : "denied";
     window.gtag("consent", "update", values);
