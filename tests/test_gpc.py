@@ -9,15 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jinja2 import DictLoader, Environment
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.templating import Jinja2Templates
 from starlette.testclient import TestClient
 
 from consent import ConsentMiddleware, Policy, PolicyError, get_consent
 from consent.gpc import gpc_signal
+from consent.jinja import context_processor
 from consent.receipts import Receipt, SQLiteConsentLog
 from consent.signing import ConsentCodec
 from tests.conftest import POLICY_DATA, SECRET, run_async
@@ -278,3 +281,45 @@ def test_a_required_category_cannot_be_opted_out() -> None:
         from consent.policy import validate_policy
 
         validate_policy(data, "consent.toml")
+
+
+def template_client(policy: Policy) -> TestClient:
+    page = (
+        "{{ consent.allows('marketing') }}/{{ consent.allows('analytics') }}{{ consent.banner() }}"
+    )
+    templates = Jinja2Templates(
+        env=Environment(loader=DictLoader({"p.html": page}), autoescape=True),
+        context_processors=[context_processor],
+    )
+
+    async def render(request: Request) -> Response:
+        return templates.TemplateResponse(request, "p.html")
+
+    app = Starlette(
+        routes=[Route("/", render)],
+        middleware=[Middleware(ConsentMiddleware, policy=policy, secret_key=SECRET)],
+    )
+    return TestClient(app)
+
+
+def test_templates_see_the_signal() -> None:
+    """F1 in templates: `consent.allows()` is False for the opt-out category under the
+    signal, over a stored grant, and stays so after the signal is gone (F2)."""
+    c = template_client(POLICY)
+    accept_all(c)
+    assert c.get("/").text == "True/True"
+    assert c.get("/", headers=GPC).text == "False/True"
+    assert c.get("/").text == "False/True"
+
+
+def test_the_banner_still_asks_with_the_note_which_can_be_turned_off() -> None:
+    """F4, F6: under the signal the banner is shown, with the note naming the flagged
+    categories; `gpc_note = false` under `[banner]` leaves the note out, not the banner."""
+    html = template_client(POLICY).get("/", headers=GPC).text
+    assert "data-consent-banner" in html
+    note = html[html.index("data-consent-gpc") :].split("</p>")[0]
+    assert "Opt-out preference signal honoured" in note and "Marketing" in note
+    assert "data-consent-gpc" not in template_client(POLICY).get("/").text  # no signal
+    quiet = Policy.model_validate({**DATA, "banner": {"gpc_note": False}})
+    html = template_client(quiet).get("/", headers=GPC).text
+    assert "data-consent-banner" in html and "data-consent-gpc" not in html
