@@ -42,7 +42,7 @@ def test_example_first_visit_shows_banner_and_sets_nothing(app: Starlette) -> No
     assert 'data-analytics="off"' in response.text
     assert 'type="text/plain"' in response.text  # the statistics tag is inert
     assert "set-cookie" not in response.headers
-    assert response.headers["vary"] == "Cookie, Sec-GPC"
+    assert response.headers["vary"] == "Cookie, Sec-GPC, Accept-Language"
 
 
 @APPS

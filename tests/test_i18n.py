@@ -17,6 +17,7 @@ from consent.policy import validate_policy
 from consent.receipts import SQLiteConsentLog
 from examples.app import app
 from tests.conftest import POLICY_DATA, make_app, run_async
+from tests.test_jinja import build
 
 ALL = ("en", "de", "fr", "pt", "nb", "zh", "he", "ar", "pl")
 
@@ -249,3 +250,14 @@ def test_lint_warns_about_texts_missing_in_a_site_language() -> None:
     del data["languages"]
     policy = validate_policy(data, "consent.toml")
     assert not [f for f in lint(policy, data) if f.code == "untranslated"]
+
+
+def test_pages_showing_consent_parts_vary_on_accept_language() -> None:
+    """Issue 7 (the banner in the visitor's language) behind a shared cache: a page that
+    shows the banner says it depends on Accept-Language; a site with one language, and a
+    page that only reads the state, do not."""
+    assert TestClient(app).get("/").headers["vary"] == "Cookie, Sec-GPC, Accept-Language"
+    reads_state = build(template="{{ consent.allows('analytics') }}")
+    assert reads_state.get("/page").headers["vary"] == "Cookie"
+    one_language = build({**POLICY_DATA, "languages": ["en"]}, "{{ consent.banner() }}")
+    assert one_language.get("/page").headers["vary"] == "Cookie"

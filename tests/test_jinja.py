@@ -246,8 +246,11 @@ def test_allows_with_unknown_id_raises_naming_known_ids() -> None:
 
 
 def test_reading_consent_in_a_template_sets_vary_cookie() -> None:
-    client = build(template="{{ consent.banner() }}")
+    client = build(template="{{ consent.allows('analytics') }}")
     assert client.get("/page").headers["vary"] == "Cookie"
+    # The banner is also in the visitor's language (every built-in one is offered here).
+    client = build(template="{{ consent.banner() }}")
+    assert client.get("/page").headers["vary"] == "Cookie, Accept-Language"
 
 
 def test_install_works_for_any_environment_with_request_in_context() -> None:

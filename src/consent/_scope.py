@@ -32,6 +32,7 @@ class ConsentSlot:
         "copies",
         "gpc",
         "language",
+        "localized",
         "reissue",
         "ui",
     )
@@ -55,6 +56,7 @@ class ConsentSlot:
         if not raw:
             self._state = codec.undecided_in(self.language, gpc)
         self.accessed = False
+        self.localized = False  # a part was rendered in the negotiated language
         self.changed = False
         self.reissue: ConsentState | None = None  # a new consent cookie to send
 

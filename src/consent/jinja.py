@@ -114,6 +114,7 @@ class TemplateConsent:
         conn = self._conn(context)
         slot = current_slot(conn.scope)
         slot.accessed = True
+        slot.localized = True  # the words follow Accept-Language
         return slot.ui.render(name, conn, slot.state, **extra)
 
     @pass_context

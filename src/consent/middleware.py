@@ -129,6 +129,10 @@ class ConsentMiddleware:
         assert self.config.negotiate is not None
         self._negotiate = self.config.negotiate
         self._vary = self.config.vary.encode()
+        # The banner and the other parts speak the visitor's language: a cache must not
+        # hand one visitor's banner to another whose browser asks for another language.
+        several = len(self._negotiate.enabled) > 1
+        self._vary_localized = self._vary + b", Accept-Language" if several else self._vary
 
     def __repr__(self) -> str:
         return f"ConsentMiddleware(app={self.app!r}, cookie_name={self.config.cookie_name!r})"
@@ -224,10 +228,11 @@ class ConsentMiddleware:
             self._expire_copies(message, scope)
             vary = True
         if vary:
+            value = self._vary_localized if slot.localized else self._vary
             if has_vary:
-                MutableHeaders(scope=message).add_vary_header(self.config.vary)
+                MutableHeaders(scope=message).add_vary_header(value.decode())
             else:
-                message["headers"].append((b"vary", self._vary))
+                message["headers"].append((b"vary", value))
         return gated
 
     def _enforce_cookies(
