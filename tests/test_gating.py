@@ -272,6 +272,9 @@ PIECES = [
     *(" SRC=//m.youtube.com/x", " type=", ' type="module"', " type=text/plain", " async"),
     *(" data-consent-type=x", " data-consent-src=y", ' title="', " title='", ' title="a>b"'),
     *("x", "ok", "analytics", "&amp;", "&quot;", "é", "日本", "a>b", '="', "='", '= "', "=\n'"),
+    *("<svg", "<SVG>", "</svg>", "<svg/>", "<math>", "</math", "<foreignObject>", "<mi>", "<p>"),
+    *("</foreignObject>", "<![CDATA[", "]]>", "<select>", "</select>", "<noscript>", "<g>"),
+    *("</noscript>", "<table>", "</p>", "<font color=red>", "<desc>", "</desc>", "/>"),
 ]
 SOUP = st.lists(st.sampled_from(PIECES), max_size=40).map("".join)
 

@@ -70,15 +70,19 @@ _RAW_TEXT = frozenset(
     {b"script", b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes"}
 )
 _RAW_ENDS = {n: re.compile(rb"</" + n + rb"[\t\n\f\r />]", re.IGNORECASE) for n in _RAW_TEXT}
+# Start tags after which the tree builder may read tags differently (see `_Context`).
+_CONTEXT_TAGS = frozenset({b"svg", b"math", b"select", b"noscript"})
+_WATCHED = _RAW_TEXT | _CONTEXT_TAGS
 _COMMENT_END = re.compile(rb"--!?>")
+_CDATA_END = re.compile(rb"]]>")
 # Everything the gate passes on unchanged, consumed in one C-level match: text, tags other
-# than the raw-text elements above (scripts and iframes among them), end tags, doctype and
-# other "<!...>" / "<?...>" constructs. It stops at a comment, at a tag the gate must look
-# at, and before anything unfinished at the end of the buffer.
+# than the raw-text and context elements above (scripts and iframes among them), end tags,
+# doctype and other "<!...>" / "<?...>" constructs. It stops at a comment, at a tag the gate
+# must look at, and before anything unfinished at the end of the buffer.
 _SKIP = re.compile(
     rb"(?:[^<]++"
     rb"|<(?![a-zA-Z!/?]|\Z)"
-    rb"|<(?!(?i:" + b"|".join(sorted(_RAW_TEXT)) + rb")[" + _WS + rb"/>])"
+    rb"|<(?!(?i:" + b"|".join(sorted(_WATCHED)) + rb")[" + _WS + rb"/>])"
     rb"[a-zA-Z][^" + _WS + rb"/>]*+(?:[" + _WS + rb"/]++|(?>" + _attribute(b"(?:") + rb"))*+>"
     rb"|</[a-zA-Z][^" + _WS + rb"/>]*+(?:[" + _WS + rb"/]++|(?>" + _attribute(b"(?:") + rb"))*+>"
     rb"|</(?![a-zA-Z])[^>]*+>"
@@ -104,16 +108,17 @@ def _either_case(words: list[bytes]) -> bytes:
 
 
 # Where the tokenizer state can change or a tag may need rewriting: comments and the start
-# tags of raw-text elements (scripts and iframes among them), found case-insensitively. A
-# match may still be inside another tag, or a look-alike ("<scripts"): the gate checks. A
-# complete comment is read at once, and so is a complete start tag: group 1 is its name,
-# group 2 its attributes (None for a comment, a look-alike or a tag without its ">" yet).
-_INTERESTING = sorted([*_RAW_TEXT, b"!--"])
+# tags of raw-text elements (scripts and iframes among them) and of the context elements,
+# found case-insensitively. A match may still be inside another tag, or a look-alike
+# ("<scripts"): the gate checks. A complete comment is read at once, and so is a complete
+# start tag: group 1 is its name, group 2 its attributes (None for a comment, a look-alike or
+# a tag without its ">" yet).
+_INTERESTING = sorted([*_WATCHED, b"!--"])
 _NEXT = re.compile(
     b"<(?=["
     + re.escape(bytes(sorted({c for w in _INTERESTING for c in w[:1].lower() + w[:1].upper()})))
     + rb"])(?:!--(?:-?>|.*?--!?>)?|("
-    + _either_case(sorted(_RAW_TEXT))
+    + _either_case(sorted(_WATCHED))
     + rb")(?:(?=["
     + _WS
     + rb"/>])((?:["
@@ -230,15 +235,244 @@ def host_matcher(hosts: dict[str, str]) -> HostLookup:
     return lookup
 
 
+# --- where the tree builder changes how tags are read ---------------------------------------
+#
+# Reading <script>, <style>, <title>, ... content as raw text is right only where a browser
+# does: in HTML content. Inside <svg> and <math> they are ordinary elements whose content is
+# markup (and "/>" closes them), until an integration point (<foreignObject>, <desc>, <title>
+# in SVG; <mi>, <mo>, <mn>, <ms>, <mtext> in MathML) brings HTML back. An open <select> makes
+# older parsers ignore <style>, <iframe>, ... where newer ones keep them, and <noscript> is raw
+# text with scripting and markup without. `_Context` follows the part of the tree builder that
+# decides this, exactly as far as it can without building the tree, and gives up (`doubt`)
+# beyond that: the gate then trusts no reading any more (see `HTMLGate._run_paranoid`).
+
+_SVG, _MATH, _HTML = 1, 2, 0
+_SVG_POINTS = frozenset({b"foreignobject", b"desc", b"title"})
+_MATH_TEXT_POINTS = frozenset({b"mi", b"mo", b"mn", b"ms", b"mtext"})
+# Start tags that end foreign content ("in foreign content" in the HTML standard).
+_BREAKOUT = frozenset(
+    b"b big blockquote body br center code dd div dl dt em embed h1 h2 h3 h4 h5 h6 head hr i "
+    b"img li listing menu meta nobr ol p pre ruby s small span strong strike sub sup table tt "
+    b"u ul var".split()
+)
+_VOID = frozenset(
+    b"area base basefont bgsound br col embed frame hr image img input keygen link meta "
+    b"param source track wbr".split()
+)
+# HTML start tags that end an open element of another name when one is open (tag -> those).
+_HEADINGS = frozenset(b"h1 h2 h3 h4 h5 h6".split())
+_CLOSES: dict[bytes, frozenset[bytes]] = {
+    **dict.fromkeys(
+        b"address article aside blockquote center details dialog dir div dl fieldset "
+        b"figcaption figure footer header hgroup main menu nav ol p search section summary ul "
+        b"pre listing plaintext hr xmp".split(),
+        frozenset({b"p"}),
+    ),
+    **dict.fromkeys(_HEADINGS, frozenset({b"p"}) | _HEADINGS),
+    b"li": frozenset({b"p", b"li"}),
+    b"dd": frozenset({b"p", b"dd", b"dt"}),
+    b"dt": frozenset({b"p", b"dd", b"dt"}),
+    b"a": frozenset({b"a"}),
+    b"button": frozenset({b"button"}),
+    b"nobr": frozenset({b"nobr"}),
+    b"option": frozenset({b"option"}),
+    b"optgroup": frozenset({b"option", b"optgroup"}),
+    **dict.fromkeys(b"rb rp rt rtc".split(), frozenset({b"ruby", b"rb", b"rp", b"rt", b"rtc"})),
+}
+# HTML tags whose effect on the tree the gate does not follow (tables, forms, templates, ...):
+# inside an integration point they end its certainty.
+_UNFOLLOWED = frozenset(
+    b"table caption colgroup col tbody thead tfoot tr td th form select template frameset "
+    b"frame html head body noscript".split()
+)
+# Foreign content inside <noscript>: raw text with scripting, and not followed without.
+_NESTED = frozenset({b"svg", b"math"})
+# Start tags an open <select> ignores in older parsers and keeps in newer ones.
+_SELECT_UNSURE = frozenset(b"style title xmp iframe noembed noframes noscript svg math".split())
+
+
+class _Context:
+    """What the tree builder has open that changes how the tokenizer reads what follows:
+    the elements of an <svg> or <math> subtree, an open <select>, an open <noscript>."""
+
+    __slots__ = ("doubt", "noscript", "select", "stack")
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[bytes, int]] = []  # (name, namespace) from the <svg>/<math> on
+        self.select = False
+        self.noscript = False
+        self.doubt = False
+
+    @property
+    def active(self) -> bool:
+        """Whether every tag counts (not only the ones the fast path stops at)."""
+        return bool(self.stack) or self.select or self.noscript
+
+    @property
+    def cdata(self) -> bool:
+        """Whether "<![CDATA[" opens a CDATA section: the current node is not HTML."""
+        return bool(self.stack) and self.stack[-1][1] != _HTML
+
+    def start(self, name: bytes, attributes: bytes, self_closing: bool) -> bool:
+        """Note a start tag (`name` in lower case); whether its content is raw text."""
+        if self.doubt:
+            return False
+        if self.stack and self._foreign_rules(name):
+            if name in _BREAKOUT or (name == b"font" and _names(attributes) & _FONT_BREAKOUT):
+                # The tag ends foreign content: back to HTML or an integration point, where
+                # the HTML rules read it again.
+                self._pop_foreign()
+                return self.start(name, attributes, self_closing)
+            if not self_closing:
+                self.stack.append((name, self.stack[-1][1]))
+            return False
+        return self._html_start(name, self_closing)
+
+    def _foreign_rules(self, name: bytes) -> bool:
+        """Whether the start tag `name` is read as foreign content (the stack is not empty)."""
+        node, namespace = self.stack[-1]
+        if namespace == _HTML:
+            return False
+        if namespace == _SVG:
+            return node not in _SVG_POINTS
+        if node in _MATH_TEXT_POINTS:
+            return name in (b"mglyph", b"malignmark")
+        if node == b"annotation-xml":
+            # An integration point only with an HTML encoding, which the gate does not read.
+            self.doubt = name != b"svg"
+            return name != b"svg"
+        return True
+
+    def _pop_foreign(self) -> None:
+        """Pop foreign elements down to HTML or an integration point."""
+        while self.stack:
+            node, namespace = self.stack[-1]
+            if namespace == _HTML or node in (
+                _SVG_POINTS if namespace == _SVG else _MATH_TEXT_POINTS
+            ):
+                return
+            if node == b"annotation-xml":
+                self.doubt = True
+                return
+            self.stack.pop()
+
+    def _html_start(self, name: bytes, self_closing: bool) -> bool:
+        if (self.select and name in _SELECT_UNSURE) or (self.noscript and name in _NESTED):
+            self.doubt = True  # read differently by older and newer parsers, or scripting
+            return False
+        if name == b"svg" or name == b"math":
+            if not self_closing:
+                self.stack.append((name, _SVG if name == b"svg" else _MATH))
+            return False
+        if not self.stack:
+            if name == b"select":
+                self.select = True
+            elif name == b"noscript":
+                self.noscript = True
+            return name in _RAW_TEXT
+        # HTML inside an integration point: follow its elements, to know when it ends.
+        html = set()
+        for node, namespace in reversed(self.stack):
+            if namespace != _HTML:
+                break
+            html.add(node)
+        if name in _UNFOLLOWED or not _CLOSES.get(name, frozenset()).isdisjoint(html):
+            self.doubt = True
+            return False
+        if name not in _VOID:
+            self.stack.append((name, _HTML))
+        return name in _RAW_TEXT
+
+    def end(self, name: bytes) -> None:
+        """Note an end tag (`name` in lower case)."""
+        if self.doubt:
+            return
+        if not self.stack:
+            if name == b"select":
+                self.select = False
+            elif name == b"noscript":
+                self.noscript = False
+            return
+        node, namespace = self.stack[-1]
+        if namespace == _HTML:
+            if node == name:
+                self.stack.pop()
+            elif name in _UNFOLLOWED or any(n == name for n, ns in self.stack if ns == _HTML):
+                self.doubt = True  # it would close more than its own element: not followed
+            # Any other end tag stops at the integration point, which is special: ignored.
+            return
+        if name == b"p" or name == b"br":
+            self._pop_foreign()
+            if self.stack and self.stack[-1][1] == _HTML:
+                self.end(name)
+            return
+        # In foreign content an end tag closes the nearest open element of its name, unless
+        # an HTML element comes first: the HTML rules then take over, and they may close
+        # elements of the page around the <svg>, which the gate does not know.
+        for index in range(len(self.stack) - 1, -1, -1):
+            node, namespace = self.stack[index]
+            if namespace == _HTML:
+                break
+            if node == name:
+                del self.stack[index:]
+                return
+        self.doubt = True
+
+
+_FONT_BREAKOUT = frozenset({b"color", b"face", b"size"})
+
+
+def _names(attributes: bytes) -> set[bytes]:
+    """The attribute names of a start tag, in lower case."""
+    return {match.group(2).lower() for match in _ATTRS.finditer(attributes)}
+
+
+def _self_closing(attributes: bytes) -> bool:
+    """Whether a start tag with these attributes ends in "/>" (a "/" that ends an unquoted
+    value, as in `<a href=x/>`, does not count)."""
+    if not attributes.endswith(b"/"):
+        return False
+    ends = [match.end() for match in _ATTRS.finditer(attributes)]
+    return not ends or ends[-1] < len(attributes)
+
+
+def _defuse_inside(tag: bytes) -> bytes:
+    """`tag` with every script or iframe start tag inside it written "&lt;...": the same
+    text where it is an attribute value, and no tag wherever else a browser may read it."""
+    return tag[:1] + _CANDIDATE.sub(lambda m: b"&lt;" + m.group(0)[1:], tag[1:])
+
+
+# The start of a script or iframe start tag, anywhere (paranoid mode).
+_CANDIDATE = re.compile(
+    rb"<(?:[sS][cC][rR][iI][pP][tT]|[iI][fF][rR][aA][mM][eE])(?=[" + _WS + rb"/>]|\Z)"
+)
+# Where a browser with scripting ends a <noscript> (its raw text).
+_NOSCRIPT_END = re.compile(rb"</(?i:noscript)[" + _WS + rb"/>]")
+# Inside <noscript>, how long a comment or raw-text element the gate holds to read it whole.
+_NOSCRIPT_HOLD = 64 * 1024
+_SHORT_COMMENT = re.compile(rb"<!---?>")
+# End tags (group 1: the name) and the other "<...>" constructs that are not start tags.
+_OTHER = re.compile(
+    rb"</([a-zA-Z][^" + _WS + rb"/>]*+)(?:[" + _WS + rb"/]++|(?>" + _attribute(b"(?:") + rb"))*+>"
+    rb"|</(?![a-zA-Z])[^>]*+>"
+    rb"|<!(?!--)[^>]*+>"
+    rb"|<\?[^>]*+>"
+)
+
+
 class HTMLGate:
     """Rewrites one HTML body, fed in chunks; `feed` and `close` return bytes to send."""
+
+    _fast = True  # the reference gate in the tests turns the fast path off
 
     def __init__(self, allows: Allows, hosts: HostLookup | None = None) -> None:
         self._allows = allows
         self._hosts = hosts
         self._buffer = b""
         self._raw_end: re.Pattern[bytes] | None = None  # inside <script>...</script> etc.
-        self._in_comment = False
+        self._skip_to: re.Pattern[bytes] | None = None  # inside a comment or CDATA section
+        self._context = _Context()
+        self._paranoid = False
         self.changed = False
 
     def feed(self, chunk: bytes) -> bytes:
@@ -255,9 +489,13 @@ class HTMLGate:
         out: list[bytes] = []
         pos = 0
         end = len(data)
+        context = self._context
         while pos < end:
-            if self._in_comment:
-                close = _COMMENT_END.search(data, pos)
+            if self._paranoid:
+                pos = self._run_paranoid(data, pos, out, final)
+                break
+            if self._skip_to is not None:
+                close = self._skip_to.search(data, pos)
                 if close is None:
                     keep = end if final else max(pos, end - 3)
                     out.append(data[pos:keep])
@@ -265,7 +503,7 @@ class HTMLGate:
                     break
                 out.append(data[pos : close.end()])
                 pos = close.end()
-                self._in_comment = False
+                self._skip_to = None
                 continue
             if self._raw_end is not None:
                 match = self._raw_end.search(data, pos)
@@ -279,80 +517,197 @@ class HTMLGate:
                 pos = match.start()
                 self._raw_end = None
                 continue
-            # The data state. Nothing up to the next candidate can change, and at the end of
-            # the body nothing after the last one can either (an unfinished tag passes as is).
-            found = _NEXT.search(data, pos)
-            if found is None:
-                if final:
-                    out.append(data[pos:])
-                    pos = end
-                    break
-                stop = end
-            else:
-                stop = found.start()
-            if stop > pos:
-                plain = _plain_until(data, pos, stop)
-                if plain > pos:
-                    out.append(data[pos:plain])
-                    pos = plain
-                    if found is None:
-                        break  # all sent, or a tag without its ">" yet: wait for it
-            if pos == stop and found is not None:
-                name = found.group(1)
-                if name is None:
-                    if found.end() - pos > 4:  # a whole comment
-                        out.append(found.group(0))
-                        pos = found.end()
-                        continue
-                elif found.group(2) is not None:
-                    out.append(self._start_tag(found))
-                    pos = found.end()
-                    raw_end = _RAW_ENDS[name.lower()]
-                    close = raw_end.search(data, pos)
-                    if close is None:
-                        self._raw_end = raw_end
-                    else:  # the element's text, up to its end tag
-                        out.append(data[pos : close.start()])
-                        pos = close.start()
+            if context.active:
+                # Every tag counts here: text up to the next "<", then that token.
+                lt = data.find(b"<", pos)
+                if lt != pos:
+                    keep = end if lt < 0 else lt
+                    out.append(data[pos:keep])
+                    pos = keep
                     continue
-            else:
-                # The candidate may be hidden in a tag, or the quick proof failed: read the
-                # bytes tag by tag up to the next place that matters.
+            elif not self._fast:
                 skip = _SKIP.match(data, pos)
                 if skip is not None and skip.end() > pos:
                     out.append(data[pos : skip.end()])
                     pos = skip.end()
                     continue
-            kind = data[pos + 1 : pos + 4]
-            if kind == b"!--":
-                # "<!-->" and "<!--->" are complete (empty) comments in HTML.
-                if end - pos < 6 and not final:
-                    break
-                short = re.match(rb"<!---?>", data[pos : pos + 6])
-                if short is not None:
-                    out.append(short.group(0))
-                    pos += short.end()
-                    continue
-                out.append(b"<!--")
-                pos += 4
-                self._in_comment = True
-                continue
-            if kind[:1] in (b"", b"!", b"?", b"/"):
-                break  # unfinished ("<!...", "</..." without its ">"): wait for more data
-            tag = _START_TAG.match(data, pos)
-            if tag is None:
-                break  # an unfinished start tag: wait for more data
-            out.append(self._start_tag(tag))
-            pos = tag.end()
-            name = tag.group(1).lower()
-            if name in _RAW_TEXT:  # a '/>' does not close these in HTML
-                self._raw_end = _RAW_ENDS[name]
+            else:
+                # The data state. Nothing up to the next candidate can change, and at the end
+                # of the body nothing after the last one can either (an unfinished tag passes
+                # as is).
+                found = _NEXT.search(data, pos)
+                if found is None:
+                    if final:
+                        out.append(data[pos:])
+                        pos = end
+                        break
+                    stop = end
+                else:
+                    stop = found.start()
+                if stop > pos:
+                    plain = _plain_until(data, pos, stop)
+                    if plain > pos:
+                        out.append(data[pos:plain])
+                        pos = plain
+                        if found is None:
+                            break  # all sent, or a tag without its ">" yet: wait for it
+                if pos == stop and found is not None:
+                    name = found.group(1)
+                    if name is None:
+                        if found.end() - pos > 4:  # a whole comment
+                            out.append(found.group(0))
+                            pos = found.end()
+                            continue
+                    elif found.group(2) is not None:
+                        after = self._opened(found, data, out, final)
+                        if after is None:
+                            break
+                        pos = after
+                        continue
+                else:
+                    # The candidate may be hidden in a tag, or the quick proof failed: read
+                    # the bytes tag by tag up to the next place that matters.
+                    skip = _SKIP.match(data, pos)
+                    if skip is not None and skip.end() > pos:
+                        out.append(data[pos : skip.end()])
+                        pos = skip.end()
+                        continue
+            after = self._token(data, pos, out, final)
+            if after is None:
+                break  # unfinished: wait for more data
+            pos = after
         rest = data[pos:]
         if final:
             out.append(rest)
             rest = b""
         self._buffer = rest
         return b"".join(out)
+
+    def _token(self, data: bytes, pos: int, out: list[bytes], final: bool) -> int | None:
+        """Read the token at the "<" at `pos`: where it ends (None: wait for more data)."""
+        end = len(data)
+        kind = data[pos + 1 : pos + 4]
+        if not kind:
+            return None  # a "<" at the end of the buffer: wait for what follows it
+        if kind == b"!--":
+            # "<!-->" and "<!--->" are complete (empty) comments in HTML.
+            if end - pos < 6 and not final:
+                return None
+            short = _SHORT_COMMENT.match(data, pos, pos + 6)
+            if self._context.noscript:
+                close = short or _COMMENT_END.search(data, pos + 4)
+                stop = self._agrees(data, pos, None if close is None else close.end(), final)
+                if stop is None:
+                    return pos if self._paranoid else None
+                out.append(data[pos:stop])
+                return stop
+            if short is not None:
+                out.append(short.group(0))
+                return short.end()
+            out.append(b"<!--")
+            self._skip_to = _COMMENT_END
+            return pos + 4
+        if kind[:1] == b"!" and self._context.cdata:
+            if data.startswith(b"<![CDATA[", pos):
+                out.append(b"<![CDATA[")
+                self._skip_to = _CDATA_END
+                return pos + 9
+            if end - pos < 9 and not final and b"<![CDATA["[: end - pos] == data[pos:]:
+                return None
+        if kind[:1] in (b"!", b"?", b"/"):
+            other = _OTHER.match(data, pos)
+            if other is None:
+                return None  # unfinished ("<!...", "</..." without its ">")
+            if self._context.noscript and self._agrees(data, pos, other.end(), final) is None:
+                return pos  # paranoid from here
+            out.append(other.group(0))
+            if other.group(1) is not None and self._context.active:
+                self._context.end(other.group(1).lower())
+                self._paranoid = self._context.doubt
+            return other.end()
+        if not kind[:1].isalpha():
+            out.append(b"<")  # a "<" that opens nothing is text
+            return pos + 1
+        tag = _START_TAG.match(data, pos)
+        if tag is None:
+            return None  # an unfinished start tag: wait for more data
+        return self._opened(tag, data, out, final)
+
+    def _opened(
+        self, tag: re.Match[bytes], data: bytes, out: list[bytes], final: bool
+    ) -> int | None:
+        """Write the start tag `tag` (rewritten if it must wait), note what it opens, and
+        read the raw text it starts, if any: where the gate goes on (None: wait)."""
+        context = self._context
+        name = tag.group(1).lower()
+        pos = tag.start()
+        if context.noscript:
+            # Without scripting the <noscript> content is markup; with it, raw text up to
+            # "</noscript": the two readings must agree on every construct around it.
+            close = None
+            if name in _RAW_TEXT and not context.select:
+                close = _RAW_ENDS[name].search(data, tag.end())
+                stop = None if close is None else close.start()
+            else:
+                stop = tag.end()
+            if self._agrees(data, pos, stop, final) is None:
+                return pos if self._paranoid else None
+        raw = context.start(name, tag.group(2), _self_closing(tag.group(2)))
+        out.append(self._start_tag(tag))
+        pos = tag.end()
+        if context.doubt:
+            self._paranoid = True
+        elif raw:
+            raw_end = _RAW_ENDS[name]
+            close = raw_end.search(data, pos)
+            if close is None:
+                self._raw_end = raw_end
+            else:  # the element's text, up to its end tag
+                out.append(data[pos : close.start()])
+                pos = close.start()
+        return pos
+
+    def _agrees(self, data: bytes, start: int, stop: int | None, final: bool) -> int | None:
+        """Inside <noscript>: where the construct from `start` to `stop` (None: not all in
+        the buffer yet) ends, if a browser with scripting, which reads the element as raw
+        text up to "</noscript", agrees that it is one construct. None with `_paranoid` set
+        when "</noscript" falls inside it or it is too long to hold; None alone: wait."""
+        if stop is None:
+            if not final and len(data) - start <= _NOSCRIPT_HOLD:
+                return None
+            stop = len(data)
+        if stop - start > _NOSCRIPT_HOLD or _NOSCRIPT_END.search(data, start + 1, stop):
+            self._paranoid = True
+            return None
+        return stop
+
+    def _run_paranoid(self, data: bytes, pos: int, out: list[bytes], final: bool) -> int:
+        """The fallback once the gate cannot tell how a browser reads what follows: every
+        script or iframe start tag is gated wherever it is (in a comment, raw text or an
+        attribute value too), and one hidden inside a rewritten tag is defused as "&lt;"
+        (the same attribute text, and no tag in any other reading)."""
+        end = len(data)
+        while True:
+            found = _CANDIDATE.search(data, pos)
+            if found is None:
+                keep = end if final else max(pos, end - 7)
+                out.append(data[pos:keep])
+                return keep
+            out.append(data[pos : found.start()])
+            pos = found.start()
+            tag = _START_TAG.match(data, pos)
+            if tag is None:
+                if final:
+                    out.append(data[pos:])
+                    return end
+                return pos  # an unfinished start tag: wait for more data
+            rewritten = self._start_tag(tag)
+            if rewritten == tag.group(0):
+                out.append(b"<")  # passes: what it may hide is read on its own
+                pos += 1
+                continue
+            out.append(_defuse_inside(rewritten))
+            pos = tag.end()
 
     def _start_tag(self, tag: re.Match[bytes]) -> bytes:
         raw = tag.group(0)

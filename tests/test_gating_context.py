@@ -1,0 +1,223 @@
+"""The gate where the tree builder changes how tags are read: <svg> and <math> (foreign
+content, its integration points and the tags that end it), an open <select>, <noscript>
+(raw text with scripting, markup without), and the paranoid fallback past what the gate can
+follow. Checklist item A2: whatever the markup, nothing refused stays active.
+
+Every page is checked three ways: the exact output, the output cut into chunks of every
+small size (the same bytes), and html5lib's tree construction with scripting on and off
+(fuzz.fuzz_gating.active_gated), so "inert" means inert to a browser.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fuzz import fuzz_gating
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from consent.gating import HTMLGate, host_matcher
+
+REFUSED = '<script type="text/plain" data-consent=x src=/a.js>'
+
+
+def gate(html: str) -> str:
+    return fuzz_gating.gate_once(html.encode()).decode()
+
+
+def chunked(html: bytes, size: int) -> bytes:
+    g = HTMLGate(fuzz_gating.allows, host_matcher(fuzz_gating.HOSTS))
+    out = b"".join(g.feed(html[i : i + size]) for i in range(0, len(html), size))
+    return out + g.close()
+
+
+def checked(html: str) -> str:
+    """The gated page, after checking it streams alike and leaves nothing refused active."""
+    out = gate(html)
+    for size in range(1, 8):
+        assert chunked(html.encode(), size).decode() == out, size
+    assert fuzz_gating.active_gated(out.encode()) == []
+    return out
+
+
+# (page, gated page): "x" is refused, "ok" allowed.
+CASES = [
+    # Foreign content: these are elements, their content markup, "/>" closes them.
+    *[
+        (
+            f"<svg><{e}><script data-consent=x src=/a.js></script></{e}></svg>",
+            f"<svg><{e}>{REFUSED}</script></{e}></svg>",
+        )
+        for e in ("style", "title", "textarea", "xmp", "noembed", "noframes", "iframe")
+    ],
+    (
+        "<math><style><script data-consent=x src=/a.js></script></style></math>",
+        f"<math><style>{REFUSED}</script></style></math>",
+    ),
+    (
+        '<svg><script href="/i.js"/></svg><script data-consent=x src=/a.js></script>',
+        f'<svg><script href="/i.js"/></svg>{REFUSED}</script>',
+    ),
+    ("<svg><style/><script data-consent=x src=/a.js>", f"<svg><style/>{REFUSED}"),
+    # A comment is a comment there too; a CDATA section is text up to "]]>".
+    (
+        "<svg><style><!--</style><script data-consent=x src=/a.js>--></style></svg>",
+        "<svg><style><!--</style><script data-consent=x src=/a.js>--></style></svg>",
+    ),
+    (
+        "<svg><![CDATA[<!--]]><p><script data-consent=x src=/a.js></script>",
+        f"<svg><![CDATA[<!--]]><p>{REFUSED}</script>",
+    ),
+    # Out of it: "</svg>", a self-closing <svg/>, the tags that end foreign content.
+    (
+        "<svg><g></svg><style><script data-consent=x></style>",
+        "<svg><g></svg><style><script data-consent=x></style>",
+    ),
+    (
+        "<svg/><title><script data-consent=x></title>",
+        "<svg/><title><script data-consent=x></title>",
+    ),
+    (
+        "<svg><g><p><style><!--</style><script data-consent=x src=/a.js>-->",
+        f"<svg><g><p><style><!--</style>{REFUSED}-->",
+    ),
+    (
+        "<svg><font color=red><style><!--</style><script data-consent=x src=/a.js>-->",
+        f"<svg><font color=red><style><!--</style>{REFUSED}-->",
+    ),
+    (
+        "<svg><font title=color><style><!--</style><script data-consent=x src=/a.js>-->",
+        "<svg><font title=color><style><!--</style><script data-consent=x src=/a.js>-->",
+    ),
+    (
+        "<svg><g></p><style><!--</style><script data-consent=x src=/a.js>-->",
+        f"<svg><g></p><style><!--</style>{REFUSED}-->",
+    ),
+    # Integration points bring HTML back: raw text is raw text again.
+    (
+        "<svg><foreignObject><style><script data-consent=x></style></foreignObject></svg>",
+        "<svg><foreignObject><style><script data-consent=x></style></foreignObject></svg>",
+    ),
+    (
+        "<svg><desc><div><title><script data-consent=x></title></div></desc><style>"
+        "<script data-consent=x src=/a.js></style></svg>",
+        f"<svg><desc><div><title><script data-consent=x></title></div></desc><style>"
+        f"{REFUSED}</style></svg>",
+    ),
+    (
+        "<math><mi><style><script data-consent=x></style></mi><style><script data-consent=x "
+        "src=/a.js></style></math>",
+        f"<math><mi><style><script data-consent=x></style></mi><style>{REFUSED}</style></math>",
+    ),
+    (
+        "<svg><foreignObject><svg><style><script data-consent=x src=/a.js></style></svg>"
+        "<style><script data-consent=x></style></foreignObject></svg>",
+        f"<svg><foreignObject><svg><style>{REFUSED}</style></svg>"
+        "<style><script data-consent=x></style></foreignObject></svg>",
+    ),
+    # <noscript>: its iframe is gated (markup without scripting), and a construct that
+    # "</noscript" ends early for a browser with scripting sends the gate to paranoid mode.
+    (
+        "<noscript><iframe data-consent=x src=/f></iframe></noscript>"
+        '<script>var s = "<script data-consent=x>";</script>',
+        "<noscript><iframe data-consent=x data-consent-src=/f></iframe></noscript>"
+        '<script>var s = "<script data-consent=x>";</script>',
+    ),
+    (
+        "<noscript><!--</noscript><script data-consent=x src=/a.js></script>--></noscript>",
+        f"<noscript><!--</noscript>{REFUSED}</script>--></noscript>",
+    ),
+    (
+        '<noscript><a title="</noscript><script data-consent=x src=/a.js>">',
+        f'<noscript><a title="</noscript>{REFUSED}">',
+    ),
+    # <select>: older parsers ignore <style> there, newer ones read it as raw text.
+    (
+        "<select><style><!--</style><script data-consent=x src=/a.js>--></select>",
+        f"<select><style><!--</style>{REFUSED}--></select>",
+    ),
+    (
+        "<select><option>a</select><style><script data-consent=x></style>",
+        "<select><option>a</select><style><script data-consent=x></style>",
+    ),
+]
+
+
+@pytest.mark.parametrize(("page", "expected"), CASES)
+def test_gate_reads_tags_where_the_browser_does(page: str, expected: str) -> None:
+    assert checked(page) == expected
+
+
+# Markup the gate does not follow sends it to paranoid mode for the rest of the body:
+# every refused script or iframe start tag is gated wherever it stands.
+DOUBTS = [
+    "<svg><foreignObject><table><tr></table></foreignObject></svg>",
+    "<svg><foreignObject><p><div></div></foreignObject></svg>",
+    "<svg><g></div>",
+    "<math><annotation-xml><style>",
+    "<select><iframe>",
+    "<noscript><svg>",
+]
+
+
+@pytest.mark.parametrize("doubt", DOUBTS)
+def test_past_what_it_can_follow_the_gate_gates_everywhere(doubt: str) -> None:
+    page = (
+        f"{doubt}<style><!--</style><script data-consent=x src=/a.js>--></style>"
+        '<script>var s = "<iframe data-consent=ok src=/f>";</script>'
+        "<textarea><iframe data-consent=x src=/f></textarea>"
+    )
+    out = checked(page)
+    assert out.count('type="text/plain"') == 1
+    assert "<iframe data-consent=x data-consent-src=/f>" in out  # text, but gated all the same
+    assert '"<iframe data-consent=ok src=/f>"' in out  # allowed: untouched
+
+
+def test_an_ordinary_svg_icon_costs_nothing() -> None:
+    """The common case stays exact: inline icons before scripts written in the page."""
+    icon = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M3 3h18v18H3z"/></svg>'
+    page = f'{icon}<a href="/">{icon}</a><script>var s = "<script data-consent=x>";</script>'
+    assert checked(page) == page
+
+
+def test_paranoid_mode_defuses_a_tag_hidden_in_a_gated_tag() -> None:
+    page = '<select><style><script data-consent=x title="<iframe data-consent=x src=/f>">'
+    out = checked(page)
+    assert out.endswith(
+        '<script type="text/plain" data-consent=x title="&lt;iframe data-consent=x src=/f>">'
+    )
+
+
+def test_noscript_holds_a_long_comment_only_so_far() -> None:
+    """Inside <noscript> a comment is read whole, up to 64 KiB; a longer one sends the gate
+    to paranoid mode, at the same byte however the body is cut."""
+    long = (
+        "<noscript><!--" + "x" * 70_000 + "--></noscript><script>'<script data-consent=x>'</script>"
+    )
+    assert "type=" in checked(long)
+    short = (
+        "<noscript><!--" + "x" * 1_000 + "--></noscript><script>'<script data-consent=x>'</script>"
+    )
+    assert checked(short) == short
+
+
+FOREIGN_PIECES = [
+    *("<svg>", "<SVG>", "</svg>", "<svg/>", "<math>", "</math>", "<foreignObject>", "<desc>"),
+    *("</foreignObject>", "<mi>", "</mi>", "<mglyph>", "<annotation-xml>", "<g>", "</g>"),
+    *("<![CDATA[", "]]>", "<p>", "</p>", "<div>", "</div>", "<font color=red>", "<font>"),
+    *("<select>", "</select>", "<option>", "<noscript>", "</noscript>", "<table>", "<br/>"),
+    *("<style>", "</style>", "<title>", "</title>", "<textarea>", "</textarea>", "<!--", "-->"),
+    *(
+        "<script data-consent=x src=/a.js>",
+        "</script>",
+        "<script/>",
+        "<iframe data-consent=x src=/f>",
+    ),
+    *("<iframe src=https://www.youtube.com/e>", "<script data-consent=ok>", '<a title="', '">'),
+    *("x", " ", "<", ">", "'", '"', "/"),
+]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(FOREIGN_PIECES), max_size=30).map("".join))
+def test_no_refused_tag_stays_active_around_foreign_content(page: str) -> None:
+    checked(page)
