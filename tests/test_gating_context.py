@@ -221,3 +221,11 @@ FOREIGN_PIECES = [
 @given(st.lists(st.sampled_from(FOREIGN_PIECES), max_size=30).map("".join))
 def test_no_refused_tag_stays_active_around_foreign_content(page: str) -> None:
     checked(page)
+
+
+def test_paranoid_mode_never_moves_the_quotes_of_a_tag_around_a_gated_one() -> None:
+    """Found by fuzz_gating: rewriting a refused tag inside another tag's attribute value put
+    its quotes there, which closed the value early and gave the outer script the inner
+    one's data-consent, active. Such an inner tag is now defused instead."""
+    page = '<select><style><script title="<script data-consent=x>"></style>'
+    assert checked(page) == '<select><style><script title="&lt;script data-consent=x>"></style>'

@@ -10,8 +10,12 @@
 
 The tokenizer follows the HTML start-tag grammar (quoted, single-quoted and unquoted
 attribute values, ``>`` inside quotes) and skips comments and raw-text elements such as
-``<script>`` bodies, so ``"<iframe"`` inside a script is left alone. It keeps only the
-unfinished construct between chunks: memory is bounded by the longest tag, not the page.
+``<script>`` bodies, so ``"<iframe"`` inside a script is left alone, but only where a
+browser's tree builder makes them raw text: not inside ``<svg>`` or ``<math>`` (see
+`_Context`). Where it cannot tell how a browser reads what follows, it gates every script
+and iframe start tag it finds (`HTMLGate._run_paranoid`). It keeps only the unfinished
+construct between chunks: memory is bounded by the longest tag, not the page (inside
+``<noscript>``, by the longest comment or raw-text element, at most 64 KiB).
 Bytes outside rewritten tags pass through unchanged, so any ASCII-compatible charset is
 kept as it is.
 
@@ -473,6 +477,7 @@ class HTMLGate:
         self._skip_to: re.Pattern[bytes] | None = None  # inside a comment or CDATA section
         self._context = _Context()
         self._paranoid = False
+        self._nested = 0  # paranoid mode: bytes of the buffer inside an earlier candidate tag
         self.changed = False
 
     def feed(self, chunk: bytes) -> bytes:
@@ -683,31 +688,52 @@ class HTMLGate:
 
     def _run_paranoid(self, data: bytes, pos: int, out: list[bytes], final: bool) -> int:
         """The fallback once the gate cannot tell how a browser reads what follows: every
-        script or iframe start tag is gated wherever it is (in a comment, raw text or an
-        attribute value too), and one hidden inside a rewritten tag is defused as "&lt;"
-        (the same attribute text, and no tag in any other reading)."""
+        script or iframe start tag is gated wherever it stands (in a comment, raw text or an
+        attribute value too).
+
+        Each reading may see a different tag at a "<", so rewriting one must not change
+        another. A candidate that starts inside an earlier one (its attribute text in one
+        reading, a tag in another) is never rewritten, which could move the earlier tag's
+        quotes: it is defused when it would be gated, written "&lt;...", the same attribute
+        text in the first reading and no tag in the other.
+        """
         end = len(data)
+        nested = pos + self._nested  # bytes up to here are inside an earlier candidate
         while True:
             found = _CANDIDATE.search(data, pos)
             if found is None:
                 keep = end if final else max(pos, end - 7)
                 out.append(data[pos:keep])
-                return keep
+                pos = keep
+                break
             out.append(data[pos : found.start()])
             pos = found.start()
             tag = _START_TAG.match(data, pos)
             if tag is None:
                 if final:
                     out.append(data[pos:])
-                    return end
-                return pos  # an unfinished start tag: wait for more data
+                    pos = end
+                break  # an unfinished start tag: wait for more data
             rewritten = self._start_tag(tag)
-            if rewritten == tag.group(0):
-                out.append(b"<")  # passes: what it may hide is read on its own
-                pos += 1
+            if rewritten == tag.group(0) or pos < nested:
+                out.append(b"<" if rewritten == tag.group(0) else b"&lt;")
+                nested = max(nested, tag.end())
+                pos += 1  # what it may hide is read on its own
                 continue
+            # A gated tag in its own right: every candidate inside it is defused, and the
+            # tags those start may reach past its end.
+            reach = tag.end()
+            for inner in _CANDIDATE.finditer(data, pos + 1, tag.end()):
+                inner_tag = _START_TAG.match(data, inner.start())
+                if inner_tag is None and not final:
+                    self._nested = max(0, nested - pos)
+                    return pos  # wait until it ends
+                reach = max(reach, end if inner_tag is None else inner_tag.end())
             out.append(_defuse_inside(rewritten))
             pos = tag.end()
+            nested = max(nested, reach)
+        self._nested = max(0, nested - pos)
+        return pos
 
     def _start_tag(self, tag: re.Match[bytes]) -> bytes:
         raw = tag.group(0)
