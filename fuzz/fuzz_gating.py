@@ -20,7 +20,6 @@ Run: `.venv/bin/python -m fuzz.fuzz_gating [libFuzzer options] [corpus dirs]`.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import html5lib
 
@@ -67,10 +66,10 @@ def gate_chunks(html: bytes, cuts: list[int]) -> bytes:
     return b"".join(out) + gate.close()
 
 
-def _refused(element: Any) -> bool:
-    if element.hasAttribute("data-consent"):
-        return not allows(element.getAttribute("data-consent"))
-    return gated_host(element.getAttribute("src")) if element.hasAttribute("src") else False
+def _refused(attributes: dict[str, str]) -> bool:
+    if "data-consent" in attributes:
+        return not allows(attributes["data-consent"])
+    return gated_host(attributes["src"]) if "src" in attributes else False
 
 
 SKIP_KNOWN_BUGS = os.environ.get("FUZZ_STRICT") != "1"
@@ -83,7 +82,7 @@ swallowing the added type (empty-attribute-value-*), a "/" before "=" dropped by
 (slash-*), and raw-text elements read as raw text inside <svg> and <math> (svg-*)."""
 
 
-def _kind(element: Any) -> str:
+def _kind(attributes: dict[str, str]) -> str:
     """Which known bug leaves `element` active (see KNOWN_BUGS); "refused" for any other."""
     return "refused"
 
@@ -99,17 +98,15 @@ _JS_TYPES = frozenset(
 )
 
 
-def _runs(script: Any) -> bool:
+def _runs(attributes: dict[str, str]) -> bool:
     """Whether a browser runs `script`: by its type with ASCII whitespace stripped, case
     ignored. Parameters (`; charset=...`) are ignored too, which counts more as running."""
-    kind = script.getAttribute("type").strip(_ASCII_WS).lower()
+    kind = attributes.get("type", "").strip(_ASCII_WS).lower()
     return not kind or kind.split(";")[0].strip(_ASCII_WS) in _JS_TYPES
 
 
-def _start_tag(element: Any) -> str:
-    # Not toxml(): minidom refuses to write a comment holding "--", which HTML allows.
-    attributes = "".join(f" {k}={v!r}" for k, v in element.attributes.items())
-    return f"<{element.localName}{attributes}>"
+def _start_tag(name: str, attributes: dict[str, str]) -> str:
+    return "<" + name + "".join(f" {k}={v!r}" for k, v in attributes.items()) + ">"
 
 
 def active_gated(html: bytes) -> list[tuple[str, str]]:
@@ -122,18 +119,26 @@ def active_gated(html: bytes) -> list[tuple[str, str]]:
     text = html.decode("utf-8", "replace").replace("\x00", "\ufffd")
     found = []
     for scripting in (True, False):
+        # The etree builder: minidom's would merge "type" and ":type" (one local name).
         document = html5lib.parse(
-            text, treebuilder="dom", namespaceHTMLElements=False, scripting=scripting
+            text, treebuilder="etree", namespaceHTMLElements=False, scripting=scripting
         )
-        for element in document.getElementsByTagName("*"):
-            name, namespace = element.localName, element.namespaceURI
-            if name == "script" and namespace in (_HTML, _SVG) and _refused(element):
-                if scripting and _runs(element):
-                    found.append((_kind(element), _start_tag(element)))
+        for element in document.iter():
+            if not isinstance(element.tag, str):
+                continue  # a comment
+            namespace, _, name = (
+                element.tag[1:].rpartition("}")
+                if element.tag[:1] == "{"
+                else (None, "", element.tag)
+            )
+            attributes = dict(element.attrib)
+            if name == "script" and namespace in (_HTML, _SVG) and _refused(attributes):
+                if scripting and _runs(attributes):
+                    found.append((_kind(attributes), _start_tag(name, attributes)))
             # An empty (or blank) src loads nothing from anywhere else: the gate leaves it.
-            elif name == "iframe" and namespace is _HTML and element.getAttribute("src").strip():
-                if _refused(element):
-                    found.append((_kind(element), _start_tag(element)))
+            elif name == "iframe" and namespace is _HTML and attributes.get("src", "").strip():
+                if _refused(attributes):
+                    found.append((_kind(attributes), _start_tag(name, attributes)))
     return sorted(set(found))
 
 

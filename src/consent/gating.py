@@ -299,18 +299,18 @@ class _Context:
     """What the tree builder has open that changes how the tokenizer reads what follows:
     the elements of an <svg> or <math> subtree, an open <select>, an open <noscript>."""
 
-    __slots__ = ("doubt", "noscript", "select", "stack")
+    __slots__ = ("active", "doubt", "noscript", "select", "stack")
 
     def __init__(self) -> None:
         self.stack: list[tuple[bytes, int]] = []  # (name, namespace) from the <svg>/<math> on
         self.select = False
         self.noscript = False
         self.doubt = False
-
-    @property
-    def active(self) -> bool:
+        self.active = False
         """Whether every tag counts (not only the ones the fast path stops at)."""
-        return bool(self.stack) or self.select or self.noscript
+
+    def _settle(self) -> None:
+        self.active = bool(self.stack) or self.select or self.noscript
 
     @property
     def cdata(self) -> bool:
@@ -319,6 +319,16 @@ class _Context:
 
     def start(self, name: bytes, attributes: bytes, self_closing: bool) -> bool:
         """Note a start tag (`name` in lower case); whether its content is raw text."""
+        raw = self._start(name, attributes, self_closing)
+        self._settle()
+        return raw
+
+    def end(self, name: bytes) -> None:
+        """Note an end tag (`name` in lower case)."""
+        self._end(name)
+        self._settle()
+
+    def _start(self, name: bytes, attributes: bytes, self_closing: bool) -> bool:
         if self.doubt:
             return False
         if self.stack and self._foreign_rules(name):
@@ -326,7 +336,7 @@ class _Context:
                 # The tag ends foreign content: back to HTML or an integration point, where
                 # the HTML rules read it again.
                 self._pop_foreign()
-                return self.start(name, attributes, self_closing)
+                return self._start(name, attributes, self_closing)
             if not self_closing:
                 self.stack.append((name, self.stack[-1][1]))
             return False
@@ -387,8 +397,7 @@ class _Context:
             self.stack.append((name, _HTML))
         return name in _RAW_TEXT
 
-    def end(self, name: bytes) -> None:
-        """Note an end tag (`name` in lower case)."""
+    def _end(self, name: bytes) -> None:
         if self.doubt:
             return
         if not self.stack:
@@ -408,7 +417,7 @@ class _Context:
         if name == b"p" or name == b"br":
             self._pop_foreign()
             if self.stack and self.stack[-1][1] == _HTML:
-                self.end(name)
+                self._end(name)
             return
         # In foreign content an end tag closes the nearest open element of its name, unless
         # an HTML element comes first: the HTML rules then take over, and they may close
@@ -564,6 +573,17 @@ class HTMLGate:
                             pos = found.end()
                             continue
                     elif found.group(2) is not None:
+                        raw_end = _RAW_ENDS.get(name.lower())
+                        if raw_end is not None:  # the common case, inline: raw text
+                            out.append(self._start_tag(found))
+                            pos = found.end()
+                            close = raw_end.search(data, pos)
+                            if close is None:
+                                self._raw_end = raw_end
+                            else:  # the element's text, up to its end tag
+                                out.append(data[pos : close.start()])
+                                pos = close.start()
+                            continue
                         after = self._opened(found, data, out, final)
                         if after is None:
                             break
@@ -645,23 +665,24 @@ class HTMLGate:
         read the raw text it starts, if any: where the gate goes on (None: wait)."""
         context = self._context
         name = tag.group(1).lower()
-        pos = tag.start()
-        if context.noscript:
-            # Without scripting the <noscript> content is markup; with it, raw text up to
-            # "</noscript": the two readings must agree on every construct around it.
-            close = None
-            if name in _RAW_TEXT and not context.select:
-                close = _RAW_ENDS[name].search(data, tag.end())
-                stop = None if close is None else close.start()
-            else:
-                stop = tag.end()
-            if self._agrees(data, pos, stop, final) is None:
-                return pos if self._paranoid else None
-        raw = context.start(name, tag.group(2), _self_closing(tag.group(2)))
+        if name in _RAW_TEXT and not context.active:
+            raw = True  # the common case: HTML content, where these are raw text
+        else:
+            if context.noscript:
+                # Without scripting the <noscript> content is markup; with it, raw text up
+                # to "</noscript": the two readings must agree on every construct around it.
+                stop: int | None = tag.end()
+                if name in _RAW_TEXT and not context.select:
+                    close = _RAW_ENDS[name].search(data, tag.end())
+                    stop = None if close is None else close.start()
+                if self._agrees(data, tag.start(), stop, final) is None:
+                    return tag.start() if self._paranoid else None
+            raw = context.start(name, tag.group(2), _self_closing(tag.group(2)))
+            self._paranoid = context.doubt
         out.append(self._start_tag(tag))
         pos = tag.end()
-        if context.doubt:
-            self._paranoid = True
+        if self._paranoid:
+            pass
         elif raw:
             raw_end = _RAW_ENDS[name]
             close = raw_end.search(data, pos)
