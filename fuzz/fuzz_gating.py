@@ -66,10 +66,14 @@ def gate_chunks(html: bytes, cuts: list[int]) -> bytes:
     return b"".join(out) + gate.close()
 
 
-def _refused(attributes: dict[str, str]) -> bool:
+def _refused(attributes: dict[str, str], svg: bool = False) -> bool:
     if "data-consent" in attributes:
         return not allows(attributes["data-consent"])
-    return gated_host(attributes["src"]) if "src" in attributes else False
+    if "src" in attributes:
+        return gated_host(attributes["src"])
+    # An SVG script loads its href (or xlink:href, which html5lib puts in the XLink namespace).
+    href = attributes.get("href", attributes.get("{http://www.w3.org/1999/xlink}href"))
+    return svg and href is not None and gated_host(href)
 
 
 SKIP_KNOWN_BUGS = os.environ.get("FUZZ_STRICT") != "1"
@@ -132,7 +136,11 @@ def active_gated(html: bytes) -> list[tuple[str, str]]:
                 else (None, "", element.tag)
             )
             attributes = dict(element.attrib)
-            if name == "script" and namespace in (_HTML, _SVG) and _refused(attributes):
+            if (
+                name == "script"
+                and namespace in (_HTML, _SVG)
+                and _refused(attributes, namespace == _SVG)
+            ):
                 if scripting and _runs(attributes):
                     found.append((_kind(attributes), _start_tag(name, attributes)))
             # An empty (or blank) src loads nothing from anywhere else: the gate leaves it.

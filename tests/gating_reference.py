@@ -35,7 +35,10 @@ class HTMLGate(gating.HTMLGate):
         for attr, match in attrs:
             values.setdefault(attr, _value(match))  # the first of duplicates wins, as in browsers
         consent_id = values.get(b"data-consent")
-        src = values.get(b"src", "").strip()
+        src = values.get(b"src")
+        if src is None and name == b"script":  # an SVG script loads its href
+            src = values.get(b"href") or values.get(b"xlink:href")
+        src = (src or "").strip()
         added = b""
         if consent_id is None and src and self._hosts is not None:
             consent_id = self._hosts(src)

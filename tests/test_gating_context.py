@@ -229,3 +229,16 @@ def test_paranoid_mode_never_moves_the_quotes_of_a_tag_around_a_gated_one() -> N
     one's data-consent, active. Such an inner tag is now defused instead."""
     page = '<select><style><script title="<script data-consent=x>"></style>'
     assert checked(page) == '<select><style><script title="&lt;script data-consent=x>"></style>'
+
+
+@pytest.mark.parametrize(
+    "attribute",
+    ['href="https://www.googletagmanager.com/gtag/js"', "xlink:href=//www.youtube.com/x.js"],
+)
+def test_an_svg_script_is_auto_blocked_by_its_href(attribute: str) -> None:
+    """An SVG <script> loads its href (or xlink:href): auto-blocking reads it like a src."""
+    page = f"<svg><script {attribute}></script></svg>"
+    assert fuzz_gating.active_gated(page.encode())  # a browser would run it
+    assert 'type="text/plain"' in checked(page)
+    local = "<svg><script href=/icons.js></script></svg>"
+    assert checked(local) == local

@@ -763,12 +763,16 @@ class HTMLGate:
             return raw
         attributes = tag.group(2)
         lowered = attributes.lower()
-        if b"data-consent" not in lowered and (self._hosts is None or b"src" not in lowered):
+        if b"data-consent" not in lowered and (
+            self._hosts is None or (b"src" not in lowered and b"href" not in lowered)
+        ):
             return raw  # no attribute that can gate it
         attrs = _ATTRS.findall(attributes)
         names = [name.lower() for _, name, _ in attrs]
         consent_id = _first(attrs, names, b"data-consent")
         src = _first(attrs, names, b"src")
+        if src is None and name == b"script":  # an SVG script loads its href
+            src = _first(attrs, names, b"href") or _first(attrs, names, b"xlink:href")
         src = "" if src is None else src.strip()
         added = b""
         if consent_id is None and src and self._hosts is not None:
