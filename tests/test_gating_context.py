@@ -242,3 +242,13 @@ def test_an_svg_script_is_auto_blocked_by_its_href(attribute: str) -> None:
     assert 'type="text/plain"' in checked(page)
     local = "<svg><script href=/icons.js></script></svg>"
     assert checked(local) == local
+
+
+def test_paranoid_mode_reads_on_past_a_tag_left_unfinished_at_the_end() -> None:
+    """Found by fuzz_gating: a candidate tag left open at the end of the body made paranoid
+    mode pass the rest as it was, though a browser reading the candidate as comment text
+    runs the refused script after it."""
+    page = '<select><iframe><!--<script title="--><script data-consent=x>1</script>'
+    assert checked(page) == (
+        '<select><iframe><!--<script title="-->&lt;script data-consent=x>1</script>'
+    )

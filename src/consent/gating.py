@@ -731,10 +731,14 @@ class HTMLGate:
             pos = found.start()
             tag = _START_TAG.match(data, pos)
             if tag is None:
-                if final:
-                    out.append(data[pos:])
-                    pos = end
-                break  # an unfinished start tag: wait for more data
+                if not final:
+                    break  # an unfinished start tag: wait for more data
+                # Unfinished at the end: a browser reading it as a tag drops it and all
+                # that follows; one reading it otherwise may see tags in what follows.
+                out.append(b"<")
+                nested = end
+                pos += 1
+                continue
             rewritten = self._start_tag(tag)
             if rewritten == tag.group(0) or pos < nested:
                 out.append(b"<" if rewritten == tag.group(0) else b"&lt;")
