@@ -124,9 +124,15 @@ def active_gated(html: bytes) -> list[tuple[str, str]]:
     found = []
     for scripting in (True, False):
         # The etree builder: minidom's would merge "type" and ":type" (one local name).
-        document = html5lib.parse(
-            text, treebuilder="etree", namespaceHTMLElements=False, scripting=scripting
-        )
+        try:
+            document = html5lib.parse(
+                text, treebuilder="etree", namespaceHTMLElements=False, scripting=scripting
+            )
+        except AssertionError:
+            # html5lib 1.1 fails an assertion of its own (resetInsertionMode) on a nested
+            # <select> in HTML inside MathML, as in <math><select><mtext><select><select>:
+            # no verdict from that parse (fuzz/regressions/gating/html5lib-select-*).
+            continue
         for element in document.iter():
             if not isinstance(element.tag, str):
                 continue  # a comment
