@@ -88,9 +88,14 @@ CASES = [
         "<svg><font title=color><style><!--</style><script data-consent=x src=/a.js>-->",
         "<svg><font title=color><style><!--</style><script data-consent=x src=/a.js>-->",
     ),
+    # "</p>" ends foreign content in parsers since 2021, not in older ones: paranoid mode.
     (
         "<svg><g></p><style><!--</style><script data-consent=x src=/a.js>-->",
         f"<svg><g></p><style><!--</style>{REFUSED}-->",
+    ),
+    (
+        "<math></p><script><mtext><script data-consent=x src=/a.js>",
+        f"<math></p><script><mtext>{REFUSED}",
     ),
     # Integration points bring HTML back: raw text is raw text again.
     (

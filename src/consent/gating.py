@@ -415,9 +415,10 @@ class _Context:
             # Any other end tag stops at the integration point, which is special: ignored.
             return
         if name == b"p" or name == b"br":
-            self._pop_foreign()
-            if self.stack and self.stack[-1][1] == _HTML:
-                self._end(name)
+            # Parsers since 2021 end foreign content here, as for a <p> start tag; older
+            # ones (html5lib among them) insert an empty <p> and stay in it. Either may
+            # be reading the page.
+            self.doubt = True
             return
         # In foreign content an end tag closes the nearest open element of its name, unless
         # an HTML element comes first: the HTML rules then take over, and they may close
