@@ -257,3 +257,28 @@ def test_paranoid_mode_reads_on_past_a_tag_left_unfinished_at_the_end() -> None:
     assert checked(page) == (
         '<select><iframe><!--<script title="-->&lt;script data-consent=x>1</script>'
     )
+
+
+SCRIPT_TEXT = [
+    # "<!--" escapes script text; "<script" inside that starts a part that "</script>" only
+    # ends, and "-->" leaves both (the tokenizer's script data states).
+    ("<script><!--<script </script><iframe </script>", True),
+    ("<script><!--<script></script>--></script>", True),
+    ("<script><!-- <script> --></script>", True),
+    ("<script><!--></script>", True),
+    ("<script><!---></script>", True),
+    ("<script>if (a<!--b) x()</script>", True),
+    ("<script><!--<scripts></script>", True),
+    # Still inside the script: the nested part is open.
+    ("<script><!--<script></script>", False),
+    ("<script><!--<SCRIPT/></SCRIPT >--><script data-consent=x src=/a.js>", False),
+]
+
+
+@pytest.mark.parametrize(("script", "closed"), SCRIPT_TEXT)
+def test_script_text_ends_where_the_tokenizer_ends_it(script: str, closed: bool) -> None:
+    """Found by fuzz_gating: "</script>" inside "<!--<script ..." ends nothing, so the gate
+    took the next tags for script text while a browser runs them."""
+    page = f"{script}<script data-consent=x src=/a.js></script>"
+    out = checked(page)
+    assert (REFUSED in out) is closed

@@ -74,6 +74,64 @@ _RAW_TEXT = frozenset(
     {b"script", b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes"}
 )
 _RAW_ENDS = {n: re.compile(rb"</" + n + rb"[\t\n\f\r />]", re.IGNORECASE) for n in _RAW_TEXT}
+# Script text has states of its own: "<!--" escapes it, and in the escaped text a
+# "<script" starts a nested, doubly escaped part in which "</script>" ends nothing (the
+# tokenizer's script data states). These are the tokens that move between them.
+_SCRIPT_TOKENS = re.compile(rb"<!--|-->|</?(?i:script)[\t\n\f\r />]")
+_DATA, _ESCAPED, _DOUBLE = 0, 1, 2
+
+
+def _script_text(data: bytes, pos: int, state: int, final: bool) -> tuple[int, int, bool]:
+    """Read script text from `pos` in `state`: (where it surely goes, the state there,
+    whether that is the "<" of the end tag that closes the script)."""
+    end = len(data)
+    read = pos  # what is read for sure: the state holds here
+    while True:
+        token = _SCRIPT_TOKENS.search(data, pos)
+        if token is None:
+            # Keep a tail that could start a token (at most 9 bytes long).
+            return (end if final else max(read, end - 9)), state, False
+        start, text = token.start(), token.group()
+        if text[:2] == b"</":
+            if state != _DOUBLE:
+                return start, state, True
+            state, pos = _ESCAPED, token.end()  # it ends only the nested part
+        elif text == b"<!--":
+            if state != _DATA:
+                pos = start + 1  # text there; its dashes may still end an escape
+                continue
+            after = token.end()
+            while after < end and data[after] == 0x2D:  # "-"
+                after += 1
+            if after == end and not final:
+                return start, state, False  # "<!--->" or more dashes: wait
+            if after < end and data[after] == 0x3E:  # ">": "<!-->" escapes nothing
+                pos = after + 1
+            else:
+                state, pos = _ESCAPED, after
+        elif text == b"-->":
+            if state == _DATA:
+                pos = start + 1
+                continue
+            state, pos = _DATA, token.end()
+        elif state == _ESCAPED:  # "<script": the nested part
+            state, pos = _DOUBLE, token.end()
+        else:
+            pos = start + 1
+            continue
+        read = pos
+
+
+def _raw_stop(name: bytes, data: bytes, pos: int, final: bool) -> int | None:
+    """Where the text of raw-text element `name`, starting at `pos`, ends (the "<" of its end
+    tag); None when its end is not in `data` yet."""
+    if name == b"script":
+        stop, _, found = _script_text(data, pos, _DATA, final)
+        return stop if found else None
+    match = _RAW_ENDS[name].search(data, pos)
+    return None if match is None else match.start()
+
+
 # Start tags after which the tree builder may read tags differently (see `_Context`).
 _CONTEXT_TAGS = frozenset({b"svg", b"math", b"select", b"noscript"})
 _WATCHED = _RAW_TEXT | _CONTEXT_TAGS
@@ -483,7 +541,8 @@ class HTMLGate:
         self._allows = allows
         self._hosts = hosts
         self._buffer = b""
-        self._raw_end: re.Pattern[bytes] | None = None  # inside <script>...</script> etc.
+        self._raw: bytes | None = None  # inside <script>...</script> etc.: its name
+        self._script = _DATA  # inside a script: the tokenizer's script data state
         self._skip_to: re.Pattern[bytes] | None = None  # inside a comment or CDATA section
         self._context = _Context()
         self._paranoid = False
@@ -520,17 +579,12 @@ class HTMLGate:
                 pos = close.end()
                 self._skip_to = None
                 continue
-            if self._raw_end is not None:
-                match = self._raw_end.search(data, pos)
-                if match is None:
-                    # Keep a tail that could be the start of the end tag.
-                    keep = end if final else max(pos, end - 12)
-                    out.append(data[pos:keep])
-                    pos = keep
-                    break
-                out.append(data[pos : match.start()])
-                pos = match.start()
-                self._raw_end = None
+            if self._raw is not None:
+                stop = self._raw_text(data, pos, final)
+                out.append(data[pos:stop])
+                pos = stop
+                if self._raw is not None:
+                    break  # the rest is still its text, or may start its end tag
                 continue
             if context.active:
                 # Every tag counts here: text up to the next "<", then that token.
@@ -574,16 +628,12 @@ class HTMLGate:
                             pos = found.end()
                             continue
                     elif found.group(2) is not None:
-                        raw_end = _RAW_ENDS.get(name.lower())
-                        if raw_end is not None:  # the common case, inline: raw text
+                        name = name.lower()
+                        if name in _RAW_TEXT:  # the common case, inline: raw text
                             out.append(self._start_tag(found))
                             pos = found.end()
-                            close = raw_end.search(data, pos)
-                            if close is None:
-                                self._raw_end = raw_end
-                            else:  # the element's text, up to its end tag
-                                out.append(data[pos : close.start()])
-                                pos = close.start()
+                            self._raw = name
+                            self._script = _DATA
                             continue
                         after = self._opened(found, data, out, final)
                         if after is None:
@@ -674,25 +724,34 @@ class HTMLGate:
                 # to "</noscript": the two readings must agree on every construct around it.
                 stop: int | None = tag.end()
                 if name in _RAW_TEXT and not context.select:
-                    close = _RAW_ENDS[name].search(data, tag.end())
-                    stop = None if close is None else close.start()
+                    stop = _raw_stop(name, data, tag.end(), final)
                 if self._agrees(data, tag.start(), stop, final) is None:
                     return tag.start() if self._paranoid else None
             raw = context.start(name, tag.group(2), _self_closing(tag.group(2)))
             self._paranoid = context.doubt
         out.append(self._start_tag(tag))
-        pos = tag.end()
-        if self._paranoid:
-            pass
-        elif raw:
-            raw_end = _RAW_ENDS[name]
-            close = raw_end.search(data, pos)
-            if close is None:
-                self._raw_end = raw_end
-            else:  # the element's text, up to its end tag
-                out.append(data[pos : close.start()])
-                pos = close.start()
-        return pos
+        if raw and not self._paranoid:
+            self._raw = name
+            self._script = _DATA
+        return tag.end()
+
+    def _raw_text(self, data: bytes, pos: int, final: bool) -> int:
+        """Inside a raw-text element: how far from `pos` its text surely goes (up to the
+        "<" of its end tag, which ends the element: `_raw` is then None)."""
+        name = self._raw
+        assert name is not None
+        if name == b"script":
+            stop, self._script, found = _script_text(data, pos, self._script, final)
+        else:
+            match = _RAW_ENDS[name].search(data, pos)
+            found = match is not None
+            if match is not None:
+                stop = match.start()
+            else:  # keep a tail that could be the start of the end tag
+                stop = len(data) if final else max(pos, len(data) - 12)
+        if found:
+            self._raw = None
+        return stop
 
     def _agrees(self, data: bytes, start: int, stop: int | None, final: bool) -> int | None:
         """Inside <noscript>: where the construct from `start` to `stop` (None: not all in

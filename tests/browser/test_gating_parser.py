@@ -1,5 +1,5 @@
 """The HTML gate against Chromium's own parser: markup where a tag is read differently in
-SVG, MathML, <noscript> and <select>. Checklist item A2.
+SVG, MathML, <noscript>, <select> and escaped script text. Checklist item A2.
 
 Each page is loaded twice over a routed navigation (the browser's normal parser, scripting
 on): as written, where the refused script must run (so the case is real in this browser),
@@ -29,6 +29,10 @@ CASES = {
     ),
     "noscript-attribute": (
         '<noscript><a title="</noscript><script data-consent=x>{run}</script>"></a></noscript>'
+    ),
+    # Script text: "</script>" inside "<!--<script ..." ends nothing (script data states).
+    "script-double-escaped": (
+        "<script><!--<script </script><iframe </script><script data-consent=x>{run}</script>"
     ),
     # Chromium reads <style> and <iframe> inside <select> as raw text; older parsers (and
     # html5lib) ignore them there. The gate cannot tell, and gates both readings.
