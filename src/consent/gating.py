@@ -79,6 +79,7 @@ _RAW_ENDS = {n: re.compile(rb"</" + n + rb"[\t\n\f\r />]", re.IGNORECASE) for n 
 # tokenizer's script data states). These are the tokens that move between them.
 _SCRIPT_TOKENS = re.compile(rb"<!--|-->|</?(?i:script)[\t\n\f\r />]")
 _DATA, _ESCAPED, _DOUBLE = 0, 1, 2
+_SCRIPT_CLOSE = _RAW_ENDS[b"script"]
 
 
 def _script_text(data: bytes, pos: int, state: int, final: bool) -> tuple[int, int, bool]:
@@ -634,6 +635,11 @@ class HTMLGate:
                             pos = found.end()
                             self._raw = name
                             self._script = _DATA
+                            stop = self._raw_text(data, pos, final)
+                            out.append(data[pos:stop])
+                            pos = stop
+                            if self._raw is not None:
+                                break  # its end tag is not here yet
                             continue
                         after = self._opened(found, data, out, final)
                         if after is None:
@@ -741,6 +747,12 @@ class HTMLGate:
         name = self._raw
         assert name is not None
         if name == b"script":
+            # Most scripts hold no "<!--": then the first "</script" ends them.
+            if self._script == _DATA:
+                close = _SCRIPT_CLOSE.search(data, pos)
+                if close is not None and data.find(b"<!--", pos, close.start()) < 0:
+                    self._raw = None
+                    return close.start()
             stop, self._script, found = _script_text(data, pos, self._script, final)
         else:
             match = _RAW_ENDS[name].search(data, pos)
