@@ -10,7 +10,7 @@
 Every figure is the median over `--repeat` runs (5; 1 with `--quick`) of the best of a
 number of rounds, all measured in the same process, so the ratios compare like with like.
 When the tests are importable, the tag-by-tag gate they keep as the reference
-(tests/gating_reference.py, the gate before its fast path) is measured too.
+(tests/gating_reference.py, the gate without its fast path) is measured too.
 
 Run with `.venv/bin/python benchmarks/bench_gating.py` (`--quick` for a short run).
 """
@@ -51,11 +51,11 @@ class Gate(Protocol):
 
 
 def _reference_gate() -> Callable[[Allows, HostLookup], Gate] | None:
-    """The gate before its fast path, which the tests keep as their reference."""
+    """The gate without its fast path, which the tests keep as their reference."""
     path = ROOT / "tests" / "gating_reference.py"
     spec = importlib.util.spec_from_file_location("gating_reference", path)
     if spec is None or spec.loader is None or not path.is_file():
-        return None  # not run from a checkout: no "before" column
+        return None  # not run from a checkout: no "tag by tag" column
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     gate_class: Callable[[Allows, HostLookup], Gate] = module.HTMLGate
@@ -150,7 +150,7 @@ def report_pages(runs: list[dict[str, float]]) -> None:
     def median(key: str) -> float:
         return statistics.median(run[key] for run in runs)
 
-    columns = ("page", "gate MB/s", "gate ms", "peak KiB", "before ms", "selectolax ms")
+    columns = ("page", "gate MB/s", "gate ms", "peak KiB", "tag by tag ms", "selectolax ms")
     print("{:8} {:>10} {:>8} {:>9} {:>10} {:>14} {:>9}".format(*columns, "x faster"))
     for name in ("100 KB", "2 MB"):
         seconds = median(f"{name} gate")
@@ -159,7 +159,7 @@ def report_pages(runs: list[dict[str, float]]) -> None:
             f" {median(f'{name} peak') / 1024:9.0f}"
         )
         before = f"{median(f'{name} before') * 1000:.2f}" if BEFORE else "-"
-        line += f" {before:>10}"
+        line += f" {before:>13}"
         if HAVE_SELECTOLAX:
             # The ratio per run, then its median: both sides come from the same run.
             ratio = statistics.median(
