@@ -151,7 +151,7 @@ def report_pages(runs: list[dict[str, float]]) -> None:
         return statistics.median(run[key] for run in runs)
 
     columns = ("page", "gate MB/s", "gate ms", "peak KiB", "tag by tag ms", "selectolax ms")
-    print("{:8} {:>10} {:>8} {:>9} {:>10} {:>14} {:>9}".format(*columns, "x faster"))
+    print("{:8} {:>10} {:>8} {:>9} {:>13} {:>14} {:>9}".format(*columns, "x faster"))
     for name in ("100 KB", "2 MB"):
         seconds = median(f"{name} gate")
         line = (
