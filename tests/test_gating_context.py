@@ -218,7 +218,7 @@ FOREIGN_PIECES = [
         "<iframe data-consent=x src=/f>",
     ),
     *("<iframe src=https://www.youtube.com/e>", "<script data-consent=ok>", '<a title="', '">'),
-    *("x", " ", "<", ">", "'", '"', "/"),
+    *("x", " ", "<", ">", "'", '"', "/", "-", "<script>", "<script ", "</SCRIPT/>", "<!--<script>"),
 ]
 
 
