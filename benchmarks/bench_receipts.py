@@ -5,7 +5,8 @@ once as on a busy server, every configuration measured in the same run in interl
 rounds; the median round is reported, with the ratio to "no log". PostgreSQL is measured
 when a server answers at CONSENT_TEST_POSTGRES (default: the one `make postgres` starts).
 
-Target: the SQLite log costs under 20% of the throughput without a log.
+Target: the SQLite log costs under 20% of the throughput without a log. For scale, a second
+measure (not the target's) has each visitor decide once and then view ten pages.
 Run with `make bench` (add `--quick` for a short run, `--check` to exit 1 on a miss).
 """
 
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 POLICY = load_policy(ROOT / "examples" / "consent.toml")
 KEY = "benchmark-secret-key-0123456789abcdef"
 BODY = json.dumps({"action": "accept_all"}).encode()
+VIEWS = 10  # page views per decision in the mixed measure
 POSTGRES = os.environ.get(
     "CONSENT_TEST_POSTGRES", "postgresql://consent:consent@127.0.0.1:5432/consent_test"
 )
@@ -100,6 +102,44 @@ async def measure(target: ASGIApp, n: int, concurrency: int) -> float:
     return (n // concurrency * concurrency) / (time.perf_counter() - start)
 
 
+def view_scope(cookie: bytes) -> Scope:
+    """A page view (GET /) carrying the consent cookie a decision set."""
+    return {
+        **scope(),
+        "method": "GET",
+        "path": "/",
+        "raw_path": b"/",
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"cookie", cookie)],
+    }
+
+
+async def visits(target: ASGIApp, n: int, concurrency: int, views: int) -> float:
+    """Requests per second when each visitor decides once, then views `views` pages."""
+
+    async def visitor(count: int) -> None:
+        for _ in range(count):
+            cookie = b""
+
+            async def send(message: Message) -> None:
+                nonlocal cookie
+                if message["type"] == "http.response.start":
+                    if message["status"] != 200:
+                        raise SystemExit("a request failed: the benchmark is invalid")
+                    for key, value in message["headers"]:
+                        if key == b"set-cookie" and value.startswith(b"consent="):
+                            cookie = value.split(b";", 1)[0]
+
+            await target(scope(), receive, send)
+            if not cookie:
+                raise SystemExit("a decision set no cookie: the benchmark is invalid")
+            for _ in range(views):
+                await target(view_scope(cookie), receive, send)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(visitor(n // concurrency) for _ in range(concurrency)))
+    return (n // concurrency * concurrency) * (1 + views) / (time.perf_counter() - start)
+
+
 async def postgres_log() -> PostgresConsentLog | None:
     import psycopg
 
@@ -134,19 +174,27 @@ async def run(rounds: int, n: int, concurrency: int, folder: Path) -> dict[str, 
     for target in targets.values():
         await measure(target, min(n, 400), concurrency)  # warm-up: tables, pools, caches
     samples: dict[str, list[float]] = {name: [] for name in targets}
+    mixed = {name: targets[name] for name in ("no log", "SQLite (synchronous=normal)")}
+    for name in mixed:
+        samples[f"{name}, mix"] = []
     for _ in range(rounds):
         for name, target in targets.items():
             samples[name].append(await measure(target, n, concurrency))
+        for name, target in mixed.items():
+            samples[f"{name}, mix"].append(await visits(target, n // 10, concurrency, VIEWS))
     for log in logs.values():
         if log is not None:
             await log.aclose()
     # Every answered decision must have its receipt, or the figures mean nothing.
     written = rounds * (n // concurrency * concurrency) + min(n, 400) // concurrency * concurrency
     for file in ("normal.db", "full.db"):
+        expected = written + (
+            rounds * (n // 10 // concurrency * concurrency) if file == "normal.db" else 0
+        )
         with sqlite3.connect(folder / file) as db:
             (count,) = db.execute("SELECT count(*) FROM consent_receipts").fetchone()
-        if count != written:
-            raise SystemExit(f"{file}: {count} receipts for {written} decisions")
+        if count != expected:
+            raise SystemExit(f"{file}: {count} receipts for {expected} decisions")
     if pg is not None:
         await drop_schema(pg)
     return {name: statistics.median(values) for name, values in samples.items()}
@@ -161,7 +209,13 @@ def report(results: dict[str, float], concurrency: int) -> bool:
     base = results["no log"]
     print(f"{'configuration':30} {'decisions/s':>12} {'x no log':>9}")
     for name, value in results.items():
-        print(f"{name:30} {value:12.0f} {value / base:9.2f}")
+        if not name.endswith(", mix"):
+            print(f"{name:30} {value:12.0f} {value / base:9.2f}")
+    mix = results["no log, mix"]
+    print(f"each visitor deciding once, then viewing {VIEWS} pages (not the target's measure):")
+    print(f"{'configuration':30} {'requests/s':>12} {'x no log':>9}")
+    for name in ("no log, mix", "SQLite (synchronous=normal), mix"):
+        print(f"{name:30} {results[name]:12.0f} {results[name] / mix:9.2f}")
     if "PostgreSQL" not in results:
         print("(PostgreSQL not measured: no server at CONSENT_TEST_POSTGRES; `make postgres`)")
     ok = results["SQLite (synchronous=normal)"] >= 0.8 * base
