@@ -633,13 +633,16 @@ class HTMLGate:
                         if name in _RAW_TEXT:  # the common case, inline: raw text
                             out.append(self._start_tag(found))
                             pos = found.end()
-                            self._raw = name
-                            self._script = _DATA
-                            stop = self._raw_text(data, pos, final)
-                            out.append(data[pos:stop])
-                            pos = stop
-                            if self._raw is not None:
-                                break  # its end tag is not here yet
+                            close = _RAW_ENDS[name].search(data, pos)
+                            # (A script's text with "<!--" has states: see _raw_text.)
+                            if close is not None and (
+                                name != b"script" or data.find(b"<!--", pos, close.start()) < 0
+                            ):
+                                out.append(data[pos : close.start()])
+                                pos = close.start()
+                            else:
+                                self._raw = name
+                                self._script = _DATA
                             continue
                         after = self._opened(found, data, out, final)
                         if after is None:
