@@ -282,3 +282,10 @@ def test_script_text_ends_where_the_tokenizer_ends_it(script: str, closed: bool)
     page = f"{script}<script data-consent=x src=/a.js></script>"
     out = checked(page)
     assert (REFUSED in out) is closed
+
+
+def test_noscript_with_a_tag_left_open_at_the_end() -> None:
+    """Found by fuzz_gating: a tag still open at the end of the body passed unchanged, but a
+    browser with scripting ends the <noscript> inside it and runs what follows."""
+    page = '<noscript><e c="</noscript><script src=//www.youtube.com/iframe_api>'
+    assert 'type="text/plain"' in checked(page)

@@ -659,6 +659,11 @@ class HTMLGate:
                         continue
             after = self._token(data, pos, out, final)
             if after is None:
+                if final and context.noscript and _NOSCRIPT_END.search(data, pos + 1):
+                    # A tag left open at the end of the body, for a browser with scripting
+                    # an end of the <noscript> and markup after it.
+                    self._paranoid = True
+                    continue
                 break  # unfinished: wait for more data
             pos = after
         rest = data[pos:]
