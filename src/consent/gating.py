@@ -79,7 +79,6 @@ _RAW_ENDS = {n: re.compile(rb"</" + n + rb"[\t\n\f\r />]", re.IGNORECASE) for n 
 # tokenizer's script data states). These are the tokens that move between them.
 _SCRIPT_TOKENS = re.compile(rb"<!--|-->|</?(?i:script)[\t\n\f\r />]")
 _DATA, _ESCAPED, _DOUBLE = 0, 1, 2
-_SCRIPT_CLOSE = _RAW_ENDS[b"script"]
 
 
 def _script_text(data: bytes, pos: int, state: int, final: bool) -> tuple[int, int, bool]:
@@ -123,14 +122,24 @@ def _script_text(data: bytes, pos: int, state: int, final: bool) -> tuple[int, i
         read = pos
 
 
+def _plain_raw_end(name: bytes, data: bytes, pos: int) -> int | None:
+    """The "<" of the end tag of raw-text element `name` whose text starts at `pos`, when one
+    search finds it: for any element but a script whose text holds "<!--" (which has states,
+    see `_script_text`). None otherwise."""
+    close = _RAW_ENDS[name].search(data, pos)
+    if close is None or (name == b"script" and data.find(b"<!--", pos, close.start()) >= 0):
+        return None
+    return close.start()
+
+
 def _raw_stop(name: bytes, data: bytes, pos: int, final: bool) -> int | None:
     """Where the text of raw-text element `name`, starting at `pos`, ends (the "<" of its end
     tag); None when its end is not in `data` yet."""
-    if name == b"script":
-        stop, _, found = _script_text(data, pos, _DATA, final)
-        return stop if found else None
-    match = _RAW_ENDS[name].search(data, pos)
-    return None if match is None else match.start()
+    stop = _plain_raw_end(name, data, pos)
+    if stop is None and name == b"script":
+        at, _, found = _script_text(data, pos, _DATA, final)
+        stop = at if found else None
+    return stop
 
 
 # Start tags after which the tree builder may read tags differently (see `_Context`).
@@ -633,13 +642,10 @@ class HTMLGate:
                         if name in _RAW_TEXT:  # the common case, inline: raw text
                             out.append(self._start_tag(found))
                             pos = found.end()
-                            close = _RAW_ENDS[name].search(data, pos)
-                            # (A script's text with "<!--" has states: see _raw_text.)
-                            if close is not None and (
-                                name != b"script" or data.find(b"<!--", pos, close.start()) < 0
-                            ):
-                                out.append(data[pos : close.start()])
-                                pos = close.start()
+                            ends = _plain_raw_end(name, data, pos)
+                            if ends is not None:
+                                out.append(data[pos:ends])
+                                pos = ends
                             else:
                                 self._raw = name
                                 self._script = _DATA
@@ -726,8 +732,8 @@ class HTMLGate:
     def _opened(
         self, tag: re.Match[bytes], data: bytes, out: list[bytes], final: bool
     ) -> int | None:
-        """Write the start tag `tag` (rewritten if it must wait), note what it opens, and
-        read the raw text it starts, if any: where the gate goes on (None: wait)."""
+        """Write the start tag `tag` (rewritten if it must wait) and note what it opens (a
+        raw-text element: `_raw`): where the gate goes on (None: wait)."""
         context = self._context
         name = tag.group(1).lower()
         if name in _RAW_TEXT and not context.active:
@@ -754,24 +760,18 @@ class HTMLGate:
         "<" of its end tag, which ends the element: `_raw` is then None)."""
         name = self._raw
         assert name is not None
+        if name != b"script" or self._script == _DATA:
+            stop = _plain_raw_end(name, data, pos)
+            if stop is not None:
+                self._raw = None
+                return stop
         if name == b"script":
-            # Most scripts hold no "<!--": then the first "</script" ends them.
-            if self._script == _DATA:
-                close = _SCRIPT_CLOSE.search(data, pos)
-                if close is not None and data.find(b"<!--", pos, close.start()) < 0:
-                    self._raw = None
-                    return close.start()
             stop, self._script, found = _script_text(data, pos, self._script, final)
-        else:
-            match = _RAW_ENDS[name].search(data, pos)
-            found = match is not None
-            if match is not None:
-                stop = match.start()
-            else:  # keep a tail that could be the start of the end tag
-                stop = len(data) if final else max(pos, len(data) - 12)
-        if found:
-            self._raw = None
-        return stop
+            if found:
+                self._raw = None
+            return stop
+        # Keep a tail that could be the start of the end tag.
+        return len(data) if final else max(pos, len(data) - 12)
 
     def _agrees(self, data: bytes, start: int, stop: int | None, final: bool) -> int | None:
         """Inside <noscript>: where the construct from `start` to `stop` (None: not all in
