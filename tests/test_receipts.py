@@ -6,7 +6,6 @@ Every store test runs against SQLite (a real file) and PostgreSQL (a real server
 from __future__ import annotations
 
 import asyncio
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Coroutine
@@ -27,6 +26,7 @@ from consent.receipts import (
     Receipt,
     Snapshot,
     SQLiteConsentLog,
+    _model,
     browser_family,
     open_log,
     parse_age,
@@ -122,24 +122,15 @@ def test_browser_family_is_coarse(user_agent: str | None, family: str) -> None:
     assert browser_family(user_agent) == family
 
 
-_BOTS = re.compile(r"bot|crawl|spider|slurp|headless|lighthouse", re.IGNORECASE)
-_MARKS = (
-    ("edge", ("Edg/", "Edge/", "EdgA/", "EdgiOS/")),
-    ("opera", ("OPR/", "Opera")),
-    ("samsung", ("SamsungBrowser/",)),
-    ("firefox", ("Firefox/", "FxiOS/")),
-    ("chrome", ("Chrome/", "CriOS/", "Chromium/")),
-    ("safari", ("Safari/",)),
-)
-
-
 def reference_family(user_agent: str) -> str:
-    """browser_family as first written: one case-insensitive search, no cache."""
+    """browser_family as first written, over the same tables: one case-insensitive search,
+    no cache."""
     if not user_agent:
         return "unknown"
-    if _BOTS.search(user_agent):
+    if _model._BOTS.search(user_agent):
         return "bot"
-    return next((f for f, marks in _MARKS if any(m in user_agent for m in marks)), "other")
+    families = _model._FAMILIES
+    return next((f for f, marks in families if any(m in user_agent for m in marks)), "other")
 
 
 @given(
