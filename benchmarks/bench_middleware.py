@@ -136,10 +136,14 @@ async def measure(target: ASGIApp, headers: list[tuple[bytes, bytes]], n: int) -
     async def send(message: Message) -> None:
         pass
 
+    # Built before the clock starts, and each one dropped once answered, as a server drops
+    # a finished request's scope: kept alive, 20,000 scopes would make the garbage collector
+    # walk every object a middleware stored in them, a cost no server has.
     scopes = [scope(headers) for _ in range(n)]
+    pop = scopes.pop
     start = time.perf_counter_ns()
-    for item in scopes:
-        await target(item, receive, send)
+    while scopes:
+        await target(pop(), receive, send)
     return (time.perf_counter_ns() - start) / n / 1000
 
 

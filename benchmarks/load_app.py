@@ -80,3 +80,14 @@ without_consent = Starlette(
         Route("/consent", plain_decision, methods=["POST"]),
     ]
 )
+
+
+def decision_site(log: SQLiteConsentLog | None) -> ConsentMiddleware:
+    """The site `benchmarks/bench_receipts.py` sends decisions to over HTTP: the same
+    one it calls in-process (ConsentMiddleware around a one-page Starlette app)."""
+    home = Starlette(routes=[Route("/", with_page)])
+    return ConsentMiddleware(home, policy=policy, secret_key=keys, log=log)
+
+
+decisions_without_log = decision_site(None)
+decisions_with_log = decision_site(SQLiteConsentLog(log_path))

@@ -467,6 +467,30 @@ def test_the_right_cookie_is_found_among_others() -> None:
     assert response.json() == UNDECIDED  # a cookie whose name only ends in "consent"
 
 
+def test_cookie_headers_seen_before_give_the_same_answer_and_the_memory_stays_bounded() -> None:
+    """C1: the middleware remembers what it read from a Cookie header (a returning visitor
+    sends the same one on every page); the remembered answer is the one it would read,
+    and neither many visitors nor long headers make the memory grow without bound."""
+    app = make_app()
+    client = TestClient(app)
+    value = consent_cookie()
+    tampered = value[:-2] + ("A" if value[-2] != "A" else "B") + value[-1]
+    headers = [f"consent={value}", f"consent={tampered}", "other=1", f"x=1; consent={value}"]
+    expected = [ALL, UNDECIDED, UNDECIDED, ALL]
+    for _ in range(3):  # the first round reads, the next ones remember
+        got = [client.get("/", headers={"cookie": header}).json() for header in headers]
+        assert got == expected
+    middleware: Any = app.middleware_stack  # built by the first request
+    while not isinstance(middleware, ConsentMiddleware):
+        middleware = middleware.app
+    long = f"consent={value}; pad={'x' * 3000}"
+    assert client.get("/", headers={"cookie": long}).json() == ALL
+    assert long.encode() not in middleware._cookie_cache  # over 2 KiB: read every time
+    for number in range(4200):
+        middleware._read_cookies(f"consent={value}; n={number}".encode())
+    assert len(middleware._cookie_cache) <= 4096
+
+
 def test_cookie_name_option_is_used() -> None:
     client = TestClient(make_app(cookie_name="site_choice"))
     response = client.post("/consent", json={"action": "accept_all"})

@@ -6,6 +6,8 @@ import dataclasses
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from starlette.requests import HTTPConnection
+
 from consent.signing import ConsentCodec
 from consent.state import ConsentState
 
@@ -123,9 +125,15 @@ def get_consent(request_or_scope: _HasScope | MutableMapping[str, Any]) -> Conse
         RuntimeError: ConsentMiddleware is not installed around this application.
     """
     # On every request that reads consent: plain dict and attribute access only.
+    # The cheap tests first: a plain dict, then Starlette's Request or WebSocket (an ABC
+    # test such as MutableMapping's costs several times more).
     scope: MutableMapping[str, Any]
-    if type(request_or_scope) is dict or isinstance(request_or_scope, MutableMapping):
-        scope = request_or_scope  # (the `type` test first: it is the cheap, common case)
+    if type(request_or_scope) is dict:
+        scope = request_or_scope
+    elif isinstance(request_or_scope, HTTPConnection):
+        scope = request_or_scope.scope
+    elif isinstance(request_or_scope, MutableMapping):
+        scope = request_or_scope
     else:
         scope = request_or_scope.scope
     slot = scope.get(SCOPE_KEY)

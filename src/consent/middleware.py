@@ -124,7 +124,7 @@ class ConsentMiddleware:
         self._codec = self.config.codec
         self._ui = self.endpoints.ui
         self._path = path
-        self._carry_cache: dict[bytes, bool] = {}
+        self._cookie_cache: dict[bytes, _Cookies] = {}
         self._gpc_ids = policy.gpc_ids
         assert self.config.negotiate is not None
         self._negotiate = self.config.negotiate
@@ -153,7 +153,11 @@ class ConsentMiddleware:
                 accept = value
             elif key == b"sec-gpc" and not gpc:
                 gpc = gpc_signal(value)
-        raw, copies = self._read_cookie(header) if self._cookie_bytes in header else _NONE
+        # A returning visitor sends the same Cookie header on every page: one look-up.
+        found = self._cookie_cache.get(header)
+        if found is None:
+            found = self._read_cookies(header)
+        raw, copies, carries = found
         language = self._negotiate(accept.decode("latin-1")) if accept else None
         slot = ConsentSlot(self._codec, raw, self._ui, gpc, language, copies)
         scope[SCOPE_KEY] = slot
@@ -186,7 +190,7 @@ class ConsentMiddleware:
             if gated is not None:
                 await gated.send(message)
             elif message["type"] == "http.response.start":
-                gated = self._response_start(message, scope, slot, header, send)
+                gated = self._response_start(message, scope, slot, header, carries, send)
                 if gated is None:
                     await send(message)
             else:
@@ -195,11 +199,20 @@ class ConsentMiddleware:
         await self.app(scope, receive, send_wrapper)
 
     def _response_start(
-        self, message: Message, scope: Scope, slot: ConsentSlot, cookie_header: bytes, send: Send
+        self,
+        message: Message,
+        scope: Scope,
+        slot: ConsentSlot,
+        cookie_header: bytes,
+        carries: bool,
+        send: Send,
     ) -> _GatedBody | None:
         """Enforce the choice on the response headers; a `_GatedBody` when the HTML body
-        must be rewritten (the start message then waits for it)."""
-        headers: list[tuple[bytes, bytes]] = message.setdefault("headers", [])
+        must be rewritten (the start message then waits for it). `carries`: whether the
+        request's cookies may include cookies of optional services."""
+        headers: list[tuple[bytes, bytes]] | None = message.get("headers")
+        if headers is None:
+            headers = message["headers"] = []
         vary = slot.accessed
         html = has_cookies = has_vary = False
         for key, value in headers:  # ASGI header names are lower-case
@@ -213,8 +226,8 @@ class ConsentMiddleware:
             elif key == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
                 html = False
                 break
-        if has_cookies or (cookie_header and self._carries_refused(cookie_header)):
-            vary = self._enforce_cookies(message, scope, slot.state, cookie_header) or vary
+        if has_cookies or carries:
+            vary = self._enforce_cookies(message, scope, slot.state, cookie_header, carries) or vary
         gated = None
         if html and self.gate_html:
             vary = True  # the markup depends on the consent cookie
@@ -236,13 +249,18 @@ class ConsentMiddleware:
         return gated
 
     def _enforce_cookies(
-        self, message: Message, scope: Scope, state: ConsentState, cookie_header: bytes
+        self,
+        message: Message,
+        scope: Scope,
+        state: ConsentState,
+        cookie_header: bytes,
+        carries: bool,
     ) -> bool:
         """Filter the app's Set-Cookie headers and expire refused ones; True if changed."""
         guard = self.config.guard
         headers, dropped = guard.filter(message["headers"], state)
         expired: list[str] = []
-        if self.delete_refused_cookies and cookie_header and self._carries_refused(cookie_header):
+        if self.delete_refused_cookies and carries:
             names = cookie_names(cookie_header.decode("latin-1"))
             https = scope.get("scheme") == "https"
             expired = guard.deletions(names, state, secure=https)
@@ -291,18 +309,21 @@ class ConsentMiddleware:
         for value in copy_deletions(config.cookie_name, host, scope["path"], config.domain):
             message["headers"].append((b"set-cookie", (value + secure).encode("latin-1")))
 
-    def _carries_refused(self, header: bytes) -> bool:
-        """Whether the Cookie header may hold cookies of optional services (cached)."""
-        found = self._carry_cache.get(header)
-        if found is None:
-            found = self.config.guard.may_carry_refused(header.decode("latin-1"))
-            if len(header) <= 2048:  # the cache holds at most 4,096 of 2 KiB
-                if len(self._carry_cache) >= 4096:
-                    self._carry_cache.clear()
-                self._carry_cache[header] = found
+    def _read_cookies(self, header: bytes) -> _Cookies:
+        """What the middleware needs from a Cookie header, remembered for the next request
+        that sends the same header (at most 4,096 headers of up to 2 KiB)."""
+        raw, copies = self._read_cookie(header) if self._cookie_bytes in header else _NONE
+        # Whether it may hold cookies of optional services (to expire when refused).
+        carries = bool(header) and self.config.guard.may_carry_refused(header.decode("latin-1"))
+        found = (raw, copies, carries)
+        if len(header) <= 2048:
+            if len(self._cookie_cache) >= 4096:
+                self._cookie_cache.clear()
+            self._cookie_cache[header] = found
         return found
 
 
+_Cookies = tuple[str | None, tuple[str, ...], bool]
 _NONE: tuple[None, tuple[str, ...]] = (None, ())
 _IP = re.compile(r"[\d.]+|\[.*\]")
 
