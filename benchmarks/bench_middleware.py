@@ -48,6 +48,26 @@ class NoOpMiddleware:
         await self.app(scope, receive, send)
 
 
+class SendWrappingMiddleware:
+    """The floor for a middleware that must see every response (as ConsentMiddleware and
+    SessionMiddleware must): it wraps `send` and adds one header to the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-seen", b"1"))
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
 async def plain(request: Request) -> PlainTextResponse:
     return PlainTextResponse("yes" if request.scope.get("user") else "no")
 
@@ -81,6 +101,7 @@ CONSENT = Middleware(ConsentMiddleware, policy=POLICY, secret_key=KEY)
 CONFIGS: dict[str, tuple[ASGIApp, list[tuple[bytes, bytes]], bytes]] = {
     "bare": (app(plain), [], b"no"),
     "no-op middleware": (app(plain, Middleware(NoOpMiddleware)), [], b"no"),
+    "send-wrapping middleware": (app(plain, Middleware(SendWrappingMiddleware)), [], b"no"),
     "consent, no cookie": (app(reads_consent, CONSENT), [], b"no"),
     "consent, valid cookie": (app(reads_consent, CONSENT), [(b"cookie", consent_cookie())], b"yes"),
     "SessionMiddleware": (
@@ -166,13 +187,25 @@ def report(results: dict[str, float]) -> bool:
         f"Python {platform.python_version()}, starlette {version('starlette')}, "
         f"itsdangerous {version('itsdangerous')}, asgi-consent {version('asgi-consent')}"
     )
-    header = ("configuration", "us/request", "overhead us", "x no-op", "x session")
-    print(f"{header[0]:24} {header[1]:>10} {header[2]:>12} {header[3]:>9} {header[4]:>10}")
+    wrapping = results["send-wrapping middleware"] - bare
+    header = ("configuration", "us/request", "overhead us", "x no-op", "x wrapping", "x session")
+    print(
+        f"{header[0]:26} {header[1]:>10} {header[2]:>12} {header[3]:>9} {header[4]:>10}"
+        f" {header[5]:>10}"
+    )
+
+    def ratio(extra: float, base: float, width: int, digits: int) -> str:
+        return f"{extra / base:{width}.{digits}f}" if base > 0 else f"{'':{width}}"
+
     for name, value in results.items():
         extra = value - bare
-        ratio_floor = f"{extra / floor:9.1f}" if name != "bare" and floor > 0 else f"{'':9}"
-        ratio_peer = f"{extra / peer:10.2f}" if name != "bare" and peer > 0 else f"{'':10}"
-        print(f"{name:24} {value:10.2f} {extra:12.2f} {ratio_floor} {ratio_peer}")
+        if name == "bare":
+            print(f"{name:26} {value:10.2f} {extra:12.2f}")
+            continue
+        print(
+            f"{name:26} {value:10.2f} {extra:12.2f} {ratio(extra, floor, 9, 1)}"
+            f" {ratio(extra, wrapping, 10, 2)} {ratio(extra, peer, 10, 3)}"
+        )
     cost = results["consent, valid cookie"] - bare
     targets = [
         ("valid cookie <= 2x the no-op middleware's overhead", cost <= 2 * floor),
@@ -180,6 +213,8 @@ def report(results: dict[str, float]) -> bool:
     ]
     for label, ok in targets:
         print(f"{'PASS' if ok else 'FAIL'}: {label}")
+    if wrapping > 0:  # not a target: the floor for any middleware that sees responses
+        print(f"(valid cookie: {cost / wrapping:.2f}x a middleware that only wraps send)")
     return all(ok for _, ok in targets)
 
 
