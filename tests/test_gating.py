@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from consent import gating
 from consent.gating import HTMLGate, host_matcher
 from tests import gating_reference
 
@@ -395,3 +396,97 @@ def test_gate_equals_the_reference_where_a_tag_may_hide_markup(context: str) -> 
             expected = reference_once(page)
             for size in (3, len(page)):
                 assert gate_sizes(page, size) == expected, page
+
+
+# --- what the gate remembers from page to page ----------------------------------------------
+
+
+def allow_all(id: str) -> bool:
+    return True
+
+
+def allow_none(id: str) -> bool:
+    return False
+
+
+def test_a_tag_read_before_follows_each_visitor_s_consent() -> None:
+    """The reading of a tag is kept for the next page; the decision is not."""
+    page = b'<script data-consent="stats" src="/s.js"></script><iframe data-consent=stats src=/v>'
+    refused = (
+        b'<script type="text/plain" data-consent="stats" src="/s.js"></script>'
+        b"<iframe data-consent=stats data-consent-src=/v>"
+    )
+    for allowed in (False, True, False, True):
+        gate = HTMLGate(allow_all if allowed else allow_none, None)
+        assert gate.feed(page) + gate.close() == (page if allowed else refused)
+        assert gate.changed is not allowed
+
+
+def test_a_tag_read_before_is_looked_up_in_each_gate_s_own_hosts() -> None:
+    page = b"<script src='https://cdn.example/a.js'></script>"
+    gated = b'<script data-consent="cdn" type="text/plain" src=\'https://cdn.example/a.js\'>'
+    for hosts, expected in [
+        (host_matcher({"cdn.example": "cdn"}), gated + b"</script>"),
+        (None, page),
+        (host_matcher({"other.example": "cdn"}), page),
+        (host_matcher({"cdn.example": "ok"}), page),  # an allowed service
+        (host_matcher({"*.example": "cdn"}), gated + b"</script>"),
+    ]:
+        gate = HTMLGate(allows, hosts)
+        assert gate.feed(page) + gate.close() == expected
+
+
+def test_what_the_gate_remembers_stays_bounded() -> None:
+    for number in range(5000):
+        tag = f'<script data-consent="x" src="/{number}.js">'.encode()
+        assert gate_once(tag) == b'<script type="text/plain"' + tag[7:]
+        assert tag in gating._TAGS and len(gating._TAGS) <= 4096
+    # A tag longer than 2 KiB is read every time, and never kept.
+    long = b'<iframe data-consent="x" title="' + b"t" * 2100 + b'" src="/v">'
+    for _ in range(2):
+        assert gate_once(long) == long.replace(b" src=", b" data-consent-src=")
+        assert long not in gating._TAGS
+
+
+def test_a_tag_is_known_only_by_all_its_bytes() -> None:
+    """Tags that share their bytes up to a ">" inside a quoted value are each read whole,
+    however often they come, in whatever order, with a warm memory or a cold one."""
+    tags = [
+        b'<iframe title="a>" data-consent="x" src="/v">',
+        b'<iframe title="a>" src="/v">',
+        b'<iframe title="a>" data-consent="ok" src="/v">',
+        b"<script title='a>' src=https://www.youtube.com/e>",
+        b"<script title='a>'>",
+        b'<iframe title="a>',
+    ]
+    for page in [b"".join(tags), b"".join(reversed(tags)), *tags]:
+        expected = reference_once(page)
+        gating._TAGS.clear()
+        assert gate_sizes(page, 5) == gate_once(page) == gate_once(page) == expected
+
+
+def test_a_warm_memory_changes_no_byte() -> None:
+    rng = random.Random(7)
+    for _ in range(10):
+        page = "".join(rng.choice(BLOCKS) for _ in range(100)).encode()
+        gating._TAGS.clear()
+        cold = gate_sizes(page, 512)
+        assert cold == gate_sizes(page, 512) == gate_once(page) == reference_once(page)
+
+
+def test_host_matcher_remembers_a_bounded_number_of_urls() -> None:
+    match = host_matcher({"*.youtube.com": "yt"})
+    (seen,) = [
+        cell.cell_contents
+        for cell in match.__closure__ or ()
+        if isinstance(cell.cell_contents, dict) and not cell.cell_contents
+    ]
+    for number in range(5000):
+        assert match(f"https://m.youtube.com/{number}") == "yt"
+        assert match(f"https://m.youtube.com/{number}") == "yt"  # remembered
+        assert match(f"/{number}") is None
+        assert len(seen) <= 4096
+    assert seen["/4999"] == (None,)
+    long = "https://m.youtube.com/" + "x" * 2100
+    assert match(long) == match(long) == "yt"
+    assert long not in seen

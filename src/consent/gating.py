@@ -23,7 +23,10 @@ Most of a page is text and ordinary tags, which never change. The gate jumps wit
 C-level search to the next place that can matter (a comment, or the start tag of a script,
 iframe or other raw-text element) and proves with a few byte searches that the bytes before
 it are plain (see `_plain_until`); only when that proof fails does it read them tag by tag.
-The output is byte for byte what reading every tag gives (tests/gating_reference.py).
+A site serves the same script and iframe tags on every page to every visitor: each is read
+once, and what its reading found is kept for the next (`_TAGS`, bounded), so that only the
+visitor's consent is applied to it. The output is byte for byte what reading every tag
+gives (tests/gating_reference.py).
 """
 
 from __future__ import annotations
@@ -73,7 +76,12 @@ _START_TAG = re.compile(
 _RAW_TEXT = frozenset(
     {b"script", b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes"}
 )
-_RAW_ENDS = {n: re.compile(rb"</" + n + rb"[\t\n\f\r />]", re.IGNORECASE) for n in _RAW_TEXT}
+# Where the text of each such element surely ends: its end tag, found case-insensitively; or,
+# for a script, a "<!--" before that, after which it cannot tell (see `_script_text`).
+_RAW_ENDS = {
+    n: re.compile(rb"</" + n + rb"[\t\n\f\r />]" + rb"|<!--" * (n == b"script"), re.IGNORECASE)
+    for n in _RAW_TEXT
+}
 # Script text has states of its own: "<!--" escapes it, and in the escaped text a
 # "<script" starts a nested, doubly escaped part in which "</script>" ends nothing (the
 # tokenizer's script data states). These are the tokens that move between them.
@@ -127,9 +135,10 @@ def _plain_raw_end(name: bytes, data: bytes, pos: int) -> int | None:
     search finds it: for any element but a script whose text holds "<!--" (which has states,
     see `_script_text`). None otherwise."""
     close = _RAW_ENDS[name].search(data, pos)
-    if close is None or (name == b"script" and data.find(b"<!--", pos, close.start()) >= 0):
+    if close is None:
         return None
-    return close.start()
+    stop = close.start()
+    return None if data[stop + 1] == 0x21 else stop  # "<!": script text with states
 
 
 def _raw_stop(name: bytes, data: bytes, pos: int, final: bool) -> int | None:
@@ -179,25 +188,32 @@ def _either_case(words: list[bytes]) -> bytes:
     return branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
 
 
+def _watched_names() -> bytes:
+    # After the first letter, which `_NEXT` reads with one character class: a look-behind
+    # tells which names that letter begins ("(?<=[sS])(?:[cC][rR]...|...)|(?<=[tT])...").
+    heads: dict[bytes, list[bytes]] = {}
+    for name in sorted(_WATCHED):
+        heads.setdefault(name[:1], []).append(name[1:])
+    return b"|".join(
+        b"(?<=[" + head + head.upper() + b"])" + _either_case(tails)
+        for head, tails in heads.items()
+    )
+
+
 # Where the tokenizer state can change or a tag may need rewriting: comments and the start
 # tags of raw-text elements (scripts and iframes among them) and of the context elements,
-# found case-insensitively. A match may still be inside another tag, or a look-alike
-# ("<scripts"): the gate checks. A complete comment is read at once, and so is a complete
-# start tag: group 1 is its name, group 2 its attributes (None for a comment, a look-alike or
-# a tag without its ">" yet).
-_INTERESTING = sorted([*_WATCHED, b"!--"])
+# found case-insensitively. A match may still be inside another tag: the gate checks. A
+# complete comment is read at once; a start tag up to its first ">", if any (the gate reads
+# the rest: see `HTMLGate._run_fast`). Most "<" open other elements: a character class
+# right after it turns them away at the least cost to `re`.
 _NEXT = re.compile(
-    b"<(?=["
-    + re.escape(bytes(sorted({c for w in _INTERESTING for c in w[:1].lower() + w[:1].upper()})))
-    + rb"])(?:!--(?:-?>|.*?--!?>)?|("
-    + _either_case(sorted(_WATCHED))
-    + rb")(?:(?=["
+    b"<["
+    + re.escape(bytes(sorted({c for w in [*_WATCHED, b"!"] for c in w[:1] + w[:1].upper()})))
+    + rb"](?:(?<=!)--(?:-?>|.*?--!?>)?|(?:"
+    + _watched_names()
+    + rb")(?=["
     + _WS
-    + rb"/>])((?:["
-    + _WS
-    + rb"/]++|(?>"
-    + _attribute(b"(?:")
-    + rb"))*+)>)?)",
+    + rb"/>])(?:[^>]*+>)?)",
     re.DOTALL,
 )
 # What can begin a tag, an end tag, a comment or "<!...>" / "<?...>" (or might, once more
@@ -293,7 +309,11 @@ def host_matcher(hosts: dict[str, str]) -> HostLookup:
     exact = {h.lower(): s for h, s in hosts.items() if not h.startswith("*.")}
     suffixes = [(h[1:].lower(), s) for h, s in hosts.items() if h.startswith("*.")]
 
-    def lookup(url: str) -> str | None:
+    # Pages load the same URLs again and again: each is read once (at most 4,096 URLs of
+    # up to 2 KiB remembered, forgotten when full).
+    seen: dict[str, tuple[str | None]] = {}
+
+    def service_of(url: str) -> str | None:
         host = browser_host(url)
         if not host:
             return None
@@ -303,6 +323,17 @@ def host_matcher(hosts: dict[str, str]) -> HostLookup:
             if host.endswith(suffix) or host == suffix[1:]:
                 return service
         return None
+
+    def lookup(url: str) -> str | None:
+        known = seen.get(url)  # one look-up: another thread may clear it meanwhile
+        if known is not None:
+            return known[0]
+        service = service_of(url)
+        if len(url) <= 2048:
+            if len(seen) >= 4096:
+                seen.clear()
+            seen[url] = (service,)
+        return service
 
     return lookup
 
@@ -542,6 +573,10 @@ _OTHER = re.compile(
 )
 
 
+# What the gate does after its fast path (`HTMLGate._run_fast`).
+_GO_ON, _TOKEN, _WAIT = 0, 1, 2
+
+
 class HTMLGate:
     """Rewrites one HTML body, fed in chunks; `feed` and `close` return bytes to send."""
 
@@ -611,58 +646,11 @@ class HTMLGate:
                     pos = skip.end()
                     continue
             else:
-                # The data state. Nothing up to the next candidate can change, and at the end
-                # of the body nothing after the last one can either (an unfinished tag passes
-                # as is).
-                found = _NEXT.search(data, pos)
-                if found is None:
-                    if final:
-                        out.append(data[pos:])
-                        pos = end
-                        break
-                    stop = end
-                else:
-                    stop = found.start()
-                if stop > pos:
-                    plain = _plain_until(data, pos, stop)
-                    if plain > pos:
-                        out.append(data[pos:plain])
-                        pos = plain
-                        if found is None:
-                            break  # all sent, or a tag without its ">" yet: wait for it
-                if pos == stop and found is not None:
-                    name = found.group(1)
-                    if name is None:
-                        if found.end() - pos > 4:  # a whole comment
-                            out.append(found.group(0))
-                            pos = found.end()
-                            continue
-                    elif found.group(2) is not None:
-                        name = name.lower()
-                        if name in _RAW_TEXT:  # the common case, inline: raw text
-                            out.append(self._start_tag(found))
-                            pos = found.end()
-                            ends = _plain_raw_end(name, data, pos)
-                            if ends is not None:
-                                out.append(data[pos:ends])
-                                pos = ends
-                            else:
-                                self._raw = name
-                                self._script = _DATA
-                            continue
-                        after = self._opened(found, data, out, final)
-                        if after is None:
-                            break
-                        pos = after
-                        continue
-                else:
-                    # The candidate may be hidden in a tag, or the quick proof failed: read
-                    # the bytes tag by tag up to the next place that matters.
-                    skip = _SKIP.match(data, pos)
-                    if skip is not None and skip.end() > pos:
-                        out.append(data[pos : skip.end()])
-                        pos = skip.end()
-                        continue
+                pos, then = self._run_fast(data, pos, out, final)
+                if then == _WAIT:
+                    break
+                if then == _GO_ON:
+                    continue
             after = self._token(data, pos, out, final)
             if after is None:
                 if final and context.noscript and _NOSCRIPT_END.search(data, pos + 1):
@@ -678,6 +666,88 @@ class HTMLGate:
             rest = b""
         self._buffer = rest
         return b"".join(out)
+
+    def _run_fast(self, data: bytes, pos: int, out: list[bytes], final: bool) -> tuple[int, int]:
+        """The fast path, in the data state of HTML content: from `pos`, jump from candidate
+        to candidate while nothing but them can matter. Where the gate goes on, and how:
+        `_GO_ON` (the state may have changed), `_TOKEN` (read the token there) or `_WAIT`.
+        Bytes pass on in one slice from `sent` until a tag is rewritten."""
+        end = len(data)
+        search = _NEXT.search
+        sent = pos
+        while True:
+            # Nothing up to the next candidate can change, and at the end of the body
+            # nothing after the last one can either (an unfinished tag passes as is).
+            found = search(data, pos)
+            if found is None:
+                if final:
+                    out.append(data[sent:])
+                    return end, _GO_ON
+                stop = close = end
+            else:
+                stop, close = found.span()
+            if stop > pos:
+                plain = _plain_until(data, pos, stop)
+                if plain > pos:
+                    pos = plain
+                    if found is None:
+                        out.append(data[sent:pos])
+                        return pos, _WAIT  # all sent, or a tag without its ">" yet
+            if pos != stop or found is None:
+                # The candidate may be hidden in a tag, or the quick proof failed: read the
+                # bytes tag by tag up to the next place that matters.
+                skip = _SKIP.match(data, pos)
+                if skip is None or skip.end() == pos:
+                    out.append(data[sent:pos])
+                    return pos, _TOKEN
+                pos = skip.end()
+                if pos == end:
+                    out.append(data[sent:pos])
+                    return pos, _GO_ON
+                continue
+            if data[pos + 1] == 0x21:  # "!": a comment
+                if close - pos == 4:  # "<!--" without its end yet
+                    out.append(data[sent:pos])
+                    return pos, _TOKEN
+                pos = close  # a whole comment
+                if pos == end:
+                    out.append(data[sent:pos])
+                    return pos, _GO_ON
+                continue
+            # A tag seen before is known by its bytes up to its first ">": a tag that ends
+            # there is read the same wherever it stands, and one that does not (a ">" in a
+            # quoted value, or none yet) cannot equal such bytes.
+            raw = data[pos:close]
+            known = _TAGS.get(raw)
+            if known is None:
+                tag = _START_TAG.match(data, pos)
+                if tag is None:
+                    out.append(data[sent:pos])
+                    return pos, _TOKEN  # no ">" yet
+                raw = tag.group(0)
+                close = tag.end()
+                known = _read_tag(raw, tag.group(1), tag.group(2))
+            name, plan = known
+            if name not in _RAW_TEXT:
+                out.append(data[sent:pos])
+                tag = _START_TAG.match(data, pos)
+                assert tag is not None  # read whole above
+                after = self._opened(tag, data, out, final)
+                return (pos, _WAIT) if after is None else (after, _GO_ON)
+            # The common case, inline: raw text.
+            if plan is not _AS_IS:
+                written = self._gated(raw, plan)
+                if written is not raw:
+                    out.append(data[sent:pos])
+                    out.append(written)
+                    sent = close
+            ends = _plain_raw_end(name, data, close)
+            if ends is None:
+                out.append(data[sent:close])
+                self._raw = name
+                self._script = _DATA
+                return close, _GO_ON
+            pos = ends
 
     def _token(self, data: bytes, pos: int, out: list[bytes], final: bool) -> int | None:
         """Read the token at the "<" at `pos`: where it ends (None: wait for more data)."""
@@ -841,58 +911,108 @@ class HTMLGate:
         return pos
 
     def _start_tag(self, tag: re.Match[bytes]) -> bytes:
+        """The start tag `tag` as it must be written: rewritten when it must wait."""
         raw = tag.group(0)
-        name = tag.group(1).lower()
-        if name != b"script" and name != b"iframe":
-            return raw
-        attributes = tag.group(2)
-        lowered = attributes.lower()
-        if b"data-consent" not in lowered and (
-            self._hosts is None or (b"src" not in lowered and b"href" not in lowered)
-        ):
-            return raw  # no attribute that can gate it
-        attrs = _ATTRS.findall(attributes)
-        names = [name.lower() for _, name, _ in attrs]
-        consent_id = _first(attrs, names, b"data-consent")
-        src = _first(attrs, names, b"src")
-        if src is None and name == b"script":  # an SVG script loads its href
-            src = _first(attrs, names, b"href") or _first(attrs, names, b"xlink:href")
-        src = "" if src is None else src.strip()
-        added = b""
-        if consent_id is None and src and self._hosts is not None:
-            consent_id = self._hosts(src)
-            if consent_id is not None:
-                added = b' data-consent="' + consent_id.encode() + b'"'
-        if consent_id is None or self._allows(consent_id.strip()):
-            return raw
-        if name == b"script":
-            kind = _first(attrs, names, b"type")
-            if kind is not None and kind.strip().lower() == "text/plain":
-                return raw  # written inert already
-            moved, dropped = b"type", b"data-consent-type"
-            added += b' type="text/plain"'
-        else:
-            if not src:
+        known = _TAGS.get(raw)
+        if known is None:
+            name = tag.group(1).lower()
+            if name != b"script" and name != b"iframe":
                 return raw
-            moved, dropped = b"src", b"data-consent-src"
+            known = _read_tag(raw, tag.group(1), tag.group(2))
+        plan = known[1]
+        return raw if plan is _AS_IS else self._gated(raw, plan)
+
+    def _gated(self, raw: bytes, plan: _Plan) -> bytes:
+        """Start tag `raw` as this visitor's consent has it written (`raw` itself if as is)."""
+        consent_id, src, cut, inserted, renamed = plan
+        added = b""
+        if consent_id is None:
+            if self._hosts is None:
+                return raw
+            consent_id = self._hosts(src)
+            if consent_id is None:
+                return raw
+            added = b' data-consent="' + consent_id.encode() + b'"'
+            consent_id = consent_id.strip()
+        if self._allows(consent_id):
+            return raw
         self.changed = True
         # The new attributes go first: the first of duplicate attributes wins, and nothing
-        # the page wrote after them (`defer=`, `a/=b`) can swallow or split them. The page's
-        # own attributes keep their bytes and separators; only `moved` is renamed in place.
-        if moved not in names and dropped not in names:
-            return b"<" + tag.group(1) + added + attributes + b">"
-        pieces: list[bytes] = []
-        last = 0
-        for match in _ATTRS.finditer(attributes):
-            attr_name = match.group(2).lower()
-            if attr_name == dropped:
-                pieces.append(attributes[last : match.start()])
-                last = match.end()
-            elif attr_name == moved:
-                pieces.append(attributes[last : match.start()] + dropped)
-                last = match.start() + len(moved)
-        pieces.append(attributes[last:])
-        return b"<" + tag.group(1) + added + b"".join(pieces) + b">"
+        # the page wrote after them (`defer=`, `a/=b`) can swallow or split them.
+        return raw[:cut] + added + inserted + (raw[cut:] if renamed is None else renamed)
+
+
+_Plan = tuple[str | None, str, int, bytes, bytes | None]
+"""How a script or iframe start tag is gated, whoever the visitor: (its data-consent id,
+stripped, or None; when None, the URL it loads, which may be a declared service's; where
+the attributes the gate adds go; the one it adds to any gated tag, `type="text/plain"` to a
+script; the rest of the tag after them, or None when it stays as it is)."""
+_AS_IS: _Plan = (None, "", 0, b"", None)
+"""The plan of a tag that no consent changes: no data-consent or URL, or inert already."""
+# What the gate learnt of the start tags it read, by their bytes: (the name in lower case,
+# the plan). Only the tags the fast path stops at and scripts and iframes are kept, at most
+# 4,096 of up to 2 KiB (forgotten all at once when full), each with a plan of about its
+# size: a few hundred KiB for a site's own tags, about 25 MiB at worst. A plain dict: reads and
+# writes are atomic, and no thread ever iterates over it.
+_TAGS: dict[bytes, tuple[bytes, _Plan]] = {}
+
+
+def _read_tag(raw: bytes, name: bytes, attributes: bytes) -> tuple[bytes, _Plan]:
+    """Read the start tag `raw` (its `name` as written, its `attributes`), and remember it."""
+    lowered = name.lower()
+    plan = _plan(lowered, name, attributes) if lowered in (b"script", b"iframe") else _AS_IS
+    known = (lowered, plan)
+    if len(raw) <= 2048:
+        if len(_TAGS) >= 4096:
+            _TAGS.clear()
+        _TAGS[raw] = known
+    return known
+
+
+def _plan(name: bytes, written: bytes, attributes: bytes) -> _Plan:
+    """The plan of the start tag of script or iframe `name` (`written` as the page has it)."""
+    lowered = attributes.lower()
+    if b"data-consent" not in lowered and b"src" not in lowered and b"href" not in lowered:
+        return _AS_IS  # no attribute that can gate it
+    attrs = _ATTRS.findall(attributes)
+    names = [attr.lower() for _, attr, _ in attrs]
+    consent_id = _first(attrs, names, b"data-consent")
+    src = _first(attrs, names, b"src")
+    if src is None and name == b"script":  # an SVG script loads its href
+        src = _first(attrs, names, b"href") or _first(attrs, names, b"xlink:href")
+    src = "" if src is None else src.strip()
+    if consent_id is None and not src:
+        return _AS_IS
+    if name == b"script":
+        kind = _first(attrs, names, b"type")
+        if kind is not None and kind.strip().lower() == "text/plain":
+            return _AS_IS  # written inert already
+        moved, dropped = b"type", b"data-consent-type"
+        inserted = b' type="text/plain"'
+    else:
+        if not src:
+            return _AS_IS
+        moved, dropped = b"src", b"data-consent-src"
+        inserted = b""
+    cut = 1 + len(written)
+    if consent_id is not None:
+        consent_id, src = consent_id.strip(), ""
+    if moved not in names and dropped not in names:
+        return consent_id, src, cut, inserted, None
+    # The page's own attributes keep their bytes and separators; only `moved` is renamed in
+    # place, and any `dropped` it already had is left out.
+    pieces: list[bytes] = []
+    last = 0
+    for match in _ATTRS.finditer(attributes):
+        attr_name = match.group(2).lower()
+        if attr_name == dropped:
+            pieces.append(attributes[last : match.start()])
+            last = match.end()
+        elif attr_name == moved:
+            pieces.append(attributes[last : match.start()] + dropped)
+            last = match.start() + len(moved)
+    pieces.append(attributes[last:])
+    return consent_id, src, cut, inserted, b"".join(pieces) + b">"
 
 
 def _first(attrs: list[tuple[bytes, bytes, bytes]], names: list[bytes], name: bytes) -> str | None:
