@@ -44,7 +44,7 @@ class HTMLGate(gating.HTMLGate):
             consent_id = self._hosts(src)
             if consent_id is not None:
                 added = b' data-consent="' + consent_id.encode() + b'"'
-        if consent_id is None or self._allows(consent_id.strip()):
+        if consent_id is None or self._allows(consent_id.strip("\t\n\f\r ")):
             return tag.group(0)
         if name == b"script":
             kind = values.get(b"type")

@@ -490,3 +490,23 @@ def test_host_matcher_remembers_a_bounded_number_of_urls() -> None:
     long = "https://m.youtube.com/" + "x" * 2100
     assert match(long) == match(long) == "yt"
     assert long not in seen
+
+
+@pytest.mark.parametrize(
+    ("markup", "gated"),
+    [
+        (b'<script data-consent=" ok\t"></script>', False),  # ASCII blanks: the same id
+        (b"<script data-consent=\xa0ok></script>", True),  # U+00A0 (or U+FFFD) is part of it
+        (b'<script data-consent="\x85ok"></script>', True),
+        (b'<script data-consent="ok\x1f"></script>', True),
+        (b'<iframe data-consent=" ok\x1c" src="/v"></iframe>', True),
+    ],
+)
+def test_an_id_keeps_all_but_ascii_blanks(markup: bytes, gated: bool) -> None:
+    """A2: only ASCII whitespace around a data-consent id is dropped, as a browser's reading
+    of the attribute keeps the rest; an id with other characters is another (refused) id
+    (fuzz/regressions/gating/id-with-*)."""
+    gate = HTMLGate(lambda id: id == "ok")
+    out = gate.feed(markup) + gate.close()
+    assert (out != markup) is gated
+    assert (b'type="text/plain"' in out or b"data-consent-src" in out) is gated

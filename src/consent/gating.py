@@ -933,7 +933,7 @@ class HTMLGate:
             if consent_id is None:
                 return raw
             added = b' data-consent="' + consent_id.encode() + b'"'
-            consent_id = consent_id.strip()
+            consent_id = consent_id.strip(_ID_BLANKS)
         if self._allows(consent_id):
             return raw
         self.changed = True
@@ -942,6 +942,9 @@ class HTMLGate:
         return raw[:cut] + added + inserted + (raw[cut:] if renamed is None else renamed)
 
 
+# What may surround a data-consent id: ASCII whitespace only. str.strip() would also take
+# U+00A0 and U+0085 away, and ask about "ok" for an id that a browser reads as "\ufffdok".
+_ID_BLANKS = "\t\n\f\r "
 _Plan = tuple[str | None, str, int, bytes, bytes | None]
 """How a script or iframe start tag is gated, whoever the visitor: (its data-consent id,
 stripped, or None; when None, the URL it loads, which may be a declared service's; where
@@ -996,7 +999,7 @@ def _plan(name: bytes, written: bytes, attributes: bytes) -> _Plan:
         inserted = b""
     cut = 1 + len(written)
     if consent_id is not None:
-        consent_id, src = consent_id.strip(), ""
+        consent_id, src = consent_id.strip(_ID_BLANKS), ""
     if moved not in names and dropped not in names:
         return consent_id, src, cut, inserted, None
     # The page's own attributes keep their bytes and separators; only `moved` is renamed in
