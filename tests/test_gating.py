@@ -510,3 +510,16 @@ def test_an_id_keeps_all_but_ascii_blanks(markup: bytes, gated: bool) -> None:
     out = gate.feed(markup) + gate.close()
     assert (out != markup) is gated
     assert (b'type="text/plain"' in out or b"data-consent-src" in out) is gated
+
+
+@pytest.mark.parametrize("inner", [b"<script>", b"<textarea>", b"<script>x</script><script>"])
+def test_raw_text_in_a_select_in_noscript_ends_at_the_noscript_end(inner: bytes) -> None:
+    """A2: with scripting, a browser ends <noscript> at "</noscript" even inside what the
+    markup reading takes for script or textarea text in a <select>: what follows is live
+    markup and is gated (fuzz/regressions/gating/noscript-select-script-hides-end)."""
+    page = b"<noscript><select>" + inner + b'</noscript><script src="//youtube.com/a.js"></script>'
+    gate = HTMLGate(lambda id: False, host_matcher({"youtube.com": "yt"}))
+    out = gate.feed(page) + gate.close()
+    assert out.endswith(
+        b'<script data-consent="yt" type="text/plain" src="//youtube.com/a.js"></script>'
+    )

@@ -813,7 +813,9 @@ class HTMLGate:
                 # Without scripting the <noscript> content is markup; with it, raw text up
                 # to "</noscript": the two readings must agree on every construct around it.
                 stop: int | None = tag.end()
-                if name in _RAW_TEXT and not context.select:
+                if name in _RAW_TEXT:
+                    # In <select> too: a script there is raw text for every parser (the
+                    # elements that only some read so send the gate to paranoid mode).
                     stop = _raw_stop(name, data, tag.end(), final)
                 if self._agrees(data, tag.start(), stop, final) is None:
                     return tag.start() if self._paranoid else None
