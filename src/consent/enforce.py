@@ -18,6 +18,7 @@ from email.utils import parsedate_to_datetime
 from http.cookies import SimpleCookie
 from typing import Literal
 
+from consent._memo import remember
 from consent.policy import CookieRule, Policy, Service
 from consent.state import ConsentState
 
@@ -117,10 +118,7 @@ class CookieGuard:
             if name.startswith(prefix):
                 found = (service, rule)
                 break
-        if len(self._seen) >= 4096:
-            self._seen.clear()
-        self._seen[name] = found
-        return found
+        return remember(self._seen, name, found)
 
     def passes(self, name: str, state: ConsentState) -> bool:
         """Whether the app may set cookie `name` for a visitor in `state`."""

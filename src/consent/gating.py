@@ -36,6 +36,8 @@ import re
 from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
+from consent._memo import remember
+
 __all__ = ["HTMLGate", "host_matcher"]
 
 _WS = rb"\t\n\f\r "
@@ -330,9 +332,7 @@ def host_matcher(hosts: dict[str, str]) -> HostLookup:
             return known[0]
         service = service_of(url)
         if len(url) <= 2048:
-            if len(seen) >= 4096:
-                seen.clear()
-            seen[url] = (service,)
+            remember(seen, url, (service,))
         return service
 
     return lookup
@@ -719,6 +719,7 @@ class HTMLGate:
             # quoted value, or none yet) cannot equal such bytes.
             raw = data[pos:close]
             known = _TAGS.get(raw)
+            tag: re.Match[bytes] | None = None
             if known is None:
                 tag = _START_TAG.match(data, pos)
                 if tag is None:
@@ -730,8 +731,9 @@ class HTMLGate:
             name, plan = known
             if name not in _RAW_TEXT:
                 out.append(data[sent:pos])
-                tag = _START_TAG.match(data, pos)
-                assert tag is not None  # read whole above
+                if tag is None:  # known by its bytes: a complete tag
+                    tag = _START_TAG.match(data, pos)
+                assert tag is not None
                 after = self._opened(tag, data, out, final)
                 return (pos, _WAIT) if after is None else (after, _GO_ON)
             # The common case, inline: raw text.
@@ -968,9 +970,7 @@ def _read_tag(raw: bytes, name: bytes, attributes: bytes) -> tuple[bytes, _Plan]
     plan = _plan(lowered, name, attributes) if lowered in (b"script", b"iframe") else _AS_IS
     known = (lowered, plan)
     if len(raw) <= 2048:
-        if len(_TAGS) >= 4096:
-            _TAGS.clear()
-        _TAGS[raw] = known
+        remember(_TAGS, raw, known)
     return known
 
 

@@ -15,6 +15,8 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
+from consent._memo import remember
+
 __all__ = [
     "LANGUAGES",
     "PLURAL_FORMS",
@@ -253,10 +255,7 @@ class Negotiator:
         header = header[:1024]  # the parsed part, and a bounded cache key
         found = self._cache.get(header)
         if found is None:
-            found = self._negotiate(header)
-            if len(self._cache) >= 1024:
-                self._cache.clear()
-            self._cache[header] = found
+            found = remember(self._cache, header, self._negotiate(header), 1024)
         return found
 
     def pick(self, wanted: str | None) -> str | None:

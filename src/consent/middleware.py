@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from consent._memo import remember
 from consent._scope import SCOPE_KEY, ConsentSlot, get_consent
 from consent.config import ConsentConfig, SameSite, check_cookie_settings, normalize_origins
 from consent.endpoints import ConsentEndpoints
@@ -317,9 +318,7 @@ class ConsentMiddleware:
         carries = bool(header) and self.config.guard.may_carry_refused(header.decode("latin-1"))
         found = (raw, copies, carries)
         if len(header) <= 2048:
-            if len(self._cookie_cache) >= 4096:
-                self._cookie_cache.clear()
-            self._cookie_cache[header] = found
+            remember(self._cookie_cache, header, found)
         return found
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any, Literal, get_args
 
+from consent._memo import remember
 from consent.policy import Policy
 from consent.state import ConsentState
 
@@ -102,9 +103,7 @@ def browser_family(user_agent: str | None) -> str:
     if family is None:
         family = _family(user_agent)
         if len(user_agent) <= 512:
-            if len(_SEEN) >= 1024:
-                _SEEN.clear()
-            _SEEN[user_agent] = family
+            remember(_SEEN, user_agent, family, 1024)
     return family
 
 
@@ -251,9 +250,7 @@ class Receipt:
                 {c.id: c.id in state.granted for c in policy.categories},
                 {s.id: s.id in state.services for s in policy.services},
             )
-            if len(_CHOICES) >= 1024:
-                _CHOICES.clear()
-            _CHOICES[key] = choices
+            remember(_CHOICES, key, choices, 1024)
         return cls(
             state.receipt_id,
             recorded_at or state.issued_at,

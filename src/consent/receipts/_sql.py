@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from consent._memo import remember
+
 if TYPE_CHECKING:
     from consent.receipts._model import Receipt
 
@@ -59,9 +61,7 @@ class ReceiptRows:
         key = tuple(choices.items())
         text = self._texts.get(key)
         if text is None:
-            if len(self._texts) >= 1024:
-                self._texts.clear()
-            text = self._texts[key] = json.dumps(dict(choices))
+            text = remember(self._texts, key, json.dumps(dict(choices)), 1024)
         return text
 
     def row(self, receipt: Receipt, recorded_at: Any, gpc: Any) -> tuple[Any, ...]:
