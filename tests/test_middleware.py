@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
@@ -27,6 +28,7 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from consent import ConsentMiddleware, Policy, get_consent
+from consent.signing import CLOCK_SKEW
 from tests.conftest import OTHER_SECRET, POLICY_DATA, SECRET, call_asgi, make_app, run_async
 
 POLICY = Policy.model_validate(POLICY_DATA)
@@ -489,6 +491,29 @@ def test_cookie_headers_seen_before_give_the_same_answer_and_the_memory_stays_bo
     for number in range(4200):
         middleware._read_cookies(f"consent={value}; n={number}".encode())
     assert len(middleware._cookie_cache) <= 4096
+
+
+def test_a_remembered_cookie_still_expires_on_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """C1, C6: the middleware keeps the state of a valid cookie it has read, with the times
+    it holds between; past its max_age it is "no decision" again, however often it was
+    seen before, and a cookie the clock says was issued in the future is refused."""
+    app = make_app()
+    client = TestClient(app)
+    value = consent_cookie()
+    header = {"cookie": f"consent={value}"}
+    for _ in range(3):
+        assert client.get("/", headers=header).json() == ALL
+    now = time.time()
+    max_age = POLICY.max_age_days * 86400
+    for moment, expected in [
+        (now + max_age - 60, ALL),
+        (now + max_age + 60, UNDECIDED),
+        (now - CLOCK_SKEW + 60, ALL),
+        (now - CLOCK_SKEW - 60, UNDECIDED),  # issued, for this clock, in the future
+        (now, ALL),
+    ]:
+        monkeypatch.setattr(time, "time", lambda moment=moment: moment)
+        assert client.get("/", headers=header).json() == expected, moment - now
 
 
 def test_cookie_name_option_is_used() -> None:

@@ -364,6 +364,28 @@ def test_decode_without_now_uses_the_clock() -> None:
     assert_undecided(make_codec().decode(old))
 
 
+def test_current_gives_the_state_of_a_valid_cookie_and_when_it_holds() -> None:
+    """C1, C6: `current` (what the middleware keeps per Cookie header) agrees with
+    `decode`: the same state, valid exactly while `decode` accepts it; nothing for a
+    tampered, garbage or outdated value."""
+    value = CODEC.encode(make_state(issued=NOW))
+    codec = make_codec()
+    found = codec.current(value)
+    assert found is not None
+    state, since, until = found
+    assert state == codec.decode(value, now=NOW) and state.decided
+    assert (since, until) == (int(NOW) - CLOCK_SKEW, int(NOW) + POLICY.max_age_days * DAY)
+    for moment in (since - 1, since, until, until + 1):
+        assert codec.decode(value, now=moment).decided == (since <= moment <= until)
+    outdated = make_codec(changed_policy(revision=2))
+    for codec_, bad in [
+        (codec, value[:-1] + ("A" if value[-1] != "A" else "B")),
+        (codec, "garbage"),
+        (outdated, value),
+    ]:
+        assert codec_.current(bad) is None
+
+
 # --- C5: re-prompt on change ----------------------------------------------------------------
 
 NEWER_POLICIES = [

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
+from starlette.websockets import WebSocket
 
 from consent.signing import ConsentCodec
 from consent.state import ConsentState
@@ -15,6 +16,9 @@ if TYPE_CHECKING:
     from consent.jinja import UI
 
 SCOPE_KEY = "consent"
+# Starlette's (and so FastAPI's) own classes, known at a glance: `isinstance` against
+# HTTPConnection, an ABC by way of Mapping, costs several times more.
+_CONNECTIONS = frozenset({HTTPConnection, Request, WebSocket})
 
 
 class _HasScope(Protocol):
@@ -47,16 +51,18 @@ class ConsentSlot:
         gpc: bool = False,
         language: str | None = None,
         copies: tuple[str, ...] = (),
+        state: ConsentState | None = None,
     ) -> None:
         self._codec = codec
         self.copies = copies  # further consent cookies in the same request
         self.ui = ui
         self._raw = raw
         self.gpc = gpc
-        self.language = language or codec._language
-        self._state: ConsentState | None = None
-        if not raw:
-            self._state = codec.undecided_in(self.language, gpc)
+        self.language = language = language or codec._language
+        if state is None and not raw:
+            state = codec.undecided_in(language, gpc)
+        # `state`, when given, is what `raw` decodes to (the middleware knows it already).
+        self._state = state
         self.accessed = False
         self.localized = False  # a part was rendered in the negotiated language
         self.changed = False
@@ -130,6 +136,8 @@ def get_consent(request_or_scope: _HasScope | MutableMapping[str, Any]) -> Conse
     scope: MutableMapping[str, Any]
     if type(request_or_scope) is dict:
         scope = request_or_scope
+    elif type(request_or_scope) in _CONNECTIONS:
+        scope = cast(HTTPConnection, request_or_scope).scope
     elif isinstance(request_or_scope, HTTPConnection):
         scope = request_or_scope.scope
     elif isinstance(request_or_scope, MutableMapping):

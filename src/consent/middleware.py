@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -123,6 +124,7 @@ class ConsentMiddleware:
         self._has_hosts = any(s.hosts for s in policy.services)
         self._cookie_bytes = cookie_name.encode("latin-1") + b"="
         self._codec = self.config.codec
+        self._language = self._codec._language
         self._ui = self.endpoints.ui
         self._path = path
         self._cookie_cache: dict[bytes, _Cookies] = {}
@@ -158,9 +160,15 @@ class ConsentMiddleware:
         found = self._cookie_cache.get(header)
         if found is None:
             found = self._read_cookies(header)
-        raw, copies, carries = found
+        raw, copies, carries, current = found
         language = self._negotiate(accept.decode("latin-1")) if accept else None
-        slot = ConsentSlot(self._codec, raw, self._ui, gpc, language, copies)
+        state = None
+        if current is not None and not gpc and (language is None or language == self._language):
+            # A valid cookie seen before: its state is known while it lasts.
+            state, since, until = current
+            if not since <= time.time() <= until:
+                state = None  # expired (or from the future): decoded again, refused
+        slot = ConsentSlot(self._codec, raw, self._ui, gpc, language, copies, state)
         scope[SCOPE_KEY] = slot
         if kind == "websocket":
             await self.app(scope, receive, send)
@@ -316,13 +324,15 @@ class ConsentMiddleware:
         raw, copies = self._read_cookie(header) if self._cookie_bytes in header else _NONE
         # Whether it may hold cookies of optional services (to expire when refused).
         carries = bool(header) and self.config.guard.may_carry_refused(header.decode("latin-1"))
-        found = (raw, copies, carries)
+        # The state a valid cookie holds, when it is the only one.
+        current = self._codec.current(raw) if raw and not copies else None
+        found = (raw, copies, carries, current)
         if len(header) <= 2048:
             remember(self._cookie_cache, header, found)
         return found
 
 
-_Cookies = tuple[str | None, tuple[str, ...], bool]
+_Cookies = tuple[str | None, tuple[str, ...], bool, tuple[ConsentState, int, int] | None]
 _NONE: tuple[None, tuple[str, ...]] = (None, ())
 _IP = re.compile(r"[\d.]+|\[.*\]")
 

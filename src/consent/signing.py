@@ -190,6 +190,21 @@ class ConsentCodec:
             raise ExpiredConsent(f"issued more than {self.policy.max_age_days} days ago")
         return result
 
+    def current(self, value: str) -> tuple[ConsentState, int, int] | None:
+        """The state in a genuinely signed cookie of the current policy revision, with the
+        times (Unix seconds) between which `decode` returns it: from its issue, less the
+        allowed clock skew, to its expiry. None for anything else."""
+        hit = self._cache.get(value)
+        if hit is None:
+            try:
+                hit = self._verify(value)
+            except (BadSignature, BadConsentCookie):
+                return None
+        issued, state = hit
+        if state is None:
+            return None
+        return state, issued - CLOCK_SKEW, issued + self.max_age
+
     def receipt_id_of(self, value: str) -> str | None:
         """The receipt id in a genuinely signed cookie, even an expired or outdated one:
         a new decision's receipt links to the one it replaces. None for anything else."""

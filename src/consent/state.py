@@ -142,9 +142,12 @@ class ConsentState:
             KeyError: `id` is neither a category nor a service of the policy; the message
                 names the known ids.
         """
-        if self.policy.kind_of(id) == "category":
-            return id in self.granted
-        return id in self.services
+        # Ids are unique across categories and services, and `granted` holds only
+        # category ids, `services` only service ids: a hit in either is the answer.
+        if id in self.granted or id in self.services:
+            return True
+        self.policy.kind_of(id)  # KeyError for an id the policy does not know
+        return False
 
     @property
     def refused(self) -> frozenset[str]:
