@@ -83,6 +83,18 @@ def test_no_choice_drops_optional_cookies_and_keeps_essential_ones() -> None:
     assert response.headers["vary"] == "Cookie"
 
 
+@pytest.mark.parametrize("first", [b"content-encoding", b"content-type"])
+def test_compressed_responses_are_filtered_whatever_the_header_order(first: bytes) -> None:
+    """A1, A3: a compressed body is never rewritten, but its Set-Cookie headers are filtered
+    like any other's, wherever Content-Encoding stands among the headers."""
+    headers = [(b"content-encoding", b"gzip"), *HTML, *SETS_COOKIES[1:]]
+    headers.sort(key=lambda header: header[0] != first)
+    response = client(raw_app(headers, gzip.compress(PAGE))).get("/")
+    assert set_names(response) == ["PHPSESSID", "wordpress_logged_in_0a1b"]
+    assert response.content == PAGE  # decoded by the test client: the bytes were untouched
+    assert response.headers["vary"] == "Cookie"
+
+
 @pytest.mark.parametrize(
     ("grant", "expected"),
     [

@@ -223,7 +223,7 @@ class ConsentMiddleware:
         if headers is None:
             headers = message["headers"] = []
         vary = slot.accessed
-        html = has_cookies = has_vary = False
+        html = has_cookies = has_vary = encoded = False
         for key, value in headers:  # ASGI header names are lower-case
             if key == b"content-type":
                 value = value.lower()
@@ -232,13 +232,13 @@ class ConsentMiddleware:
                 has_cookies = True
             elif key == b"vary":
                 has_vary = True
-            elif key == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
-                html = False
-                break
+            elif key == b"content-encoding":
+                # A compressed body is left alone; its cookies are filtered all the same.
+                encoded = encoded or value.strip().lower() not in (b"", b"identity")
         if has_cookies or carries:
             vary = self._enforce_cookies(message, scope, slot.state, cookie_header, carries) or vary
         gated = None
-        if html and self.gate_html:
+        if html and self.gate_html and not encoded:
             vary = True  # the markup depends on the consent cookie
             gated = _GatedBody(self._gate(slot.state), message, send)
         if slot.reissue is not None:
