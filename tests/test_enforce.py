@@ -95,6 +95,30 @@ def test_compressed_responses_are_filtered_whatever_the_header_order(first: byte
     assert response.headers["vary"] == "Cookie"
 
 
+def test_header_names_in_any_case_are_enforced() -> None:
+    """A1, A2, A3: ASGI asks for lower-case header names, but some apps send "Set-Cookie" or
+    "Content-Type": their cookies are filtered and their pages gated all the same."""
+    headers = [(b"Content-Type", b"text/html; charset=utf-8")]
+    headers += [(b"Set-Cookie", value) for _, value in SETS_COOKIES[1:]]
+    headers += [(b"Content-Length", str(len(PAGE)).encode())]
+    response = client(raw_app(headers, PAGE)).get("/")
+    assert set_names(response) == ["PHPSESSID", "wordpress_logged_in_0a1b"]
+    assert response.content != PAGE and b'type="text/plain"' in response.content
+    assert response.headers.get_list("content-length") == [str(len(response.content))]
+    assert response.headers["vary"] == "Cookie"
+
+
+def test_headers_as_any_iterable_of_pairs_are_enforced() -> None:
+    """A1, A3: ASGI takes any iterable of pairs for the headers (a tuple, say); the
+    middleware adds its own headers to them without failing."""
+    for headers in [tuple(HTML), tuple(SETS_COOKIES)]:
+        response = client(raw_app(headers, PAGE)).get("/")  # type: ignore[arg-type]
+        assert response.status_code == 200
+        assert response.headers["vary"] == "Cookie"
+        assert set_names(response) == ["PHPSESSID", "wordpress_logged_in_0a1b"][: len(headers) - 1]
+    assert b'type="text/plain"' in client(raw_app(tuple(HTML), PAGE)).get("/").content  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("grant", "expected"),
     [

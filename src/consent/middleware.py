@@ -220,8 +220,9 @@ class ConsentMiddleware:
         must be rewritten (the start message then waits for it). `carries`: whether the
         request's cookies may include cookies of optional services."""
         headers: list[tuple[bytes, bytes]] | None = message.get("headers")
-        if headers is None:
-            headers = message["headers"] = []
+        if headers.__class__ is not list:
+            # Any iterable of pairs will do for ASGI; headers are added to it below.
+            headers = message["headers"] = [] if headers is None else list(headers)
         vary = slot.accessed
         html = has_cookies = has_vary = encoded = False
         for key, value in headers:  # ASGI header names are lower-case
@@ -235,6 +236,11 @@ class ConsentMiddleware:
             elif key == b"content-encoding":
                 # A compressed body is left alone; its cookies are filtered all the same.
                 encoded = encoded or value.strip().lower() not in (b"", b"identity")
+            elif not key.islower() and key != key.lower():
+                # ASGI asks for lower-case names, yet some apps send "Set-Cookie": their
+                # headers are read, and passed on, in lower case (HTTP ignores the case).
+                message["headers"] = [(name.lower(), text) for name, text in headers]
+                return self._response_start(message, scope, slot, cookie_header, carries, send)
         if has_cookies or carries:
             vary = self._enforce_cookies(message, scope, slot.state, cookie_header, carries) or vary
         gated = None
