@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import gzip
 import logging
+import pathlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from starlette.responses import FileResponse
 from starlette.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
 from consent import ConsentMiddleware, Policy
 from consent.enforce import CookieGuard
 from consent.state import ConsentState
-from tests.conftest import POLICY_DATA, SECRET, make_app
+from tests import asgi
+from tests.conftest import POLICY_DATA, SECRET, make_app, run_async
 
 RawApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -253,6 +256,33 @@ def test_other_bodies_are_left_alone(headers: list[tuple[bytes, bytes]]) -> None
     body = gzip.compress(PAGE) if (b"content-encoding", b"gzip") in headers else PAGE
     response = client(raw_app(headers, body)).get("/")
     assert response.content == PAGE  # (the test client decodes gzip; the bytes were untouched)
+
+
+@pytest.mark.parametrize("name", ["page.html", "notes.txt"])
+def test_files_the_server_would_send_itself_are_gated_when_html(
+    tmp_path: pathlib.Path, name: str
+) -> None:
+    """A2, B14: under a server with the ASGI `pathsend` extension (Granian), Starlette's
+    FileResponse asks the server to send the file. An HTML page is read and gated by the
+    middleware instead; any other file is still left to the server."""
+    page = PAGE * 3000  # several reads
+    (tmp_path / name).write_bytes(page)
+    app = ConsentMiddleware(
+        FileResponse(tmp_path / name), policy=Policy.model_validate(POLICY_DATA), secret_key=SECRET
+    )
+    scope, receive, send, sent = asgi.request("GET", "/", [], [])
+    scope["extensions"] = {"http.response.pathsend": {}}
+    run_async(app(scope, receive, send))
+    assert sent[0]["type"] == "http.response.start"
+    if name == "notes.txt":
+        assert [m["type"] for m in sent[1:]] == ["http.response.pathsend"]
+        return
+    assert {m["type"] for m in sent[1:]} == {"http.response.body"}
+    body = b"".join(m["body"] for m in sent[1:])
+    assert not sent[-1]["more_body"] and all(m["more_body"] for m in sent[1:-1])
+    assert body.count(b'type="text/plain"') == 3000 and len(body) > len(page)
+    headers = dict(sent[0]["headers"])
+    assert b"content-length" not in headers and headers[b"vary"] == b"Cookie"
 
 
 def test_gating_can_be_switched_off() -> None:

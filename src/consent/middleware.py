@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import Sequence
 
+import anyio
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -388,7 +389,11 @@ class _GatedBody:
         self.send_next = send
 
     async def send(self, message: Message) -> None:
-        if message["type"] != "http.response.body":
+        kind = message["type"]
+        if kind == "http.response.pathsend":
+            await self._send_file(message["path"])
+            return
+        if kind != "http.response.body":
             await self.send_next(message)
             return
         gate = self.gate
@@ -405,3 +410,15 @@ class _GatedBody:
             await self.send_next(self.start)
             self.start = None
         await self.send_next(dict(message, body=body))
+
+    async def _send_file(self, path: str) -> None:
+        """A page the app asked the server to send from a file (the ASGI `pathsend`
+        extension, e.g. Starlette's FileResponse under Granian): read here, in chunks, and
+        gated like any other body."""
+        async with await anyio.open_file(path, "rb") as file:
+            while chunk := await file.read(_FILE_CHUNK):
+                await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+_FILE_CHUNK = 64 * 1024
