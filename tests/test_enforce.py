@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, HTMLResponse
 from starlette.testclient import TestClient
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from consent import ConsentMiddleware, Policy
 from consent.enforce import CookieGuard
@@ -283,6 +283,41 @@ def test_files_the_server_would_send_itself_are_gated_when_html(
     assert body.count(b'type="text/plain"') == 3000 and len(body) > len(page)
     headers = dict(sent[0]["headers"])
     assert b"content-length" not in headers and headers[b"vary"] == b"Cookie"
+
+
+def test_a_start_message_the_app_sends_again_is_never_changed() -> None:
+    """A1, A2: a hand-written app may send one constant start message (and header list)
+    on every response. The middleware sends changed copies: the constants stay as they
+    were, and no header piles up from one response to the next."""
+    for headers in [[*HTML, *SETS_COOKIES[1:]], list(HTML), list(SETS_COOKIES)]:
+        start = {"type": "http.response.start", "status": 200, "headers": headers}
+        original = [*headers]
+
+        async def app(scope: Scope, receive: Receive, send: Send, start: Message = start) -> None:
+            await send(start)
+            await send({"type": "http.response.body", "body": PAGE})
+
+        c = client(app)
+        for _ in range(3):
+            response = c.get("/")
+            assert response.headers.get_list("vary") == ["Cookie"]
+            assert (
+                set_names(response)
+                == ["PHPSESSID", "wordpress_logged_in_0a1b"][: len(original) - 1]
+            )
+        assert start == {"type": "http.response.start", "status": 200, "headers": original}
+        assert start["headers"] is headers
+
+
+def test_head_of_a_gated_page_claims_no_wrong_length() -> None:
+    """B14: a HEAD request has no body to gate; the page's length before gating is not
+    the length a GET gets, so it is not claimed (and never "0")."""
+    app = HTMLResponse(PAGE.decode())
+    get = client(app).get("/")
+    assert get.headers["content-length"] == str(len(get.content)) != str(len(PAGE))
+    head = client(app).head("/")
+    assert head.status_code == 200 and head.content == b""
+    assert "content-length" not in head.headers and head.headers["vary"] == "Cookie"
 
 
 def test_gating_can_be_switched_off() -> None:

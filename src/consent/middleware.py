@@ -200,7 +200,7 @@ class ConsentMiddleware:
             if gated is not None:
                 await gated.send(message)
             elif message["type"] == "http.response.start":
-                gated = self._response_start(message, scope, slot, header, carries, send)
+                message, gated = self._response_start(message, scope, slot, header, carries, send)
                 if gated is None:
                     await send(message)
             else:
@@ -216,14 +216,15 @@ class ConsentMiddleware:
         cookie_header: bytes,
         carries: bool,
         send: Send,
-    ) -> _GatedBody | None:
-        """Enforce the choice on the response headers; a `_GatedBody` when the HTML body
-        must be rewritten (the start message then waits for it). `carries`: whether the
-        request's cookies may include cookies of optional services."""
-        headers: list[tuple[bytes, bytes]] | None = message.get("headers")
-        if headers.__class__ is not list:
-            # Any iterable of pairs will do for ASGI; headers are added to it below.
-            headers = message["headers"] = [] if headers is None else list(headers)
+    ) -> tuple[Message, _GatedBody | None]:
+        """Enforce the choice on the response headers: the start message to send, and a
+        `_GatedBody` when the HTML body must be rewritten (the start message then waits
+        for it). `carries`: whether the request's cookies may include cookies of optional
+        services.
+
+        The app's message and header list are never changed: an app may send the same
+        ones on every response. A changed copy is sent instead."""
+        headers: list[tuple[bytes, bytes]] = message.get("headers") or []
         vary = slot.accessed
         html = has_cookies = has_vary = encoded = False
         for key, value in headers:  # ASGI header names are lower-case
@@ -240,14 +241,24 @@ class ConsentMiddleware:
             elif not key.islower() and key != key.lower():
                 # ASGI asks for lower-case names, yet some apps send "Set-Cookie": their
                 # headers are read, and passed on, in lower case (HTTP ignores the case).
-                message["headers"] = [(name.lower(), text) for name, text in headers]
+                lowered = [(name.lower(), text) for name, text in headers]
+                message = {**message, "headers": lowered}
                 return self._response_start(message, scope, slot, cookie_header, carries, send)
+        if not (vary or has_cookies or carries or html or slot.copies or slot.reissue is not None):
+            return message, None  # nothing to change
+        # Any iterable of pairs will do for ASGI; a list takes the headers added below.
+        message = {**message, "headers": list(headers)}
         if has_cookies or carries:
             vary = self._enforce_cookies(message, scope, slot.state, cookie_header, carries) or vary
         gated = None
         if html and self.gate_html and not encoded:
             vary = True  # the markup depends on the consent cookie
-            gated = _GatedBody(self._gate(slot.state), message, send)
+            if scope["method"] != "HEAD":
+                gated = _GatedBody(self._gate(slot.state), message, send)
+            else:
+                # No body to gate, and the gated page's length is not known here: the
+                # app's Content-Length (of the page before gating) would be wrong.
+                message["headers"] = [h for h in message["headers"] if h[0] != b"content-length"]
         if slot.reissue is not None:
             https = scope.get("scheme") == "https"
             cookie = self.config.cookie_header(slot.reissue, https)
@@ -262,7 +273,7 @@ class ConsentMiddleware:
                 MutableHeaders(scope=message).add_vary_header(value.decode())
             else:
                 message["headers"].append((b"vary", value))
-        return gated
+        return message, gated
 
     def _enforce_cookies(
         self,
