@@ -523,3 +523,23 @@ def test_raw_text_in_a_select_in_noscript_ends_at_the_noscript_end(inner: bytes)
     assert out.endswith(
         b'<script data-consent="yt" type="text/plain" src="//youtube.com/a.js"></script>'
     )
+
+
+def test_each_id_is_asked_about_once_per_page() -> None:
+    """A2: a page names a few ids many times; the gate asks the visitor's consent about
+    each id once (a middleware's question goes through the policy), with the same answers."""
+    asked: list[str] = []
+
+    def allows(id: str) -> bool:
+        asked.append(id)
+        return id == "ok"
+
+    tags = [
+        b'<script data-consent="%s" src="/%d.js"></script>' % (id, n)
+        for n in range(40)
+        for id in (b"ok", b"no", b" no ")
+    ]
+    gate = HTMLGate(allows)
+    out = b"".join([gate.feed(tag) for tag in tags] + [gate.close()])
+    assert sorted(asked) == ["no", "ok"]
+    assert out.count(b'type="text/plain"') == 80 and out.count(b"<script") == 120

@@ -584,6 +584,7 @@ class HTMLGate:
 
     def __init__(self, allows: Allows, hosts: HostLookup | None = None) -> None:
         self._allows = allows
+        self._verdicts: dict[str, bool] = {}  # what `allows` said of each id, this page
         self._hosts = hosts
         self._buffer = b""
         self._raw: bytes | None = None  # inside <script>...</script> etc.: its name
@@ -938,7 +939,12 @@ class HTMLGate:
                 return raw
             added = b' data-consent="' + consent_id.encode() + b'"'
             consent_id = consent_id.strip(_ID_BLANKS)
-        if self._allows(consent_id):
+        allowed = self._verdicts.get(consent_id)
+        if allowed is None:
+            allowed = self._allows(consent_id)
+            if len(self._verdicts) < 256:  # a page names a few ids, many times over
+                self._verdicts[consent_id] = allowed
+        if allowed:
             return raw
         self.changed = True
         # The new attributes go first: the first of duplicate attributes wins, and nothing
