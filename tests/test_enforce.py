@@ -20,7 +20,7 @@ from consent import ConsentMiddleware, Policy
 from consent.enforce import CookieGuard
 from consent.state import ConsentState
 from tests import asgi
-from tests.conftest import POLICY_DATA, SECRET, make_app, run_async
+from tests.conftest import POLICY_DATA, SECRET, call_asgi, make_app, run_async
 
 RawApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -318,6 +318,28 @@ def test_head_of_a_gated_page_claims_no_wrong_length() -> None:
     head = client(app).head("/")
     assert head.status_code == 200 and head.content == b""
     assert "content-length" not in head.headers and head.headers["vary"] == "Cookie"
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_answers_without_a_body_claim_no_wrong_length(status: int) -> None:
+    """B14: a 304 (or 204) for an HTML page has no body to gate: it is passed on at once,
+    without a Content-Length of "0" for the page."""
+    headers = [*HTML, (b"content-length", str(len(PAGE)).encode()), (b"etag", b'"v1"')]
+    policy = Policy.model_validate(POLICY_DATA)
+    app = ConsentMiddleware(status_app(status, headers), policy=policy, secret_key=SECRET)
+    sent = call_asgi(app, "GET", "/", [(b"if-none-match", b'"v1"')], [])
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert sent[0]["status"] == status and sent[1]["body"] == b""
+    names = [key for key, _ in sent[0]["headers"]]
+    assert b"content-length" not in names and (b"etag", b'"v1"') in sent[0]["headers"]
+
+
+def status_app(status: int, headers: list[tuple[bytes, bytes]]) -> RawApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
 
 
 def test_gating_can_be_switched_off() -> None:

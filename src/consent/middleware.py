@@ -253,7 +253,7 @@ class ConsentMiddleware:
         gated = None
         if html and self.gate_html and not encoded:
             vary = True  # the markup depends on the consent cookie
-            if scope["method"] != "HEAD":
+            if scope["method"] != "HEAD" and message.get("status") not in _BODILESS:
                 gated = _GatedBody(self._gate(slot.state), message, send)
             else:
                 # No body to gate, and the gated page's length is not known here: the
@@ -433,3 +433,4 @@ class _GatedBody:
 
 
 _FILE_CHUNK = 64 * 1024
+_BODILESS = frozenset({204, 304})  # statuses that never carry a body
