@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from starlette.responses import FileResponse, HTMLResponse
+from starlette.staticfiles import StaticFiles
 from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
@@ -331,7 +332,9 @@ def test_answers_without_a_body_claim_no_wrong_length(status: int) -> None:
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     assert sent[0]["status"] == status and sent[1]["body"] == b""
     names = [key for key, _ in sent[0]["headers"]]
-    assert b"content-length" not in names and (b"etag", b'"v1"') in sent[0]["headers"]
+    assert b"content-length" not in names
+    etags = [value for key, value in sent[0]["headers"] if key == b"etag"]
+    assert len(etags) == 1 and etags[0].startswith(b'"v1-consent-')  # see the next test
 
 
 def status_app(status: int, headers: list[tuple[bytes, bytes]]) -> RawApp:
@@ -340,6 +343,60 @@ def status_app(status: int, headers: list[tuple[bytes, bytes]]) -> RawApp:
         await send({"type": "http.response.body", "body": b""})
 
     return app
+
+
+def test_a_cached_page_is_never_reused_for_another_consent(tmp_path: pathlib.Path) -> None:
+    """A2, B14, C3: a browser revalidates its copy of a page with If-None-Match. A gated
+    page's ETag names the consent it was gated for, so the app still answers 304 while the
+    consent is the same, and the page itself once the consent changed (a withdrawal must
+    never leave a copy with active trackers in use). Last-Modified, which cannot name a
+    consent, is dropped from gated pages; other responses keep their validators."""
+    (tmp_path / "index.html").write_bytes(PAGE)
+    (tmp_path / "notes.txt").write_bytes(b"plain")
+    c = client(StaticFiles(directory=tmp_path, html=True))  # answers 304 when it can
+
+    first = c.get("/")
+    etag = first.headers["etag"]
+    assert b'type="text/plain"' in first.content and "-consent-" in etag
+    assert "last-modified" not in first.headers
+    again = c.get("/", headers={"if-none-match": etag})
+    assert again.status_code == 304 and again.headers["etag"] == etag
+    assert "Cookie" in again.headers["vary"]
+
+    assert c.post("/consent", json={"action": "accept_all"}).status_code == 200
+    after = c.get("/", headers={"if-none-match": etag})
+    assert after.status_code == 200 and after.content == PAGE  # not gated any more
+    assert after.headers["etag"] not in (etag, "") and "-consent-" in after.headers["etag"]
+    assert c.get("/", headers={"if-none-match": after.headers["etag"]}).status_code == 304
+
+    assert c.post("/consent", json={"action": "reject_all"}).status_code == 200
+    withdrawn = c.get("/", headers={"if-none-match": after.headers["etag"]})
+    assert withdrawn.status_code == 200 and b'type="text/plain"' in withdrawn.content
+
+    text = c.get("/notes.txt")
+    assert "-consent-" not in text.headers["etag"] and "last-modified" in text.headers
+    assert c.get("/notes.txt", headers={"if-none-match": text.headers["etag"]}).status_code == 304
+
+
+@pytest.mark.parametrize(
+    ("etag", "written"),
+    [
+        (b'W/"v1"', b'W/"v1-consent-'),
+        (b' "v1" ', b'"v1-consent-'),
+        (b"v1", None),  # not an entity tag: dropped
+        (b'"', None),
+    ],
+)
+def test_gated_pages_entity_tags_are_read_strictly(etag: bytes, written: bytes | None) -> None:
+    """A2: weak entity tags stay weak; a value that is no entity tag is dropped."""
+    headers = [*HTML, (b"etag", etag), (b"last-modified", b"Sat, 28 Nov 2026 10:00:00 GMT")]
+    response = client(raw_app(headers, PAGE)).get("/")
+    got = response.headers.get_list("etag")
+    if written is None:
+        assert got == []
+    else:
+        assert len(got) == 1 and got[0].encode().startswith(written) and got[0].endswith('"')
+    assert "last-modified" not in response.headers
 
 
 def test_gating_can_be_switched_off() -> None:

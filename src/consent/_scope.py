@@ -40,6 +40,7 @@ class ConsentSlot:
         "language",
         "localized",
         "reissue",
+        "revalidated",
         "ui",
     )
 
@@ -67,6 +68,7 @@ class ConsentSlot:
         self.localized = False  # a part was rendered in the negotiated language
         self.changed = False
         self.reissue: ConsentState | None = None  # a new consent cookie to send
+        self.revalidated = False  # If-None-Match named an ETag made for this consent
 
     @property
     def state(self) -> ConsentState:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Sequence
@@ -148,7 +149,7 @@ class ConsentMiddleware:
             return
 
         # This runs on every request, so it sticks to cheap byte operations.
-        header = accept = b""
+        header = accept = match = b""
         gpc = False
         for key, value in scope["headers"]:
             if key == b"cookie":
@@ -157,6 +158,8 @@ class ConsentMiddleware:
                 accept = value
             elif key == b"sec-gpc" and not gpc:
                 gpc = gpc_signal(value)
+            elif key == b"if-none-match":
+                match += value
         # A returning visitor sends the same Cookie header on every page: one look-up.
         found = self._cookie_cache.get(header)
         if found is None:
@@ -171,6 +174,8 @@ class ConsentMiddleware:
                 state = None  # expired (or from the future): decoded again, refused
         slot = ConsentSlot(self._codec, raw, self._ui, gpc, language, copies, state)
         scope[SCOPE_KEY] = slot
+        if _TAGGED in match:
+            slot.revalidated = _revalidating(scope, consent_tag(slot.state))
         if kind == "websocket":
             await self.app(scope, receive, send)
             return
@@ -226,7 +231,7 @@ class ConsentMiddleware:
         ones on every response. A changed copy is sent instead."""
         headers: list[tuple[bytes, bytes]] = message.get("headers") or []
         vary = slot.accessed
-        html = has_cookies = has_vary = encoded = False
+        html = has_cookies = has_vary = encoded = validators = False
         for key, value in headers:  # ASGI header names are lower-case
             if key == b"content-type":
                 value = value.lower()
@@ -238,20 +243,28 @@ class ConsentMiddleware:
             elif key == b"content-encoding":
                 # A compressed body is left alone; its cookies are filtered all the same.
                 encoded = encoded or value.strip().lower() not in (b"", b"identity")
+            elif key == b"etag" or key == b"last-modified":
+                validators = True
             elif not key.islower() and key != key.lower():
                 # ASGI asks for lower-case names, yet some apps send "Set-Cookie": their
                 # headers are read, and passed on, in lower case (HTTP ignores the case).
                 lowered = [(name.lower(), text) for name, text in headers]
                 message = {**message, "headers": lowered}
                 return self._response_start(message, scope, slot, cookie_header, carries, send)
-        if not (vary or has_cookies or carries or html or slot.copies or slot.reissue is not None):
+        if not (vary or has_cookies or carries or html or slot.copies or slot.revalidated) and (
+            slot.reissue is None
+        ):
             return message, None  # nothing to change
         # Any iterable of pairs will do for ASGI; a list takes the headers added below.
         message = {**message, "headers": list(headers)}
         if has_cookies or carries:
             vary = self._enforce_cookies(message, scope, slot.state, cookie_header, carries) or vary
         gated = None
-        if html and self.gate_html and not encoded:
+        gating = html and self.gate_html and not encoded
+        if validators and (gating or (slot.revalidated and message.get("status") == 304)):
+            message["headers"] = consent_validators(message["headers"], slot.state)
+            vary = True
+        if gating:
             vary = True  # the markup depends on the consent cookie
             if scope["method"] != "HEAD" and message.get("status") not in _BODILESS:
                 gated = _GatedBody(self._gate(slot.state), message, send)
@@ -433,4 +446,61 @@ class _GatedBody:
 
 
 _FILE_CHUNK = 64 * 1024
+
+# Conditional requests. The app's ETag names the page it wrote, but a gated page differs from
+# one visitor's consent to another's: a browser revalidating its copy after a change of
+# consent would get a 304 and keep a page gated for the old choice, trackers active after a
+# withdrawal among them. So a gated page's ETag carries the consent it was gated for, and its
+# Last-Modified (which cannot) is dropped. An If-None-Match naming this visitor's consent is
+# handed to the app as the app wrote it, so a 304 stays possible while the consent is the
+# same; one made for another consent reaches the app as is, and matches nothing there.
+_TAGGED = b"-consent-"
+_CONSENT_TAGS: dict[tuple[frozenset[str], frozenset[str]], bytes] = {}
+
+
+def consent_tag(state: ConsentState) -> bytes:
+    """A short name for what the HTML gate allows in `state` (ten hex digits)."""
+    key = (state.granted, state.services)
+    found = _CONSENT_TAGS.get(key)
+    if found is None:
+        text = ",".join(sorted(state.granted)) + "|" + ",".join(sorted(state.services))
+        found = hashlib.blake2s(text.encode(), digest_size=5).hexdigest().encode()
+        remember(_CONSENT_TAGS, key, found)
+    return found
+
+
+def consent_validators(
+    headers: list[tuple[bytes, bytes]], state: ConsentState
+) -> list[tuple[bytes, bytes]]:
+    """`headers` with the ETag made for `state`'s consent and no Last-Modified."""
+    suffix = _TAGGED + consent_tag(state) + b'"'
+    out = []
+    for key, value in headers:
+        if key == b"etag":
+            value = value.strip()
+            if len(value) < 2 or value[-1:] != b'"' or value[:1] not in b'W"':
+                continue  # not an entity tag: dropped rather than guessed at
+            value = value[:-1] + suffix
+        elif key == b"last-modified":
+            continue
+        out.append((key, value))
+    return out
+
+
+def _revalidating(scope: Scope, tag: bytes) -> bool:
+    """Hand the app the entity tags of If-None-Match that were made for consent `tag`, as
+    the app wrote them; whether there was one."""
+    suffix = _TAGGED + tag + b'"'
+    found = False
+    headers = []
+    for key, value in scope["headers"]:
+        if key == b"if-none-match" and suffix in value:
+            value = value.replace(suffix, b'"')
+            found = True
+        headers.append((key, value))
+    if found:
+        scope["headers"] = headers
+    return found
+
+
 _BODILESS = frozenset({204, 304})  # statuses that never carry a body
