@@ -174,7 +174,7 @@ class ConsentMiddleware:
                 state = None  # expired (or from the future): decoded again, refused
         slot = ConsentSlot(self._codec, raw, self._ui, gpc, language, copies, state)
         scope[SCOPE_KEY] = slot
-        if _TAGGED in match:
+        if match and match.find(_TAGGED) >= 0:  # (see `find` above)
             slot.revalidated = _revalidating(scope, consent_tag(slot.state))
         if kind == "websocket":
             await self.app(scope, receive, send)
@@ -235,7 +235,9 @@ class ConsentMiddleware:
         for key, value in headers:  # ASGI header names are lower-case
             if key == b"content-type":
                 value = value.lower()
-                html = value.startswith(b"text/html") and b"utf-16" not in value
+                # (`find`, not `in`: for bytes, `in` first tries the needle as an int,
+                # and the TypeError it raises and drops costs more than the search.)
+                html = value.startswith(b"text/html") and value.find(b"utf-16") < 0
             elif key == b"set-cookie":
                 has_cookies = True
             elif key == b"vary":
@@ -352,7 +354,8 @@ class ConsentMiddleware:
     def _read_cookies(self, header: bytes) -> _Cookies:
         """What the middleware needs from a Cookie header, remembered for the next request
         that sends the same header (at most 4,096 headers of up to 2 KiB)."""
-        raw, copies = self._read_cookie(header) if self._cookie_bytes in header else _NONE
+        named = header.find(self._cookie_bytes) >= 0
+        raw, copies = self._read_cookie(header) if named else _NONE
         # Whether it may hold cookies of optional services (to expire when refused).
         carries = bool(header) and self.config.guard.may_carry_refused(header.decode("latin-1"))
         # The state a valid cookie holds, when it is the only one.
@@ -494,7 +497,7 @@ def _revalidating(scope: Scope, tag: bytes) -> bool:
     found = False
     headers = []
     for key, value in scope["headers"]:
-        if key == b"if-none-match" and suffix in value:
+        if key == b"if-none-match" and value.find(suffix) >= 0:
             value = value.replace(suffix, b'"')
             found = True
         headers.append((key, value))
