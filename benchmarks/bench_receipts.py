@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -234,55 +235,96 @@ end
 HTTP_SITES = {
     "no log": "benchmarks.load_app:decisions_without_log",
     "SQLite (synchronous=normal)": "benchmarks.load_app:decisions_with_log",
+    "PostgreSQL": "benchmarks.load_app:decisions_with_log",
 }
 
 
 def over_http(rounds: int, seconds: int, connections: int, folder: Path) -> dict[str, float]:
     """Decisions per second over HTTP (median of `rounds` wrk runs per site, alternating),
-    or {} without wrk. Every answer must be a 200 with its receipt stored."""
+    or {} without wrk; PostgreSQL only when a server answers. Every answer must be a 200
+    with its receipt stored."""
     wrk = shutil.which("wrk")
     if wrk is None:
         return {}
     script = folder / "decide.lua"
     script.write_text(WRK_SCRIPT)
-    db = folder / "http.db"
-    samples: dict[str, list[float]] = {name: [] for name in HTTP_SITES}
-    answered = 0
-    with (
-        uvicorn_process(HTTP_SITES["no log"], CONSENT_LOAD_DB=str(folder / "unused.db")) as (
-            bare,
-            _,
-        ),
-        uvicorn_process(HTTP_SITES["SQLite (synchronous=normal)"], CONSENT_LOAD_DB=str(db)) as (
-            logged,
-            _,
-        ),
-    ):
-        urls = dict(zip(HTTP_SITES, (bare, logged), strict=True))
-        for round in range(rounds + 1):  # the first round warms both servers up, untimed
-            for name, url in urls.items():
-                command = [wrk, "-t1", f"-c{connections}", f"-d{1 if round == 0 else seconds}s"]
-                done = subprocess.run(
-                    [*command, "-s", str(script), f"{url}/consent"],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                    env={**os.environ, "BENCH_ORIGIN": url},
-                )
-                line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH_RESULT"))
-                requests, bad, errors, duration = line.split()[1:]
-                if int(bad) or int(errors):
-                    raise SystemExit(f"{name} over HTTP: {bad} answers not 200, {errors} errors")
-                if name != "no log":
-                    answered += int(requests)
-                if round:
-                    samples[name].append(int(requests) / float(duration))
-    # wrk counts the answers it read; a receipt is stored before its answer is sent.
-    with sqlite3.connect(db) as conn:
-        (count,) = conn.execute("SELECT count(*) FROM consent_receipts").fetchone()
-    if count < answered:
-        raise SystemExit(f"over HTTP: {count} receipts for {answered} answered decisions")
+    databases = {
+        "no log": str(folder / "unused.db"),
+        "SQLite (synchronous=normal)": str(folder / "http.db"),
+    }
+    schema = _postgres_schema()
+    if schema is not None:
+        databases["PostgreSQL"] = f"{POSTGRES}?options=-csearch_path%3D{schema}"
+    samples: dict[str, list[float]] = {name: [] for name in databases}
+    answered = dict.fromkeys(databases, 0)
+    try:
+        with contextlib.ExitStack() as stack:
+            urls = {
+                name: stack.enter_context(uvicorn_process(HTTP_SITES[name], CONSENT_LOAD_DB=db))[0]
+                for name, db in databases.items()
+            }
+            for round in range(rounds + 1):  # the first round warms the servers up, untimed
+                for name, url in urls.items():
+                    command = [wrk, "-t1", f"-c{connections}", f"-d{1 if round == 0 else seconds}s"]
+                    done = subprocess.run(
+                        [*command, "-s", str(script), f"{url}/consent"],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                        env={**os.environ, "BENCH_ORIGIN": url},
+                    )
+                    line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH_RESULT"))
+                    requests, bad, errors, duration = line.split()[1:]
+                    if int(bad) or int(errors):
+                        raise SystemExit(
+                            f"{name} over HTTP: {bad} answers not 200, {errors} errors"
+                        )
+                    answered[name] += int(requests)
+                    if round:
+                        samples[name].append(int(requests) / float(duration))
+        # wrk counts the answers it read; a receipt is stored before its answer is sent.
+        with sqlite3.connect(databases["SQLite (synchronous=normal)"]) as conn:
+            (count,) = conn.execute("SELECT count(*) FROM consent_receipts").fetchone()
+        _check_receipts("SQLite", count, answered["SQLite (synchronous=normal)"])
+        if schema is not None:
+            _check_receipts("PostgreSQL", _postgres_count(schema), answered["PostgreSQL"])
+    finally:
+        if schema is not None:
+            _postgres_drop(schema)
     return {f"{name}, HTTP": statistics.median(values) for name, values in samples.items()}
+
+
+def _check_receipts(store: str, count: int, answered: int) -> None:
+    if count < answered:
+        raise SystemExit(f"{store} over HTTP: {count} receipts for {answered} answered decisions")
+
+
+def _postgres_schema() -> str | None:
+    """A new, empty schema on the PostgreSQL server, or None when none answers."""
+    import psycopg
+
+    schema = f"bench_{secrets.token_hex(4)}"
+    try:
+        with psycopg.connect(POSTGRES, connect_timeout=2, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+    except psycopg.Error:
+        return None
+    return schema
+
+
+def _postgres_count(schema: str) -> int:
+    import psycopg
+
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        row = conn.execute(f"SELECT count(*) FROM {schema}.consent_receipts").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _postgres_drop(schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def report(results: dict[str, float], concurrency: int) -> bool:
@@ -302,8 +344,9 @@ def report(results: dict[str, float], concurrency: int) -> bool:
         print(f"over HTTP, uvicorn and wrk, {concurrency} connections (the target's measure):")
         print(f"{'configuration':30} {'decisions/s':>12} {'x no log':>9}")
         for name in HTTP_SITES:
-            value = results[f"{name}, HTTP"]
-            print(f"{name:30} {value:12.0f} {value / results['no log, HTTP']:9.2f}")
+            if f"{name}, HTTP" in results:
+                value = results[f"{name}, HTTP"]
+                print(f"{name:30} {value:12.0f} {value / results['no log, HTTP']:9.2f}")
     mix = results["no log, mix"]
     print(f"each visitor deciding once, then viewing {VIEWS} pages (not the target's measure):")
     print(f"{'configuration':30} {'requests/s':>12} {'x no log':>9}")

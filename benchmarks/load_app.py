@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from consent import ConsentMiddleware, get_consent, load_policy
-from consent.receipts import SQLiteConsentLog
+from consent.receipts import ConsentLog, PostgresConsentLog, SQLiteConsentLog
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = load_policy(ROOT / "examples" / "consent.toml")
@@ -82,7 +82,7 @@ without_consent = Starlette(
 )
 
 
-def decision_site(log: SQLiteConsentLog | None) -> ConsentMiddleware:
+def decision_site(log: ConsentLog | None) -> ConsentMiddleware:
     """The site `benchmarks/bench_receipts.py` sends decisions to over HTTP: the same
     one it calls in-process (ConsentMiddleware around a one-page Starlette app)."""
     home = Starlette(routes=[Route("/", with_page)])
@@ -90,4 +90,9 @@ def decision_site(log: SQLiteConsentLog | None) -> ConsentMiddleware:
 
 
 decisions_without_log = decision_site(None)
-decisions_with_log = decision_site(SQLiteConsentLog(log_path))
+# CONSENT_LOAD_DB may also be a postgresql:// URL (bench_receipts.py, PostgreSQL over HTTP).
+decisions_with_log = decision_site(
+    PostgresConsentLog(log_path, max_connections=16)
+    if log_path.startswith("postgresql://")
+    else SQLiteConsentLog(log_path)
+)
