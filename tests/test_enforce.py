@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.responses import FileResponse, HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.testclient import TestClient
@@ -19,6 +21,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from consent import ConsentMiddleware, Policy
 from consent.enforce import CookieGuard
+from consent.middleware import consent_tag
 from consent.state import ConsentState
 from tests import asgi
 from tests.conftest import POLICY_DATA, SECRET, call_asgi, make_app, run_async
@@ -376,6 +379,45 @@ def test_a_cached_page_is_never_reused_for_another_consent(tmp_path: pathlib.Pat
     text = c.get("/notes.txt")
     assert "-consent-" not in text.headers["etag"] and "last-modified" in text.headers
     assert c.get("/notes.txt", headers={"if-none-match": text.headers["etag"]}).status_code == 304
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=20).map(lambda b: b.replace(b"\n", b"").replace(b"\r", b"")),
+            st.sampled_from([b"-consent-", b'"', b"W/", b", ", b"*"]),
+        ),
+        max_size=8,
+    ),
+    st.booleans(),
+)
+def test_any_if_none_match_reaches_the_app_as_it_should(parts: list[bytes], ours: bool) -> None:
+    """C1, A2: whatever If-None-Match a request carries, the app gets it unchanged, except
+    that the ETags made for this visitor's current consent are handed back as the app wrote
+    them; nothing raises."""
+    policy = Policy.model_validate(POLICY_DATA)
+    undecided = ConsentState.undecided(policy)
+    suffix = b"-consent-" + consent_tag(undecided) + b'"'
+    value = b"".join(parts) + (b', "v1' + suffix if ours else b"")
+    seen: list[bytes] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.extend(v for k, v in scope["headers"] if k == b"if-none-match")
+        await send({"type": "http.response.start", "status": 200, "headers": HTML})
+        await send({"type": "http.response.body", "body": PAGE})
+
+    sent = call_asgi(
+        ConsentMiddleware(app, policy=policy, secret_key=SECRET),
+        "GET",
+        "/",
+        [(b"if-none-match", value)],
+        [],
+    )
+    assert sent[0]["status"] == 200
+    assert seen == [value.replace(suffix, b'"')]
+    if ours:
+        assert seen[0].endswith(b', "v1"')
 
 
 @pytest.mark.parametrize(
