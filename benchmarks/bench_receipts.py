@@ -152,36 +152,15 @@ async def visits(target: ASGIApp, n: int, concurrency: int, views: int) -> float
     return (n // concurrency * concurrency) * (1 + views) / (time.perf_counter() - start)
 
 
-async def postgres_log() -> PostgresConsentLog | None:
-    import psycopg
-
-    try:
-        psycopg.connect(POSTGRES, connect_timeout=2).close()
-    except psycopg.Error:
-        return None
-    schema = f"bench_{secrets.token_hex(4)}"
-    async with await psycopg.AsyncConnection.connect(POSTGRES, autocommit=True) as conn:
-        await conn.execute(f"CREATE SCHEMA {schema}")
-    return PostgresConsentLog(f"{POSTGRES}?options=-csearch_path%3D{schema}", max_connections=16)
-
-
-async def drop_schema(log: PostgresConsentLog) -> None:
-    import psycopg
-
-    schema = log._dsn.rsplit("%3D", 1)[1]
-    async with await psycopg.AsyncConnection.connect(POSTGRES, autocommit=True) as conn:
-        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
 async def run(rounds: int, n: int, concurrency: int, folder: Path) -> dict[str, float]:
     logs: dict[str, ConsentLog | None] = {
         "no log": None,
         "SQLite (synchronous=normal)": SQLiteConsentLog(folder / "normal.db"),
         "SQLite (synchronous=full)": SQLiteConsentLog(folder / "full.db", synchronous="full"),
     }
-    pg = await postgres_log()
-    if pg is not None:
-        logs["PostgreSQL"] = pg
+    schema = _postgres_schema()
+    if schema is not None:
+        logs["PostgreSQL"] = PostgresConsentLog(_postgres_dsn(schema), max_connections=16)
     targets = {name: app(log) for name, log in logs.items()}
     visitors = max(n // 10, concurrency)  # in the mixed measure: at least one per worker
     for target in targets.values():
@@ -208,8 +187,11 @@ async def run(rounds: int, n: int, concurrency: int, folder: Path) -> dict[str, 
             (count,) = db.execute("SELECT count(*) FROM consent_receipts").fetchone()
         if count != expected:
             raise SystemExit(f"{file}: {count} receipts for {expected} decisions")
-    if pg is not None:
-        await drop_schema(pg)
+    if schema is not None:
+        count = _postgres_count(schema)
+        _postgres_drop(schema)
+        if count != written:
+            raise SystemExit(f"PostgreSQL: {count} receipts for {written} decisions")
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
@@ -254,7 +236,7 @@ def over_http(rounds: int, seconds: int, connections: int, folder: Path) -> dict
     }
     schema = _postgres_schema()
     if schema is not None:
-        databases["PostgreSQL"] = f"{POSTGRES}?options=-csearch_path%3D{schema}"
+        databases["PostgreSQL"] = _postgres_dsn(schema)
     samples: dict[str, list[float]] = {name: [] for name in databases}
     answered = dict.fromkeys(databases, 0)
     try:
@@ -310,6 +292,11 @@ def _postgres_schema() -> str | None:
     except psycopg.Error:
         return None
     return schema
+
+
+def _postgres_dsn(schema: str) -> str:
+    """The server's DSN, with `schema` as the one its tables are made and found in."""
+    return f"{POSTGRES}?options=-csearch_path%3D{schema}"
 
 
 def _postgres_count(schema: str) -> int:
