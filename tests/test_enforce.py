@@ -50,12 +50,14 @@ POLICY_WITH_DOMAIN: dict[str, Any] = {
 }
 
 
-def raw_app(headers: list[tuple[bytes, bytes]], body: bytes | list[bytes] = b"ok") -> RawApp:
+def raw_app(
+    headers: list[tuple[bytes, bytes]], body: bytes | list[bytes] = b"ok", status: int = 200
+) -> RawApp:
     """A hand-written ASGI app sending fixed headers and a body (in chunks if a list)."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         chunks = body if isinstance(body, list) else [body]
         for index, chunk in enumerate(chunks):
             more = index < len(chunks) - 1
@@ -330,7 +332,7 @@ def test_answers_without_a_body_claim_no_wrong_length(status: int) -> None:
     without a Content-Length of "0" for the page."""
     headers = [*HTML, (b"content-length", str(len(PAGE)).encode()), (b"etag", b'"v1"')]
     policy = Policy.model_validate(POLICY_DATA)
-    app = ConsentMiddleware(status_app(status, headers), policy=policy, secret_key=SECRET)
+    app = ConsentMiddleware(raw_app(headers, b"", status), policy=policy, secret_key=SECRET)
     sent = call_asgi(app, "GET", "/", [(b"if-none-match", b'"v1"')], [])
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     assert sent[0]["status"] == status and sent[1]["body"] == b""
@@ -340,16 +342,8 @@ def test_answers_without_a_body_claim_no_wrong_length(status: int) -> None:
     assert len(etags) == 1 and etags[0].startswith(b'"v1-consent-')  # see the next test
 
 
-def status_app(status: int, headers: list[tuple[bytes, bytes]]) -> RawApp:
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": b""})
-
-    return app
-
-
 def test_a_cached_page_is_never_reused_for_another_consent(tmp_path: pathlib.Path) -> None:
-    """A2, B14, C3: a browser revalidates its copy of a page with If-None-Match. A gated
+    """A2, B14: a browser revalidates its copy of a page with If-None-Match. A gated
     page's ETag names the consent it was gated for, so the app still answers 304 while the
     consent is the same, and the page itself once the consent changed (a withdrawal must
     never leave a copy with active trackers in use). Last-Modified, which cannot name a

@@ -494,7 +494,7 @@ def test_cookie_headers_seen_before_give_the_same_answer_and_the_memory_stays_bo
 
 
 def test_a_remembered_cookie_still_expires_on_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """C1, C6: the middleware keeps the state of a valid cookie it has read, with the times
+    """C1, C3: the middleware keeps the state of a valid cookie it has read, with the times
     it holds between; past its max_age it is "no decision" again, however often it was
     seen before, and a cookie the clock says was issued in the future is refused."""
     app = make_app()

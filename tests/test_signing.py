@@ -365,7 +365,7 @@ def test_decode_without_now_uses_the_clock() -> None:
 
 
 def test_current_gives_the_state_of_a_valid_cookie_and_when_it_holds() -> None:
-    """C1, C6: `current` (what the middleware keeps per Cookie header) agrees with
+    """C1, C3: `current` (what the middleware keeps per Cookie header) agrees with
     `decode`: the same state, valid exactly while `decode` accepts it; nothing for a
     tampered, garbage or outdated value."""
     value = CODEC.encode(make_state(issued=NOW))

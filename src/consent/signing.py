@@ -178,10 +178,7 @@ class ConsentCodec:
     def loads(self, value: str, now: float | None = None) -> ConsentState:
         """Like `decode`, but raises a specific exception saying why a value is refused."""
         now = time.time() if now is None else now
-        hit = self._cache.get(value)
-        if hit is None:
-            hit = self._verify(value)
-        issued, result = hit
+        issued, result = self._verified(value)
         if result is None:
             raise OutdatedConsent("made under another policy revision or fingerprint")
         if issued > now + CLOCK_SKEW:
@@ -194,13 +191,10 @@ class ConsentCodec:
         """The state in a genuinely signed cookie of the current policy revision, with the
         times (Unix seconds) between which `decode` returns it: from its issue, less the
         allowed clock skew, to its expiry. None for anything else."""
-        hit = self._cache.get(value)
-        if hit is None:
-            try:
-                hit = self._verify(value)
-            except (BadSignature, BadConsentCookie):
-                return None
-        issued, state = hit
+        try:
+            issued, state = self._verified(value)
+        except (BadSignature, BadConsentCookie):
+            return None
         if state is None:
             return None
         return state, issued - CLOCK_SKEW, issued + self.max_age
@@ -216,6 +210,11 @@ class ConsentCodec:
         except (UnicodeEncodeError, BadSignature):
             return None
         return match[4].decode() if match else None
+
+    def _verified(self, value: str) -> tuple[int, ConsentState | None]:
+        """(issued at, state or None if outdated) of a well-signed value, cached."""
+        hit = self._cache.get(value)
+        return hit if hit is not None else self._verify(value)
 
     def _verify(self, value: str) -> tuple[int, ConsentState | None]:
         if len(value) > MAX_COOKIE_LENGTH:
