@@ -490,3 +490,72 @@ def test_a_refused_exact_name_cookie_is_expired_on_an_ordinary_page() -> None:
     client.cookies.set("_ga", "GA1.1.1")
     cookies = client.get("/").headers.get_list("set-cookie")
     assert any(h.startswith('_ga=""; Max-Age=0') for h in cookies)
+
+
+@pytest.mark.parametrize(
+    ("header", "passes"),
+    [
+        (b"_ga=1; Max-Age=0; Max-Age=63072000; Path=/", False),  # a set: the last one wins
+        (b"_ga=1; Max-Age=0; Max-age=x", True),  # the invalid one is ignored
+        (b"_ga=; Max-Age=63072000; Max-Age=0", True),
+        (b"_ga=1; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=86400", False),
+        (b"_ga=1; Max-Age=abc; Expires=Thu, 01 Jan 1970 00:00:00 GMT", True),
+        (b"=_ga=GA1.1.123; Path=/", False),  # nameless: servers and scripts read `_ga`
+        (b"_ga=1; Max-Age=0\x01", False),  # browsers ignore it; it is no deletion either
+    ],
+)
+def test_set_cookie_attributes_are_read_as_browsers_read_them(header: bytes, passes: bool) -> None:
+    """A1, A3: whether a refused cookie's Set-Cookie deletes it (and so may pass) follows
+    RFC 6265, section 5.2: the last valid Max-Age wins, Max-Age beats Expires, invalid
+    values are ignored. `Max-Age=0; Max-Age=63072000` sets the cookie for two years."""
+    response = client(raw_app([(b"content-type", b"text/plain"), (b"set-cookie", header)])).get("/")
+    assert bool(response.headers.get_list("set-cookie")) is passes
+
+
+def websocket_app(headers: list[tuple[bytes, bytes]]) -> RawApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["type"] == "websocket"
+        await receive()
+        await send({"type": "websocket.accept", "headers": headers})
+        await send({"type": "websocket.close", "code": 1000})
+
+    return app
+
+
+def handshake_cookies(headers: list[tuple[bytes, bytes]] | None) -> list[bytes]:
+    return [value.split(b"=")[0] for _, value in headers or []]
+
+
+def test_websocket_handshake_cookies_are_filtered() -> None:
+    """A1, A3: a WebSocket handshake's answer (`websocket.accept`) may set cookies too: the
+    same filter applies as to any response."""
+    headers = [(b"Set-Cookie", b"_ga=GA1.1; Path=/"), (b"set-cookie", b"PHPSESSID=s; Path=/")]
+    c = client(websocket_app(headers))
+    with c.websocket_connect("/ws") as ws:
+        names = handshake_cookies(ws.extra_headers)
+    assert names == [b"PHPSESSID"]
+    c.post("/consent", json={"action": "accept_all"})
+    granted = {"cookie": f"consent={c.cookies['consent']}"}
+    with c.websocket_connect("/ws", headers=granted) as ws:
+        names = handshake_cookies(ws.extra_headers)
+    assert names == [b"_ga", b"PHPSESSID"]
+
+
+def test_refusal_expires_cookies_on_each_parent_domain() -> None:
+    """B14: Google's tag sets `_ga` on the registrable domain (`Domain=example.com`) by
+    default; it is removed only with that domain. A refusal expires a refused cookie
+    host-only and for every parent domain of the host, up to the registrable one."""
+    c = TestClient(
+        ConsentMiddleware(
+            raw_app([(b"content-type", b"text/plain")]),
+            policy=Policy.model_validate(POLICY_DATA),
+            secret_key=SECRET,
+        ),
+        base_url="https://www.shop.example.com",
+    )
+    c.post("/consent", json={"action": "accept_all"})
+    c.cookies.set("_ga", "GA1.1", domain="example.com")
+    for response in (c.post("/consent", json={"action": "reject_all"}), c.get("/")):
+        expired = [h for h in response.headers.get_list("set-cookie") if h.startswith('_ga=""')]
+        domains = {h.partition("Domain=")[2].partition(";")[0] for h in expired}
+        assert domains == {"", "www.shop.example.com", "shop.example.com", "example.com"}

@@ -6,14 +6,17 @@ timing, hostile translations, header size attacks and the receipt id on ordinary
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from consent import ConsentState, Policy
+from consent._scope import MAX_COPIES
 from consent.middleware import copy_deletions
 from consent.signing import ConsentCodec, new_receipt_id
 from examples.app import app as example_app
@@ -102,10 +105,171 @@ def test_copy_deletions_are_bounded_and_well_formed() -> None:
 
 
 def test_many_consent_cookies_are_read_only_up_to_a_bound() -> None:
-    """A header stuffed with thousands of copies costs at most nine decodes."""
+    """A header stuffed with thousands of copies costs at most nine decodes, and means no
+    decision: among so many, the visitor's own copy cannot be told from the plants."""
     own = cookie("save", ("analytics",))
     values = [own] + ["garbage"] * 3000
-    assert granted_with(*values)[0] == {"essential", "analytics"}
+    granted, response = granted_with(*values)
+    assert granted == {"essential"} and response.json()["decided"] is False
+
+
+@pytest.mark.parametrize("planted", [MAX_COPIES, MAX_COPIES + 1, 40])
+def test_copy_overflow_never_grants_what_the_visitors_own_copy_refuses(planted: int) -> None:
+    """Cookie tossing with many copies: a sibling plants more copies of a genuine "accept
+    all" (longer paths, so the browser sends them first) than the middleware reads, to
+    push the visitor's own refusal out of the window. Too many copies mean no decision,
+    never the most permissive."""
+    own, plant = cookie("reject_all"), cookie("accept_all")
+    granted, response = granted_with(*[plant] * planted, own)
+    assert granted == {"essential"}
+    if planted > MAX_COPIES:
+        assert response.json()["decided"] is False
+    # The plants are expired all the same.
+    assert any("Domain=example.com" in c for c in response.headers.get_list("set-cookie"))
+
+
+def test_a_planted_grant_cannot_stand_in_for_the_visitors_expired_choice() -> None:
+    """The visitor's own copy is genuine but expired (or from an older revision): a valid
+    planted grant beside it must not become the visitor's choice."""
+    old = ConsentState.from_choice(
+        POLICY,
+        "reject_all",
+        (),
+        issued_at=datetime.now(UTC) - timedelta(days=POLICY.max_age_days + 1),
+        receipt_id=new_receipt_id(),
+    )
+    expired = CODEC.encode(old)
+    plant = cookie("accept_all")
+    for values in ((expired, plant), (plant, expired)):
+        granted, response = granted_with(*values)
+        assert granted == {"essential"} and response.json()["decided"] is False
+
+
+@given(
+    st.lists(
+        st.sampled_from(["reject_all", "accept_all", "analytics", "marketing", "youtube", "junk"]),
+        min_size=1,
+        max_size=MAX_COPIES + 3,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_several_copies_grant_at_most_what_each_valid_one_grants(choices: list[str]) -> None:
+    """Whatever copies a request carries, in whatever order, what applies is within what
+    every valid copy grants; past the bound, nothing optional."""
+    values, each = [], []
+    for choice in choices:
+        if choice == "junk":
+            values.append("garbage")
+            continue
+        action: Any = choice if choice.endswith("_all") else "save"
+        grant = () if choice.endswith("_all") else (choice,)
+        state = ConsentState.from_choice(
+            POLICY, action, grant, issued_at=datetime.now(UTC), receipt_id=new_receipt_id()
+        )
+        values.append(CODEC.encode(state))
+        each.append(set(state.granted))
+    granted, _ = granted_with(*values)
+    if len(values) > MAX_COPIES + 1 or not each:
+        assert granted == {"essential"}
+    else:
+        assert granted <= set.intersection(*each)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "x=a {name}={value}",
+        "x=a\t{name}={value}",
+        "x=a,{name}={value}",
+        "x{name}={value}",
+        "{name}x={value}",
+        "x={name}={value}",
+        'x="a {name}={value}"',
+    ],
+)
+@pytest.mark.parametrize("name", ["consent", "__Host-consent"])
+def test_a_consent_cookie_inside_another_cookies_value_is_not_read(
+    template: str, name: str
+) -> None:
+    """Forged consent through parsing: `x=a consent=<valid>` is one cookie named `x`, so
+    no consent cookie at all, however valid the text after the space."""
+    value = cookie("accept_all")
+    secure = name.startswith("__Host-")
+    app = make_app(cookie_name=name, secure=True) if secure else make_app()
+    client = TestClient(app, base_url="https://www.example.com")
+    header = template.replace("\\t", "\t").format(name=name, value=value)
+    response = client.get("/", headers={"cookie": header})
+    assert response.json() == {
+        "decided": False,
+        "granted": ["essential"],
+        "services": ["php-session", "wordpress"],
+    }
+    # The same value as a cookie of its own is read, so the test can fail.
+    response = client.get("/", headers={"cookie": f"x=a; {name}={value}"})
+    assert response.json()["decided"] is True
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(st.sampled_from("abcx_- \t=consentCONSENT"), max_size=12),
+            st.text(st.sampled_from("abc x= \t"), max_size=8),
+        ),
+        max_size=5,
+    ),
+    st.booleans(),
+)
+@settings(max_examples=80, deadline=None)
+def test_only_a_pair_named_exactly_consent_is_read(
+    parts: list[tuple[str, str]], real: bool
+) -> None:
+    """Random Cookie headers around a valid grant: it is read only when a `;`-separated
+    pair's trimmed name is exactly the cookie name."""
+    value = cookie("accept_all")
+    pairs = [f"{name}={junk}{value}" for name, junk in parts]
+    if real:
+        pairs.append(f"consent={value}")
+    header = "; ".join(pairs)
+    exact = any(
+        p.partition("=")[0].strip(" \t") == "consent" and p.partition("=")[2].strip(" \t") == value
+        for p in pairs
+    )
+    response = TestClient(make_app()).get("/", headers={"cookie": header})
+    if not exact:
+        assert response.json()["decided"] is False
+
+
+def test_gpc_withdrawal_starts_from_every_copy_not_the_first() -> None:
+    """F1, cookie tossing: a GPC signal re-issues the cookie from what the request's
+    copies say together; a planted "accept all" sent first must not become the new,
+    genuinely signed cookie in place of the visitor's own refusal."""
+    gpc_policy = Policy.model_validate(
+        {
+            **POLICY_DATA,
+            "categories": [
+                {**c, "gpc_opt_out": True} if c["id"] == "marketing" else c
+                for c in POLICY_DATA["categories"]
+            ],
+        }
+    )
+    codec = ConsentCodec(gpc_policy, SECRET)
+
+    def signed(action: Any, grant: tuple[str, ...] = ()) -> str:
+        state = ConsentState.from_choice(
+            gpc_policy, action, grant, issued_at=datetime.now(UTC), receipt_id=new_receipt_id()
+        )
+        return codec.encode(state)
+
+    own, plant = signed("save", ("marketing",)), signed("accept_all")
+    client = TestClient(make_app(gpc_policy))
+    header = f"consent={plant}; consent={own}"
+    response = client.get("/", headers={"cookie": header, "sec-gpc": "1"})
+    assert response.json()["granted"] == ["essential"]
+    reissued = [c for c in response.headers.get_list("set-cookie") if c.startswith("consent=")]
+    reissued = [c for c in reissued if "Max-Age=0" not in c]
+    assert reissued, "the withdrawal sends a new cookie"
+    new_value = reissued[0].split(";")[0].partition("=")[2].strip('"')
+    assert codec.decode(new_value).granted == {"essential"}
 
 
 def test_signatures_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -74,14 +74,20 @@ class ConsentSlot:
     def state(self) -> ConsentState:
         """The request's consent (decoded lazily, once; a GPC signal applied)."""
         if self._state is None:
-            state = self._codec.decode(self._raw or "")
-            if self.copies:
-                codec = self._codec
-                state = most_restrictive([state, *(codec.decode(v) for v in self.copies)])
+            state = self.stored
             if self.gpc:
                 state = state.with_gpc()
             self._state = state.in_language(self.language)
         return self._state
+
+    @property
+    def stored(self) -> ConsentState:
+        """What the request's consent cookies say together, before any GPC signal: one
+        cookie's choice, or what several leave (`together`)."""
+        codec = self._codec
+        if not self.copies:
+            return codec.decode(self._raw or "")
+        return together(codec, [self._raw or "", *self.copies])
 
     @property
     def raw(self) -> str | None:
@@ -99,10 +105,34 @@ class ConsentSlot:
         self.changed = True
 
 
+MAX_COPIES = 8
+"""How many further copies of the consent cookie a request may carry and still count."""
+
+
+def together(codec: ConsentCodec, values: list[str]) -> ConsentState:
+    """The consent that several consent cookies in one request leave.
+
+    A sibling sub-domain can plant copies ("cookie tossing"), and nothing in a value tells
+    the visitor's own copy from a planted one, so a plant must never widen any copy:
+    * more than `MAX_COPIES` further copies: no decision (the visitor's own could be any
+      of them, or pushed out of what the browser sends);
+    * a genuine but expired or outdated copy (the visitor's own, perhaps): no decision;
+    * otherwise only what every valid copy grants. Values that were never signed by this
+      site cannot be the visitor's own choice and count for nothing.
+    """
+    if len(values) > 1 + MAX_COPIES:
+        return codec.decode("")
+    states = []
+    for value in values:
+        state = codec.decode(value)
+        if not state.decided and codec.receipt_id_of(value) is not None:
+            return state  # genuine, but no longer a choice: nothing may stand in for it
+        states.append(state)
+    return most_restrictive(states)
+
+
 def most_restrictive(states: list[ConsentState]) -> ConsentState:
-    """The consent that several consent cookies in one request leave: only what every
-    valid one grants (invalid copies count for nothing), so a planted copy can never widen
-    the visitor's own choice."""
+    """Only what every decided state grants (undecided ones count for nothing)."""
     decided = [s for s in states if s.decided]
     if len(decided) < 2:
         return decided[0] if decided else states[0]

@@ -31,7 +31,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from consent._scope import ConsentSlot, current_slot, get_consent
 from consent.config import ConsentConfig
-from consent.enforce import cookie_names
+from consent.cookies import cookie_names, request_cookie_header
 from consent.i18n import strings
 from consent.jinja import UI
 from consent.receipts import Receipt, browser_family
@@ -241,8 +241,9 @@ class ConsentEndpoints:
         config = self.config
         https = scope.get("scheme") == "https"
         # Withdrawal takes effect at once: expire what the refused services left behind.
-        header = Headers(scope=scope).get("cookie", "")
-        for expired in config.guard.deletions(cookie_names(header), state, secure=https):
+        names = cookie_names(request_cookie_header(scope["headers"]))
+        host = Headers(scope=scope).get("host", "")
+        for expired in config.guard.deletions(names, state, secure=https, host=host):
             response.headers.append("set-cookie", expired)
         response.headers.append("set-cookie", config.cookie_header(state, https))
         response.headers.add_vary_header(config.vary)

@@ -13,12 +13,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from http.cookies import SimpleCookie
 from typing import Literal
 
 from consent._memo import remember
+from consent.cookies import cookie_names, parent_domains, parse_set_cookie
 from consent.policy import CookieRule, Policy, Service
 from consent.state import ConsentState
 
@@ -54,27 +53,6 @@ def set_cookie_header(
     return morsel.OutputString()
 
 
-_MAX_AGE = re.compile(r";\s*max-age\s*=\s*(-?\d+)", re.IGNORECASE)
-_EXPIRES = re.compile(r";\s*expires\s*=\s*([^;]*)", re.IGNORECASE)
-
-
-def _is_deletion(attributes: str) -> bool:
-    """Whether a Set-Cookie's attributes (from the first ';') expire the cookie now."""
-    max_age = _MAX_AGE.search(attributes)
-    if max_age is not None:
-        return int(max_age.group(1)) <= 0  # Max-Age wins over Expires (RFC 6265, 5.3)
-    expires = _EXPIRES.search(attributes)
-    if expires is None:
-        return False
-    try:
-        when = parsedate_to_datetime(expires.group(1).strip())
-    except (TypeError, ValueError, IndexError):
-        return False
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when <= datetime.now(UTC)
-
-
 class CookieGuard:
     """Knows which service owns a cookie name, and what a visitor's state lets through."""
 
@@ -95,14 +73,13 @@ class CookieGuard:
                 self._exact[rule.name] = (service, rule)
         self._prefixes.sort(key=lambda item: -len(item[0]))  # the most specific rule wins
         optional = [
-            re.escape(rule.name[:-1]) + r"[^=;\s]*" if rule.is_prefix else re.escape(rule.name)
+            re.escape(rule.name[:-1] if rule.is_prefix else rule.name)
             for service, rule in policy.cookie_rules()
             if service.category not in policy.required_ids
         ]
-        # A quick test on the raw Cookie header: does it carry any optional cookie at all?
-        self._optional = (
-            re.compile(r"(?:^|[;\s])(?:" + "|".join(optional) + r")=") if optional else None
-        )
+        # A quick test on the raw Cookie header: does any optional cookie's name occur in
+        # it at all? (Only the parser says whether it is a cookie's name.)
+        self._optional = re.compile("|".join(optional)) if optional else None
         self._warned: set[str] = set()
         self._seen: dict[str, tuple[Service, CookieRule] | None] = {}
         self._always = {s.id for s in policy.services if s.category in policy.required_ids}
@@ -142,31 +119,46 @@ class CookieGuard:
         dropped: list[str] = []
         for key, value in headers:
             if key == b"set-cookie" or key.lower() == b"set-cookie":
-                text = value.decode("latin-1")
-                pair, semicolon, attributes = text.partition(";")
-                name = pair.partition("=")[0].strip()
-                if not self.passes(name, state) and not _is_deletion(semicolon + attributes):
-                    dropped.append(name)
+                cookie = parse_set_cookie(value.decode("latin-1"))
+                if not self.passes(cookie.name, state) and not cookie.deletes():
+                    dropped.append(cookie.name)
                     continue
             kept.append((key, value))
         return kept, dropped
 
     def may_carry_refused(self, cookie_header: str) -> bool:
-        """A cheap pre-check: could this Cookie header hold a cookie of an optional service?"""
-        return self._optional is not None and self._optional.search(cookie_header) is not None
+        """Could this Cookie header hold a cookie of an optional service? (The middleware
+        asks once per distinct header.)"""
+        if self._optional is None or self._optional.search(cookie_header) is None:
+            return False  # a quick test: no optional cookie's name is even in the header
+        return any(self._is_optional(name) for name in cookie_names(cookie_header))
+
+    def _is_optional(self, name: str) -> bool:
+        found = self.owner(name)
+        return found is not None and found[0].id not in self._always
 
     def deletions(
-        self, cookie_names: Iterable[str], state: ConsentState, *, secure: bool
+        self, cookie_names: Iterable[str], state: ConsentState, *, secure: bool, host: str = ""
     ) -> list[str]:
-        """Set-Cookie values expiring every carried cookie of a service `state` refuses."""
+        """Set-Cookie values expiring every carried cookie of a service `state` refuses.
+
+        A script may have set such a cookie for this host or for any parent domain (Google's
+        tag sets `_ga` on the registrable domain by default), and a cookie is only removed
+        with the domain it was set for: each is expired host-only, for the domain its rule
+        declares, and for each parent domain of `host` (the request's Host header).
+        """
         out: list[str] = []
+        parents = parent_domains(host)
         for name in cookie_names:
             found = self.owner(name)
             if found is None or state.allows(found[0].id):
                 continue
             rule = found[1]
             prefixed = name.startswith(("__Secure-", "__Host-"))
-            domains: list[str | None] = [None] if rule.domain is None else [rule.domain, None]
+            domains: list[str | None] = [None, *parents]
+            if rule.domain is not None:  # as declared, and not twice
+                declared = rule.domain.lstrip(".").lower()
+                domains = [rule.domain, None, *(d for d in parents if d != declared)]
             if not _COOKIE_NAME.fullmatch(name):
                 continue  # nothing a Set-Cookie header could name
             for domain in domains:
@@ -186,13 +178,3 @@ def deletion_header(name: str, path: str, domain: str | None, secure: bool) -> s
     return f'{name}=""{where}; Max-Age=0; Path={path}; SameSite=Lax' + (
         "; Secure" if secure else ""
     )
-
-
-def cookie_names(header: str) -> list[str]:
-    """The cookie names in a `Cookie` request header."""
-    names = []
-    for part in header.split(";"):
-        name, sep, _ = part.partition("=")
-        if sep:
-            names.append(name.strip())
-    return names

@@ -43,7 +43,7 @@ async def gpc_withdrawal(config: ConsentConfig, slot: ConsentSlot, scope: Scope)
     """A Global Privacy Control signal meets a stored grant of an opt-out category:
     withdraw it for good (a later request without the signal is no opt-in), with a
     receipt of source "gpc", and send the visitor the new cookie."""
-    stored = config.codec.decode(slot.raw or "")
+    stored = slot.stored  # every copy of the cookie counts: a planted one widens nothing
     if not stored.decided or not (stored.granted | stored.services) & config.policy.gpc_ids:
         return
     state = dataclasses.replace(stored.with_gpc(), receipt_id=new_receipt_id())

@@ -12,10 +12,11 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consent._memo import remember
-from consent._scope import SCOPE_KEY, ConsentSlot, get_consent
+from consent._scope import MAX_COPIES, SCOPE_KEY, ConsentSlot, get_consent
 from consent.config import ConsentConfig, SameSite, check_cookie_settings, normalize_origins
+from consent.cookies import cookie_names, cookie_values, parent_domains
 from consent.endpoints import ConsentEndpoints
-from consent.enforce import CookieGuard, Undeclared, cookie_names
+from consent.enforce import CookieGuard, Undeclared
 from consent.gating import HTMLGate, host_matcher
 from consent.gpc import (
     WELL_KNOWN_GPC,
@@ -124,7 +125,7 @@ class ConsentMiddleware:
         self.gate_html = gate_html
         self._hosts = host_matcher({h: s.id for s in policy.services for h in s.hosts})
         self._has_hosts = any(s.hosts for s in policy.services)
-        self._cookie_bytes = cookie_name.encode("latin-1") + b"="
+        self._cookie_bytes = cookie_name.encode("latin-1")
         self._codec = self.config.codec
         self._language = self._codec._language
         self._ui = self.endpoints.ui
@@ -177,7 +178,7 @@ class ConsentMiddleware:
         if match and match.find(_TAGGED) >= 0:  # (see `find` above)
             slot.revalidated = _revalidating(scope, consent_tag(slot.state))
         if kind == "websocket":
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, self._websocket_send(send, slot))
             return
 
         path: str = scope["path"]
@@ -290,6 +291,24 @@ class ConsentMiddleware:
                 message["headers"].append((b"vary", value))
         return message, gated
 
+    def _websocket_send(self, send: Send, slot: ConsentSlot) -> Send:
+        """`send` for a WebSocket: the handshake's answer (`websocket.accept`, or a denial
+        response under the ASGI extension) may carry Set-Cookie headers too."""
+        guard = self.config.guard
+
+        async def send_filtered(message: Message) -> None:
+            kind = message["type"]
+            if kind == "websocket.accept" or kind == "websocket.http.response.start":
+                headers = message.get("headers")
+                if headers:
+                    lowered = [(key.lower(), value) for key, value in headers]
+                    kept, dropped = guard.filter(lowered, slot.state)
+                    if dropped:
+                        message = {**message, "headers": kept}
+            await send(message)
+
+        return send_filtered
+
     def _enforce_cookies(
         self,
         message: Message,
@@ -305,7 +324,8 @@ class ConsentMiddleware:
         if self.delete_refused_cookies and carries:
             names = cookie_names(cookie_header.decode("latin-1"))
             https = scope.get("scheme") == "https"
-            expired = guard.deletions(names, state, secure=https)
+            host = Headers(scope=scope).get("host", "")
+            expired = guard.deletions(names, state, secure=https, host=host)
             headers.extend((b"set-cookie", value.encode("latin-1")) for value in expired)
         message["headers"] = headers
         return bool(dropped or expired)
@@ -317,27 +337,12 @@ class ConsentMiddleware:
         )
 
     def _read_cookie(self, header: bytes) -> tuple[str | None, tuple[str, ...]]:
-        """The first consent cookie in the header, and any further copies (at most 8).
-
-        Only our cookie is needed: finding it is cheaper than parsing every cookie.
-        """
-        name = self._cookie_bytes
-        values: list[str] = []
-        at = header.find(name)
-        while at >= 0:
-            if at == 0 or header[at - 1] in b"; \t":
-                start = at + len(name)
-                end = header.find(b";", start)
-                value = header[start:] if end < 0 else header[start:end]
-                values.append(value.strip().strip(b'"').decode("latin-1"))
-                if end < 0 or len(values) > 8:
-                    break
-                at = header.find(name, end)
-            else:
-                at = header.find(name, at + 1)
+        """The first consent cookie in the header, and the further copies (at most one
+        more than `MAX_COPIES`: enough to tell that there are too many)."""
+        values = cookie_values(header.decode("latin-1"), self.config.cookie_name)
         if not values:
             return None, ()
-        return values[0], tuple(values[1:])
+        return values[0], tuple(values[1 : MAX_COPIES + 2])
 
     def _expire_copies(self, message: Message, scope: Scope) -> None:
         """Expire copies of the consent cookie that another (sub-)domain or path planted.
@@ -354,6 +359,7 @@ class ConsentMiddleware:
     def _read_cookies(self, header: bytes) -> _Cookies:
         """What the middleware needs from a Cookie header, remembered for the next request
         that sends the same header (at most 4,096 headers of up to 2 KiB)."""
+        # (A header that does not even hold the name needs no parsing.)
         named = header.find(self._cookie_bytes) >= 0
         raw, copies = self._read_cookie(header) if named else _NONE
         # Whether it may hold cookies of optional services (to expire when refused).
@@ -368,7 +374,6 @@ class ConsentMiddleware:
 
 _Cookies = tuple[str | None, tuple[str, ...], bool, tuple[ConsentState, int, int] | None]
 _NONE: tuple[None, tuple[str, ...]] = (None, ())
-_IP = re.compile(r"[\d.]+|\[.*\]")
 
 
 def copy_deletions(name: str, host: str, path: str, own_domain: str | None) -> list[str]:
@@ -381,12 +386,7 @@ def copy_deletions(name: str, host: str, path: str, own_domain: str | None) -> l
     exact domain and path, so each candidate pair is listed: the request path's prefixes
     (5 levels, with and without a trailing `/`) and the host's parent domains.
     """
-    host = host.strip().lower()
-    host = host if _IP.fullmatch(host) else host.rsplit(":", 1)[0].rstrip(".")
-    domains: list[str | None] = [None]
-    if not _IP.fullmatch(host) and "." in host:
-        labels = host.split(".")
-        domains += [".".join(labels[i:]) for i in range(min(len(labels) - 1, 4))]
+    domains: list[str | None] = [None, *parent_domains(host)]
     paths = ["/"]
     segments = [s for s in path.split("/") if s][:5]
     for depth in range(1, len(segments) + 1):
