@@ -78,3 +78,36 @@ def test_a_planted_grant_does_not_override_the_visitors_refusal(
     assert page.locator('script[data-consent="google-analytics"][type="text/plain"]').count()
     # ... and the planted copy has been expired by that response; the own cookie stays.
     assert consent_cookies(visitor) == [("www.example.test", "/", own)]
+
+
+def test_refusal_removes_a_tracker_cookie_set_on_the_parent_domain(
+    sites: tuple[BrowserContext, BrowserContext, str],
+) -> None:
+    """B14: Google's tag writes `_ga` for the registrable domain (`Domain=example.test`),
+    not the host. After a withdrawal the browser must hold no `_ga` on any domain: the
+    server expires it host-only and on each parent domain."""
+    visitor, _, port = sites
+    www = f"http://www.example.test:{port}"
+    page = visitor.new_page()
+    page.goto(f"{www}/")
+    page.get_by_role("button", name="Accept all").first.click()
+    expect(page.locator("[data-consent-banner]")).to_have_count(0)
+    # What gtag.js does on its first run, for the site's registrable domain.
+    page.evaluate(
+        "() => { document.cookie = '_ga=GA1.1.42.1700000000; Domain=example.test; Path=/;"
+        " Max-Age=63072000'; document.cookie = '_ga_ABC=GS1.1; Domain=example.test; Path=/' }"
+    )
+    names = {(c["name"], c["domain"].lstrip(".")) for c in visitor.cookies()}
+    assert ("_ga", "example.test") in names
+
+    status = page.evaluate(
+        "() => fetch('/consent', {method: 'POST', headers: {'content-type':"
+        " 'application/json'}, body: JSON.stringify({action: 'reject_all'})})"
+        ".then(r => r.status)"
+    )
+    assert status == 200
+    left = [c for c in visitor.cookies() if c["name"].startswith("_ga")]
+    assert left == []
+    # A later page view finds none either (and nothing recreated them: the tag is gated).
+    page.goto(f"{www}/articles/india-japan-vision")
+    assert [c for c in visitor.cookies() if c["name"].startswith("_ga")] == []
