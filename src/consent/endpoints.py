@@ -170,8 +170,10 @@ class ConsentEndpoints:
         config = self.config
         assert config.log is not None and config.snapshot is not None
         previous_id = previous.receipt_id
-        if not previous.decided and slot.raw:
-            previous_id = config.codec.receipt_id_of(slot.raw)  # expired or outdated
+        if not previous.decided and slot.raw and not slot.copies:
+            # Expired or outdated. (Among several copies, any may be a plant: the new
+            # receipt then links to none rather than to someone else's.)
+            previous_id = config.codec.receipt_id_of(slot.raw)
         receipt = Receipt.of(
             state,
             method=method_of(action, previous, state),
