@@ -9,7 +9,10 @@ Properties (an `AssertionError` names the one that broke):
 * a mutated valid cookie (bits flipped, bytes inserted, deleted or replaced) decodes to
   "no decision", unless the mutations cancelled out;
 * through the middleware, a request sees a decision only when its Cookie header holds a
-  validly signed value, and never more than that value grants.
+  validly signed value as a pair named exactly `consent` (RFC 6265: not inside another
+  cookie's value), among at most nine copies, and never more than that value grants;
+* a refused cookie's Set-Cookie passes only as a sure deletion, read as RFC 6265 (5.2)
+  reads attributes: the last valid Max-Age, else the last valid Expires.
 
 Run: `.venv/bin/python -m fuzz.fuzz_cookie [libFuzzer options] [corpus dirs]`.
 """
@@ -199,7 +202,7 @@ def check_header(reader: Reader) -> None:
     value, grants = valid_cookie(reader, now)
     pieces: list[bytes] = []
     for _ in range(reader.byte() % 5 + 1):
-        kind = reader.byte() % 5
+        kind = reader.byte() % 7
         if kind == 0:
             pieces.append(b"consent=" + value.encode())
         elif kind == 1:
@@ -208,8 +211,13 @@ def check_header(reader: Reader) -> None:
             pieces.append(b'consent="' + value.encode() + b'"')
         elif kind == 3:
             pieces.append(b"_ga=GA1.2.3; PHPSESSID=abc")
-        else:
+        elif kind == 4:
             pieces.append(reader.take(reader.byte() % 40))
+        elif kind == 5:  # the genuine value inside another cookie's value
+            glue = [b" ", b"\t", b",", b"x", b"=", b'"'][reader.byte() % 6]
+            pieces.append(b"x=a" + glue + b"consent=" + value.encode())
+        else:  # a flood of copies, as a sibling sub-domain plants them
+            pieces.extend([b"consent=" + value.encode()] * (reader.byte() % 14))
     separator = [b"; ", b";", b" ; ", b","][reader.byte() % 4]
     header = separator.join(pieces)
     cut = reader.byte()
@@ -221,7 +229,16 @@ def check_header(reader: Reader) -> None:
     start, body = messages[0], messages[1]
     assert start["status"] == 200, f"status {start['status']} for cookie {header!r}"
     decided, granted, services = json.loads(body["body"])
-    genuine = value.encode() in header and expected_grants(value, now) is not None
+    # RFC 6265: the header is `;`-separated pairs; a consent cookie is a pair whose
+    # trimmed name is exactly "consent". More than nine of them: no decision.
+    joined = b"; ".join(value for _, value in headers)
+    copies = [
+        pair.partition(b"=")[2].strip(b" \t")
+        for pair in joined.split(b";")
+        if b"=" in pair and pair.partition(b"=")[0].strip(b" \t") == b"consent"
+    ]
+    genuine = any(c.strip(b'"') == value.encode() for c in copies) and len(copies) <= 9
+    genuine = genuine and expected_grants(value, now) is not None
     assert not decided or genuine, f"decided without a genuine cookie: {header!r}"
     if decided:
         assert Grants(frozenset(granted), frozenset(services)).within(grants), header
@@ -232,9 +249,71 @@ def check_header(reader: Reader) -> None:
             assert Grants.of(again).within(grants), f"widened to {again} by {header!r}"
 
 
+_ATTRIBUTES = [b"Max-Age", b"max-age", b" MAX-AGE ", b"Expires", b"expires", b"Path", b"Domain"]
+_VALUES = [
+    b"0",
+    b"-1",
+    b"63072000",
+    b"+5",
+    b"1e3",
+    b"",
+    b" 7 ",
+    b"0x10",
+    b"99999999999999999999999",
+]
+_DATES = [b"Thu, 01 Jan 1970 00:00:00 GMT", b"Fri, 01 Jan 2100 00:00:00 GMT", b"garbage"]
+
+
+def check_set_cookie(reader: Reader) -> None:
+    """A Set-Cookie header of a refused cookie, with attributes built from pieces: it may
+    pass only as a sure deletion, by RFC 6265 5.2's reading (the last valid Max-Age, else
+    the last valid Expires)."""
+    attributes: list[tuple[bytes, bytes]] = []
+    for _ in range(reader.byte() % 6):
+        name = _ATTRIBUTES[reader.byte() % len(_ATTRIBUTES)]
+        pick = reader.byte()
+        if b"xpires" in name.lower():
+            text = _DATES[pick % 3] if pick & 0x80 else reader.take(pick % 30)
+        else:
+            text = _VALUES[pick % len(_VALUES)] if pick & 0x80 else reader.take(pick % 8)
+        attributes.append((name, text))
+    header = b"_ga=GA1.1" + b"".join(b"; " + n + b"=" + t for n, t in attributes)
+    start = call_asgi(SET_COOKIE_APP, "GET", "/", [(b"x-set-cookie", header)], [])[0]
+    passed = any(k == b"set-cookie" for k, _ in start["headers"])
+    if re.search(rb"[\x00-\x08\x0a-\x1f\x7f]", header):
+        assert not passed, f"a header browsers ignore passed as a deletion: {header!r}"
+        return
+    max_ages = [
+        t.strip(b" \t")
+        for n, t in attributes
+        if n.strip().lower() == b"max-age" and re.fullmatch(rb"-?[0-9]+", t.strip(b" \t"))
+    ]
+    dates = [t for n, t in attributes if n.lower() == b"expires"]
+    if max_ages:
+        assert passed is (int(max_ages[-1]) <= 0), f"{header!r}: passed={passed}"
+    elif not dates:
+        assert not passed, f"a refused cookie passed without any expiry: {header!r}"
+    elif all(d in _DATES for d in dates):  # only dates known here are judged exactly
+        valid = [d for d in dates if d != b"garbage"]
+        assert passed is (bool(valid) and valid[-1] == _DATES[0]), f"{header!r}: {passed}"
+
+
+async def _echo_set_cookie(scope: Scope, receive: Receive, send: Send) -> None:
+    header = next(v for k, v in scope["headers"] if k == b"x-set-cookie")
+    headers = [(b"content-type", b"text/plain"), (b"set-cookie", header)]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
+
+
+SET_COOKIE_APP = ConsentMiddleware(_echo_set_cookie, policy=POLICY, secret_key=KEY)
+
+
 def check(data: bytes) -> None:
     reader = Reader(data)
-    mode = reader.byte() % 6
+    mode = reader.byte() % 7
+    if mode == 6:
+        check_set_cookie(reader)
+        return
     if mode == 0:  # any bytes, as a latin-1 string (what the middleware hands over)
         check_value(reader.rest().decode("latin-1"))
     elif mode == 1:  # any text
