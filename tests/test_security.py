@@ -115,7 +115,7 @@ def test_many_consent_cookies_are_read_only_up_to_a_bound() -> None:
 
 @pytest.mark.parametrize("planted", [MAX_COPIES, MAX_COPIES + 1, 40])
 def test_copy_overflow_never_grants_what_the_visitors_own_copy_refuses(planted: int) -> None:
-    """Cookie tossing with many copies: a sibling plants more copies of a genuine "accept
+    """C1, cookie tossing with many copies: a sibling plants more copies of a genuine "accept
     all" (longer paths, so the browser sends them first) than the middleware reads, to
     push the visitor's own refusal out of the window. Too many copies mean no decision,
     never the most permissive."""
@@ -129,7 +129,7 @@ def test_copy_overflow_never_grants_what_the_visitors_own_copy_refuses(planted: 
 
 
 def test_a_planted_grant_cannot_stand_in_for_the_visitors_expired_choice() -> None:
-    """The visitor's own copy is genuine but expired (or from an older revision): a valid
+    """C1, C3: the visitor's own copy is genuine but expired (or from an older revision): a valid
     planted grant beside it must not become the visitor's choice."""
     old = ConsentState.from_choice(
         POLICY,
@@ -154,7 +154,7 @@ def test_a_planted_grant_cannot_stand_in_for_the_visitors_expired_choice() -> No
 )
 @settings(max_examples=60, deadline=None)
 def test_several_copies_grant_at_most_what_each_valid_one_grants(choices: list[str]) -> None:
-    """Whatever copies a request carries, in whatever order, what applies is within what
+    """C1: whatever copies a request carries, in whatever order, what applies is within what
     every valid copy grants; past the bound, nothing optional."""
     values, each = [], []
     for choice in choices:
@@ -191,7 +191,7 @@ def test_several_copies_grant_at_most_what_each_valid_one_grants(choices: list[s
 def test_a_consent_cookie_inside_another_cookies_value_is_not_read(
     template: str, name: str
 ) -> None:
-    """Forged consent through parsing: `x=a consent=<valid>` is one cookie named `x`, so
+    """C1, forged consent through parsing: `x=a consent=<valid>` is one cookie named `x`, so
     no consent cookie at all, however valid the text after the space."""
     value = cookie("accept_all")
     secure = name.startswith("__Host-")
@@ -223,7 +223,7 @@ def test_a_consent_cookie_inside_another_cookies_value_is_not_read(
 def test_only_a_pair_named_exactly_consent_is_read(
     parts: list[tuple[str, str]], real: bool
 ) -> None:
-    """Random Cookie headers around a valid grant: it is read only when a `;`-separated
+    """C1: random Cookie headers around a valid grant: it is read only when a `;`-separated
     pair's trimmed name is exactly the cookie name."""
     value = cookie("accept_all")
     pairs = [f"{name}={junk}{value}" for name, junk in parts]
