@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from consent.cookies import parse_set_cookie
 from consent.scan.model import (
     Inventory,
     Phase,
@@ -81,7 +82,7 @@ _INLINE_SCRIPTS = """() => {
 
 
 def _cookie_name(text: str) -> str:
-    return text.split(";", 1)[0].split("=", 1)[0].strip()
+    return parse_set_cookie(text).name
 
 
 def _domain_matches(host: str, domain: str) -> bool:
