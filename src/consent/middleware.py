@@ -15,7 +15,7 @@ from consent._memo import remember
 from consent._scope import SCOPE_KEY, ConsentSlot, get_consent
 from consent.config import ConsentConfig, SameSite, check_cookie_settings, normalize_origins
 from consent.endpoints import ConsentEndpoints
-from consent.enforce import CookieGuard, Undeclared, cookie_names
+from consent.enforce import CookieGuard, Undeclared, cookie_names, parent_domains
 from consent.gating import HTMLGate, host_matcher
 from consent.gpc import (
     WELL_KNOWN_GPC,
@@ -305,7 +305,8 @@ class ConsentMiddleware:
         if self.delete_refused_cookies and carries:
             names = cookie_names(cookie_header.decode("latin-1"))
             https = scope.get("scheme") == "https"
-            expired = guard.deletions(names, state, secure=https)
+            host = Headers(scope=scope).get("host", "")
+            expired = guard.deletions(names, state, secure=https, host=host)
             headers.extend((b"set-cookie", value.encode("latin-1")) for value in expired)
         message["headers"] = headers
         return bool(dropped or expired)
@@ -368,7 +369,6 @@ class ConsentMiddleware:
 
 _Cookies = tuple[str | None, tuple[str, ...], bool, tuple[ConsentState, int, int] | None]
 _NONE: tuple[None, tuple[str, ...]] = (None, ())
-_IP = re.compile(r"[\d.]+|\[.*\]")
 
 
 def copy_deletions(name: str, host: str, path: str, own_domain: str | None) -> list[str]:
@@ -381,12 +381,7 @@ def copy_deletions(name: str, host: str, path: str, own_domain: str | None) -> l
     exact domain and path, so each candidate pair is listed: the request path's prefixes
     (5 levels, with and without a trailing `/`) and the host's parent domains.
     """
-    host = host.strip().lower()
-    host = host if _IP.fullmatch(host) else host.rsplit(":", 1)[0].rstrip(".")
-    domains: list[str | None] = [None]
-    if not _IP.fullmatch(host) and "." in host:
-        labels = host.split(".")
-        domains += [".".join(labels[i:]) for i in range(min(len(labels) - 1, 4))]
+    domains: list[str | None] = [None, *parent_domains(host)]
     paths = ["/"]
     segments = [s for s in path.split("/") if s][:5]
     for depth in range(1, len(segments) + 1):
