@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
 from consent import ConsentMiddleware, Policy
-from consent.enforce import CookieGuard, parent_domains
+from consent.enforce import CookieGuard, cookie_names, parent_domains
 from consent.middleware import consent_tag
 from consent.state import ConsentState
 from tests import asgi
@@ -696,3 +696,41 @@ def test_refused_cookies_are_not_expired_on_a_vendors_domain() -> None:
     c.cookies.set("YSC", "1", domain="example.com")
     expired = [h for h in c.get("/").headers.get_list("set-cookie") if h.startswith("YSC")]
     assert expired == ['YSC=""; Max-Age=0; Path=/; SameSite=Lax; Secure']
+
+
+NAMES = st.sampled_from(
+    ["_fbp", "_ga", "_ga_X1", "_hjSessionUser_7", "PHPSESSID", "YSC", "locale", "consent", "a b"]
+) | st.text(alphabet=st.characters(codec="latin-1"), max_size=12)
+
+
+@given(st.lists(st.tuples(NAMES, st.text(max_size=8)), max_size=8), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_deletions_expire_exactly_the_refused_trackers(
+    pairs: list[tuple[str, str]], decided: bool
+) -> None:
+    """A1, B14: whatever the Cookie header, the undeclared trackers it carries are expired
+    while their category is not allowed, nothing else undeclared is, and each header is a
+    plain deletion of a name the browser sent."""
+    policy = Policy.model_validate(POLICY_DATA)
+    guard = CookieGuard(policy, consent_cookie="consent", undeclared="allow")
+    header = "; ".join(f"{name}={value}" for name, value in pairs)
+    names = cookie_names(header)
+    refused = ConsentState.undecided(policy)
+    if decided:
+        refused = ConsentState.from_choice(
+            policy, "reject_all", issued_at=ConsentState.now(), receipt_id="r" * 22
+        )
+    everything = ConsentState.from_choice(
+        policy, "accept_all", issued_at=ConsentState.now(), receipt_id="r" * 22
+    )
+    out = guard.deletions(names, refused, secure=True, host="www.example.com")
+    expired = {value.split("=", 1)[0] for value in out}
+    owners = {n: guard.owner(n) for n in names}
+    trackers = {n for n, o in owners.items() if o is None and guard.tracker(n) and n != "consent"}
+    declared = {n for n, o in owners.items() if o is not None and o[0].category != "essential"}
+    sendable = {n for n in trackers | declared if re.fullmatch(r"[^\x00-\x20\x7f;=,]{1,256}", n)}
+    assert expired == sendable
+    assert all(v.split("=", 1)[1].startswith('""; ') and "Max-Age=0" in v for v in out)
+    if trackers or declared:  # the pre-check may say yes too often, never too rarely
+        assert guard.may_carry_refused(header)
+    assert guard.deletions(names, everything, secure=True, host="www.example.com") == []
