@@ -7,7 +7,7 @@ from importlib.resources import files
 
 import pytest
 
-from consent.catalog import Catalog, KnownCookie, known_cookies
+from consent.catalog import Catalog, KnownCookie, Tracker, Trackers, known_cookies, known_trackers
 
 
 def test_catalog_is_loaded_once_on_first_use() -> None:
@@ -71,3 +71,70 @@ def test_shipped_data_holds_facts_only() -> None:
     assert rows[0] == ["name", "wildcard", "platform", "category", "domain", "retention"]
     assert all(len(row) == 6 for row in rows)
     assert {row[1] for row in rows[1:]} == {"0", "1"}
+
+
+@pytest.mark.parametrize(
+    ("name", "category", "platform"),
+    [
+        ("_ga", "analytics", "Google Analytics 4"),  # a preset's own words win
+        ("_ga_0AB12CD", "analytics", "Google Analytics 4"),
+        ("_fbp", "marketing", "Meta Pixel"),
+        ("_gcl_au", "marketing", "Google Ads"),
+        # The database files Hotjar's visitor id as Functional; the preset says analytics.
+        ("_hjSessionUser_123", "analytics", "Hotjar"),
+        ("intercom-id-x1", "functional", "Intercom"),
+        ("_chartbeat2", "analytics", "Chartbeat"),  # no preset: the database's first-party entry
+    ],
+)
+def test_known_trackers_name_the_category_a_visitor_must_allow(
+    name: str, category: str, platform: str
+) -> None:
+    """A1, A3: the cookies held to a category when the app sets them undeclared."""
+    assert known_trackers().lookup(name) == Tracker(category, platform)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "PHPSESSID",  # Functional
+        "sessionid",  # the database's is Instagram's; Django's preset says essential
+        "wordpress_logged_in_1",  # an essential preset's prefix
+        "s",  # the database's is Facebook's, on facebook.com: never this site's server's
+        "IDE",  # DoubleClick's, on doubleclick.net
+        "asgi-consent-never-heard-of-it",
+        "",
+    ],
+)
+def test_cookies_that_are_no_first_party_trackers(name: str) -> None:
+    assert known_trackers().lookup(name) is None
+
+
+def test_trackers_take_the_most_specific_entry() -> None:
+    """Exact names first, then the longest prefix; an entry of None ("needs no consent")
+    shadows the shorter ones."""
+    trackers = Trackers(
+        [
+            ("ab*", Tracker("marketing", "short")),
+            ("abc*", None),
+            ("abcd", Tracker("analytics", "exact")),
+            ("*", Tracker("marketing", "everything")),  # never kept
+        ]
+    )
+    assert trackers.lookup("abcd") == Tracker("analytics", "exact")
+    assert trackers.lookup("abcde") is None
+    assert trackers.lookup("abx") == Tracker("marketing", "short")
+    assert trackers.lookup("zzz") is None
+
+
+def test_a_tracker_lookup_costs_the_same_for_any_name_length() -> None:
+    """One dict access per distinct prefix length, whatever the name: counted on a name
+    whose every prefix is a key of its length's table."""
+    lengths = {len(n) for n in ("ab", "abc", "abcd", "abcde")}
+    trackers = Trackers((n + "*", Tracker("analytics", n)) for n in ("ab", "abc", "abcd", "abcde"))
+    assert len(trackers._prefixes) == len(lengths)
+    assert trackers.lookup("abcde" + "z" * 100_000) == Tracker("analytics", "abcde")
+
+
+def test_trackers_are_built_once() -> None:
+    known_trackers.cache_clear()
+    assert known_trackers() is known_trackers()

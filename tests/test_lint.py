@@ -177,3 +177,23 @@ def test_cli_schema_errors_exit_one_and_unusable_files_exit_two(tmp_path: Path) 
     broken.write_text("revision = \n")
     assert main(["check", str(broken)]) == 2
     assert main(["check", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_a_host_several_services_claim_is_a_warning() -> None:
+    """A2: gtag.js's host belongs to the Google Analytics, Google Ads and Tag Manager
+    presets; with two of them a tag from it is gated as one only, so say which."""
+    marketing = {"id": "marketing", "title": "Ads", "description": "Ad conversions."}
+    data = {
+        "categories": [ESSENTIAL, ANALYTICS, marketing],
+        "services": [
+            {"id": "ga", "preset": "google-analytics"},
+            {"id": "ads", "preset": "google-ads"},
+        ],
+    }
+    shared = [f for f in lint(Policy.model_validate(data), data) if f.code == "shared-host"]
+    assert [(f.level, f.where) for f in shared] == [
+        ("warning", "services[1] (id 'ads').hosts (www.googletagmanager.com)")
+    ]
+    assert "'ga'" in shared[0].message and "data-consent" in shared[0].fix
+    alone = {**data, "services": data["services"][:1]}
+    assert "shared-host" not in {f.code for f in lint(Policy.model_validate(alone), alone)}

@@ -6,6 +6,12 @@ deletions always pass, and so do required categories and the consent cookie itse
 Cookies of refused services that the browser still sends are expired (for every declared
 path and domain, plus the host-only variant). Cookies of other sites cannot be reached from
 here: a browser only sends, and only lets us replace, this site's own cookies.
+
+A cookie the policy does not declare but the catalog knows as needing consent (`_ga`,
+`_fbp`, `_hjSessionUser_1`: `consent.catalog.known_trackers`) is held to the policy category
+of the same id (`analytics`, `marketing`, `functional`): dropped, and expired when the
+browser sends it, until the visitor allows that category, whatever `undeclared_cookies`
+says. Declaring the cookie puts it under the policy instead.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from http.cookies import SimpleCookie
 from typing import Literal
 
 from consent._memo import remember
+from consent.catalog import Tracker, known_trackers
 from consent.cookies import cookie_names, parent_domains, parse_set_cookie
 from consent.policy import CookieRule, Policy, Service
 from consent.state import ConsentState
@@ -73,16 +80,57 @@ class CookieGuard:
                 self._exact[rule.name] = (service, rule)
         self._prefixes.sort(key=lambda item: -len(item[0]))  # the most specific rule wins
         optional = [
-            re.escape(rule.name[:-1] if rule.is_prefix else rule.name)
+            re.escape(rule.name[:-1]) + r"[^=;\s]*" if rule.is_prefix else re.escape(rule.name)
             for service, rule in policy.cookie_rules()
             if service.category not in policy.required_ids
         ]
-        # A quick test on the raw Cookie header: does any optional cookie's name occur in
-        # it at all? (Only the parser says whether it is a cookie's name.)
-        self._optional = re.compile("|".join(optional)) if optional else None
+        # A quick test on the raw Cookie header: does it carry any optional cookie at all?
+        self._optional = (
+            re.compile(r"(?:^|[;\s])(?:" + "|".join(optional) + r")=") if optional else None
+        )
         self._warned: set[str] = set()
         self._seen: dict[str, tuple[Service, CookieRule] | None] = {}
         self._always = {s.id for s in policy.services if s.category in policy.required_ids}
+        # Built once per process (cached); the memo below spares even its few dict look-ups.
+        self._trackers = known_trackers()
+        self._tracked: dict[str, Tracker | None] = {}
+        self._categories = frozenset(c.id for c in policy.categories)
+
+    def tracker(self, name: str) -> Tracker | None:
+        """What the catalog knows about cookie `name` when it needs consent, or None.
+
+        Only asked about names the policy does not declare: a declaration always wins.
+        """
+        try:
+            return self._tracked[name]  # one access: another thread may clear it meanwhile
+        except KeyError:
+            found = self._trackers.lookup(name)
+        if len(name) <= _MAX_NAME:  # a name from a Cookie header may be of any length
+            remember(self._tracked, name, found)
+        return found
+
+    def _held_back(self, name: str, tracker: Tracker, state: ConsentState) -> bool:
+        """A1, A3: whether the app's undeclared cookie `name`, which the catalog knows as
+        `tracker`, is dropped: until the visitor allows the policy category of the same id,
+        or always when the policy has no such category."""
+        if tracker.category in state.granted:
+            return False
+        if name not in self._warned and len(self._warned) < _MAX_WARNED:
+            self._warned.add(name)
+            wait = (
+                f"until the visitor allows {tracker.category!r}"
+                if tracker.category in self._categories
+                else f"(the policy has no {tracker.category!r} category)"
+            )
+            logger.warning(
+                "cookie %r is not declared in the consent policy and is known as %s (%s): "
+                "it is dropped %s; declare it to decide yourself",
+                name,
+                tracker.category,
+                tracker.platform,
+                wait,
+            )
+        return True
 
     def owner(self, name: str) -> tuple[Service, CookieRule] | None:
         """The service and rule that declare cookie `name`, or None."""
@@ -103,6 +151,9 @@ class CookieGuard:
             return True
         found = self.owner(name)
         if found is None:
+            tracker = self.tracker(name)
+            if tracker is not None:
+                return not self._held_back(name, tracker, state)
             if self.undeclared == "warn" and name not in self._warned:
                 if len(self._warned) < _MAX_WARNED:
                     self._warned.add(name)
@@ -127,20 +178,31 @@ class CookieGuard:
         return kept, dropped
 
     def may_carry_refused(self, cookie_header: str) -> bool:
-        """Could this Cookie header hold a cookie of an optional service? (The middleware
-        asks once per distinct header.)"""
-        if self._optional is None or self._optional.search(cookie_header) is None:
-            return False  # a quick test: no optional cookie's name is even in the header
-        return any(self._is_optional(name) for name in cookie_names(cookie_header))
+        """Could this Cookie header hold a cookie of an optional service, or an undeclared
+        tracker? (The middleware asks once per distinct header.)"""
+        # A quick test first: is any optional cookie's name in the header at all?
+        if self._optional is not None and self._optional.search(cookie_header) is not None:
+            if any(self._is_optional(name) for name in cookie_names(cookie_header)):
+                return True
+        return self.carries_tracker(cookie_header)
 
     def _is_optional(self, name: str) -> bool:
         found = self.owner(name)
         return found is not None and found[0].id not in self._always
 
+    def carries_tracker(self, cookie_header: str) -> bool:
+        """Whether this Cookie header holds an undeclared cookie that the catalog knows as
+        needing consent (which `deletions` expires while its category is not allowed)."""
+        return any(
+            self.owner(name) is None and self.tracker(name) is not None
+            for name in cookie_names(cookie_header)
+        )
+
     def deletions(
         self, cookie_names: Iterable[str], state: ConsentState, *, secure: bool, host: str = ""
     ) -> list[str]:
-        """Set-Cookie values expiring every carried cookie of a service `state` refuses.
+        """Set-Cookie values expiring every carried cookie of a service `state` refuses,
+        and every undeclared one the catalog knows while its category is not allowed.
 
         A script may have set such a cookie for this host or for any parent domain (Google's
         tag sets `_ga` on the registrable domain by default), and a cookie is only removed
@@ -151,25 +213,61 @@ class CookieGuard:
         parents = parent_domains(host)
         for name in cookie_names:
             found = self.owner(name)
-            if found is None or state.allows(found[0].id):
+            if found is None:
+                out += self._tracker_deletions(name, state, secure=secure, host=host)
+                continue
+            if state.allows(found[0].id):
                 continue
             rule = found[1]
             prefixed = name.startswith(("__Secure-", "__Host-"))
             domains: list[str | None] = [None, *parents]
-            if rule.domain is not None:  # as declared, and not twice
+            if rule.domain is not None:
+                # As declared, and not twice; a vendor's own domain (`.youtube.com`) is none
+                # of this site's: only a site cookie of the same name can be reached.
                 declared = rule.domain.lstrip(".").lower()
-                domains = [rule.domain, None, *(d for d in parents if d != declared)]
+                domains = [None]
+                if _may_hold(host, rule.domain):
+                    domains = [rule.domain, None, *(d for d in parents if d != declared)]
             if not _COOKIE_NAME.fullmatch(name):
                 continue  # nothing a Set-Cookie header could name
             for domain in domains:
                 out.append(deletion_header(name, rule.path, domain, secure or prefixed))
         return out
 
+    def _tracker_deletions(
+        self, name: str, state: ConsentState, *, secure: bool, host: str
+    ) -> list[str]:
+        """A1: expiring an undeclared, catalog-known cookie that `state` does not allow."""
+        if name == self.consent_cookie or not _COOKIE_NAME.fullmatch(name):
+            return []
+        tracker = self.tracker(name)
+        if tracker is None or tracker.category in state.granted:
+            return []
+        # Scripts put such cookies on the widest domain they can (`_ga` on `example.com` for
+        # `www.example.com`), and a cookie is only removed with its own domain.
+        domains: list[str | None] = [None, *parent_domains(host)]
+        secure = secure or name.startswith(("__Secure-", "__Host-"))
+        return [deletion_header(name, "/", domain, secure) for domain in domains]
+
 
 # What browsers accept as a cookie name, and so what a script may have set: anything but
 # controls, whitespace, `;`, `=` and `,` (the standard library's SimpleCookie is stricter,
 # and raised on names such as `_pk_id.x(1)`).
 _COOKIE_NAME = re.compile(r"[^\x00-\x20\x7f;=,]{1,256}")
+
+
+_MAX_NAME = 256
+
+
+def _may_hold(host: str, domain: str) -> bool:
+    """Whether a response for `host` can set a cookie with `Domain=domain` (RFC 6265, 5.3:
+    the host must domain-match it); a vendor's domain (`.youtube.com`) is not worth a
+    header the browser ignores. Without a host name to tell, it may."""
+    name = parent_domains(host)
+    if not name:
+        return True
+    domain = domain.lstrip(".").lower()
+    return name[0] == domain or name[0].endswith("." + domain)
 
 
 def deletion_header(name: str, path: str, domain: str | None, secure: bool) -> str:

@@ -157,8 +157,37 @@ def lint(policy: Policy, raw: dict[str, Any] | None = None) -> list[Finding]:
                     f"is kept {rule.duration}, over 13 months",
                     "shorten it to 13 months or less where you control it",
                 )
+    findings.extend(_shared_hosts(policy))
     findings.extend(_translation_gaps(policy))
     return findings
+
+
+def _shared_hosts(policy: Policy) -> list[Finding]:
+    """Hosts that several services claim (gtag.js's `www.googletagmanager.com` is the
+    `google-analytics`, `google-ads` and `google-tag-manager` presets'): auto-blocking gates
+    a tag from such a host as the last of them only."""
+    claims: dict[str, list[str]] = {}
+    for service in policy.services:
+        for host in service.hosts:
+            claims.setdefault(host, []).append(service.id)
+    index = {s.id: i for i, s in enumerate(policy.services)}
+    found = []
+    for host, ids in claims.items():
+        if len(ids) > 1:
+            last = ids[-1]
+            others = ", ".join(repr(i) for i in ids[:-1])
+            found.append(
+                Finding(
+                    "warning",
+                    "shared-host",
+                    f"services[{index[last]}] (id {last!r}).hosts ({host})",
+                    f"is also claimed by {others}: a tag from it without data-consent is "
+                    f"gated as {last!r} only",
+                    'mark each tag from this host with data-consent="...", or keep the host '
+                    "in one service",
+                )
+            )
+    return found
 
 
 def _translation_gaps(policy: Policy) -> list[Finding]:

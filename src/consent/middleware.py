@@ -52,7 +52,9 @@ class ConsentMiddleware:
         domain: the cookie's Domain (share one choice across sub-domains); None = this host.
         trusted_origins: other origins (`https://shop.example.com`) allowed to post choices.
         undeclared_cookies: what happens to a Set-Cookie the policy does not declare:
-            `"allow"`, `"warn"` (pass, and log each name once) or `"block"`.
+            `"allow"`, `"warn"` (pass, and log each name once) or `"block"`. One the
+            catalog knows as needing consent (`_ga`, `_fbp`) waits, whatever this says,
+            for the visitor to allow the policy category of the same id.
         delete_refused_cookies: expire cookies of refused services that the browser still
             sends, on every response (scripts recreate them).
         gate_html: rewrite `text/html` responses so that scripts and iframes of refused

@@ -4,7 +4,8 @@ The data (`cookies.csv` beside this file) is derived from the Open Cookie Databa
 (Apache-2.0; see NOTICE): names, whether the name is a prefix, platform, category, domain and
 retention. Its descriptions are not included. Note that its "Functional" category is not the
 legal "strictly necessary" exemption: use the catalog negatively, to catch a cookie known as
-analytics or marketing that a policy declares essential.
+analytics or marketing that a policy declares essential, or that the app sets undeclared
+(`known_trackers`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["TRACKING", "Catalog", "KnownCookie", "known_cookies", "presets"]
+__all__ = [
+    "TRACKING",
+    "Catalog",
+    "KnownCookie",
+    "Tracker",
+    "Trackers",
+    "known_cookies",
+    "known_trackers",
+    "presets",
+]
 
 TRACKING = frozenset({"Analytics", "Marketing"})
 """Catalog categories that can never be essential."""
@@ -60,6 +70,12 @@ class Catalog:
                 self._exact.setdefault(cookie.name, []).append(cookie)
         self._prefixes = sorted(prefixes, key=lambda c: -len(c.name))
         self.size = sum(map(len, self._exact.values())) + len(prefixes)
+
+    def all(self) -> Iterable[KnownCookie]:
+        """Every entry: the exact ones, then the prefixes from the longest."""
+        for entries in self._exact.values():
+            yield from entries
+        yield from self._prefixes
 
     def lookup_all(self, name: str) -> tuple[KnownCookie, ...]:
         """Every entry that describes cookie `name`, the most specific first.
@@ -112,3 +128,73 @@ def presets() -> dict[str, dict[str, Any]]:
     """
     text = files("consent.catalog").joinpath("presets.toml").read_text(encoding="utf-8")
     return tomllib.loads(text)
+
+
+class Tracker(NamedTuple):
+    """A cookie on the site's own domain that needs consent, as the catalog knows it.
+
+    `category` is in the policy's words (`analytics`, `marketing`, `functional`): the id of
+    the policy category a visitor must allow before the cookie may be set.
+    """
+
+    category: str
+    platform: str
+
+
+class Trackers:
+    """Cookie name -> Tracker: exact names first, then the longest matching prefix.
+
+    An entry of None says "known, and needs no consent" (an essential preset's cookie), so
+    that a catalog entry of the same name, which belongs to another platform, does not
+    count. A look-up costs one dict access per distinct prefix length (a few dozen).
+    """
+
+    def __init__(self, entries: Iterable[tuple[str, Tracker | None]]) -> None:
+        self._exact: dict[str, Tracker | None] = {}
+        by_length: dict[int, dict[str, Tracker | None]] = {}
+        for name, tracker in entries:
+            if name.endswith("*"):
+                by_length.setdefault(len(name) - 1, {})[name[:-1]] = tracker
+            else:
+                self._exact[name] = tracker
+        # The longest prefix wins; an empty prefix would claim every name, so none is kept.
+        self._prefixes = sorted(((n, d) for n, d in by_length.items() if n), reverse=True)
+
+    def lookup(self, name: str) -> Tracker | None:
+        """The tracker called `name`, or None (unknown, or known to need no consent)."""
+        if name in self._exact:
+            return self._exact[name]
+        for length, prefixes in self._prefixes:
+            if length <= len(name):
+                key = name[:length]
+                if key in prefixes:
+                    return prefixes[key]
+        return None
+
+
+def _tracker_entries() -> Iterable[tuple[str, Tracker | None]]:
+    # The Open Cookie Database's analytics and marketing cookies that live on the visited
+    # site's own domain (no domain given). Those it lists on a vendor's domain (`.bing.com`,
+    # `facebook.com (3rd party)`) never reach this site's server: a cookie of the same name
+    # here is the site's own (`s`, `locale`, `SID` are such names), left to the policy.
+    # Names of one or two characters (`i`, `sp`, `A1`) say too little to be sure whose
+    # they are: a site's own cookie is left to `undeclared_cookies` rather than dropped.
+    for cookie in known_cookies().all():
+        if cookie.tracking and not cookie.domain.strip() and len(cookie.name) > 2:
+            name = cookie.name + "*" if cookie.wildcard else cookie.name
+            yield name, Tracker(cookie.category.lower(), cookie.platform)
+    # Then the presets, our own checked facts, which win: their category, and None for an
+    # essential preset's cookies (Django's `sessionid` is also an Instagram cookie) and for
+    # those on the vendor's domain (YouTube's `YSC`), for the same reason as above.
+    for preset in presets().values():
+        category = preset["category"]
+        for rule in preset.get("cookies", ()):
+            needs_consent = category != "essential" and "domain" not in rule
+            yield rule["name"], Tracker(category, preset["title"]) if needs_consent else None
+
+
+@cache
+def known_trackers() -> Trackers:
+    """Cookies that need consent whatever the policy says, built once, on first use: the
+    presets' optional cookies and the catalog's first-party analytics and marketing ones."""
+    return Trackers(_tracker_entries())
