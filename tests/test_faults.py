@@ -368,3 +368,109 @@ def test_log_timeout_is_checked() -> None:
     for bad in (0, -1, 3600, "5"):
         with pytest.raises(ValueError, match="log_timeout must be a number of seconds"):
             ConsentMiddleware(make_app(), policy=POLICY, secret_key=SECRET, log_timeout=bad)
+
+
+def stored_ids(path: Path) -> set[str]:
+    """Receipt ids in the file at `path`, read with a connection of our own (as an
+    auditor would), not through the store."""
+    conn = sqlite3.connect(path)
+    try:
+        return {row[0] for row in conn.execute("SELECT id FROM consent_receipts")}
+    finally:
+        conn.close()
+
+
+def receipt_in_cookie(client: httpx.AsyncClient) -> str:
+    found = CODEC.decode(client.cookies.get("consent") or "").receipt_id
+    assert found is not None
+    return found
+
+
+def remove_database(path: Path) -> None:
+    """Delete the database with its `-wal` and `-shm`, as a clean-up script would."""
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        name.unlink(missing_ok=True)
+
+
+def test_a_deleted_database_file_is_written_again_at_its_path(tmp_path: Path) -> None:
+    """D1 proof: the database (and its -wal and -shm) deleted after start-up. The open
+    connection would still take receipts, into a file nobody can read; each confirmed
+    grant must have its receipt in the file at the path."""
+    path = tmp_path / "log.db"
+    log = SQLiteConsentLog(path)
+    app = make_app(log=log)
+
+    async def scenario() -> tuple[str, str]:
+        async with visitor(app) as client:
+            assert (await client.post("/consent", json=REJECT)).status_code == 200
+            first = receipt_in_cookie(client)
+            remove_database(path)
+            assert (await client.post("/consent", json=ACCEPT)).status_code == 200
+            assert "analytics" in granted(client)
+            second = receipt_in_cookie(client)
+            assert second in stored_ids(path)  # before the store is closed: committed
+            assert (await log.get(second)) is not None  # reads see the new file too
+            return first, second
+
+    first, second = run_async(scenario())
+    assert stored_ids(path) == {second}  # the first receipt went with the deleted file
+    [receipt] = all_receipts(log)
+    assert (receipt.id, receipt.previous_id) == (second, first)
+    assert receipt.snapshot in {  # the new file has the snapshot the receipt names
+        row[0] for row in sqlite3.connect(path).execute("SELECT digest FROM consent_snapshots")
+    }
+
+
+def test_a_replaced_database_file_gets_the_receipts(tmp_path: Path) -> None:
+    """D1 proof: the database replaced by another file (a restore, `mv other.db log.db`):
+    receipts go to the file now at the path, which gets the tables it lacks."""
+    path = tmp_path / "log.db"
+    log = SQLiteConsentLog(path)
+    app = make_app(log=log)
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE unrelated (x)").connection.commit()
+
+    async def scenario() -> str:
+        async with visitor(app) as client:
+            assert (await client.post("/consent", json=REJECT)).status_code == 200
+            remove_database(path)
+            other.rename(path)
+            assert (await client.post("/consent", json=ACCEPT)).status_code == 200
+            return receipt_in_cookie(client)
+
+    grant = run_async(scenario())
+    assert [r.id for r in all_receipts(log)] == [grant]
+    assert stored_ids(path) == {grant}
+    tables = {row[0] for row in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
+    assert {"unrelated", "consent_receipts"} <= tables
+
+
+def test_a_removed_database_directory_refuses_grants(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """D1 proof: the directory of the database removed: nowhere to keep a receipt, so a
+    new grant is refused with 503 and the previous choice stays; a refusal goes through."""
+    folder = tmp_path / "receipts"
+    folder.mkdir()
+    path = folder / "log.db"
+    log = SQLiteConsentLog(path)
+    app = make_app(log=log)
+
+    async def scenario() -> None:
+        async with visitor(app) as client:
+            assert (await client.post("/consent", json=REJECT)).status_code == 200
+            remove_database(path)
+            folder.rmdir()
+            response = await client.post("/consent", json=ACCEPT)
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == "30"
+            assert granted(client) == {"essential"}
+            assert (await client.post("/consent", json=REJECT)).status_code == 200
+            folder.mkdir()  # back: grants work again, without a restart
+            assert (await client.post("/consent", json=ACCEPT)).status_code == 200
+            assert stored_ids(path) == {receipt_in_cookie(client)}
+        await log.aclose()
+
+    with caplog.at_level(logging.ERROR, logger="consent"):
+        run_async(scenario())
+    assert "a new grant was refused" in caplog.text
