@@ -34,7 +34,14 @@ import httpx
 import pytest
 
 from consent import ConsentMiddleware
-from consent.receipts import PostgresConsentLog, Receipt, Snapshot, SQLiteConsentLog
+from consent.receipts import (
+    PostgresConsentLog,
+    Receipt,
+    ReceiptWriter,
+    Snapshot,
+    SQLiteConsentLog,
+    bounds_itself,
+)
 from consent.signing import ConsentCodec
 from tests.conftest import SECRET, make_app, run_async, unavailable
 from tests.test_receipts_middleware import POLICY, all_receipts
@@ -474,3 +481,75 @@ def test_a_removed_database_directory_refuses_grants(
     with caplog.at_level(logging.ERROR, logger="consent"):
         run_async(scenario())
     assert "a new grant was refused" in caplog.text
+
+
+class SlowButBounded(SQLiteConsentLog):
+    """A subclass that overrides `write` and declares again that it bounds itself."""
+
+    bounds_itself = True
+
+    async def write(self, receipt: Receipt, snapshot: Snapshot) -> None:
+        await asyncio.sleep(0.5)
+        await super().write(receipt, snapshot)
+
+
+class OwnStore:
+    """A store of its own (no base class), declaring that it bounds itself."""
+
+    bounds_itself = True
+
+    async def write(self, receipt: Receipt, snapshot: Snapshot) -> None: ...
+
+
+class Reporting(SQLiteConsentLog):
+    """A subclass that adds a method and leaves `write` alone: the claim still holds."""
+
+    def describe(self) -> str:
+        return repr(self)
+
+
+class Overriding(SQLiteConsentLog):
+    async def write(self, receipt: Receipt, snapshot: Snapshot) -> None:
+        await super().write(receipt, snapshot)
+
+
+class SaidBelow(Overriding):
+    bounds_itself = True
+
+
+class Truthy(OwnStore):
+    bounds_itself = 1  # type: ignore[assignment]
+
+
+def test_which_stores_bound_themselves_is_a_property_of_the_store(tmp_path: Path) -> None:
+    """D1: the outer timeout is decided by the store's declaration (`bounds_itself`), and
+    the declaration belongs to the `write` it was made next to."""
+    assert bounds_itself(SQLiteConsentLog(tmp_path / "a.db"))
+    assert bounds_itself(PostgresConsentLog("postgresql://localhost/none"))
+    assert bounds_itself(OwnStore())
+    assert bounds_itself(Reporting(tmp_path / "b.db"))
+    assert bounds_itself(SaidBelow(tmp_path / "c.db"))  # said again, below the override
+    assert not bounds_itself(Overriding(tmp_path / "d.db"))  # not inherited over `write`
+    assert not bounds_itself(HungLog(tmp_path / "e.db"))
+    assert not bounds_itself(Truthy())  # only True itself is a declaration
+    assert not bounds_itself(object())
+    instance = Overriding(tmp_path / "f.db")
+    instance.bounds_itself = True
+    assert not bounds_itself(instance)  # an instance attribute declares nothing
+    writer = ReceiptWriter(Overriding(tmp_path / "g.db"), Snapshot.of(POLICY), 0.2)
+    assert not writer.bounded and "0.2 s" in repr(writer)
+
+
+def test_a_store_that_bounds_itself_is_not_cut_off_by_log_timeout(tmp_path: Path) -> None:
+    """D1: a custom store declaring `bounds_itself` answers in its own time (here more
+    than log_timeout): the grant is confirmed, with its receipt."""
+    log = SlowButBounded(tmp_path / "log.db")
+    app = make_app(log=log, log_timeout=0.2)
+
+    async def scenario() -> str:
+        async with visitor(app) as client:
+            assert (await client.post("/consent", json=ACCEPT)).status_code == 200
+            return receipt_in_cookie(client)
+
+    grant = run_async(scenario())
+    assert [r.id for r in all_receipts(log)] == [grant]

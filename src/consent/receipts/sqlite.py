@@ -86,6 +86,10 @@ class SQLiteConsentLog:
             at the cost of one disk flush per commit.
     """
 
+    # `write` answers within `timeout`, and drops work not started by then (see
+    # consent.receipts.bounds_itself; a subclass overriding `write` must say it again).
+    bounds_itself = True
+
     def __init__(
         self,
         path: str | os.PathLike[str],
