@@ -120,7 +120,7 @@ class ConsentEndpoints:
             "accept", ""
         )
         try:
-            if not is_same_origin(headers, config.trusted_origins):
+            if not is_same_origin(headers, config.trusted_origins, scope.get("scheme")):
                 raise BadRequest(403, "cross-site requests cannot record consent")
             kind = content_kind(headers)
             body = await read_body(headers, receive, config.max_body_size)
