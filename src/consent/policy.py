@@ -426,7 +426,7 @@ class Policy(_Model):
     def uses_consent_mode(self) -> bool:
         """Whether `consent.head()` emits Google Consent Mode: a `[google_consent_mode]`
         table, or a category or service that lists `google_consent` types itself."""
-        listed = [*self.categories, *self.services]
+        listed: list[Category | Service] = [*self.categories, *self.services]
         return self.google_consent_mode is not None or any(i.google_consent for i in listed)
 
     @cached_property
