@@ -209,8 +209,12 @@ class ConsentEndpoints:
         return response
 
     def policy_json(self, request: Request) -> Response:
-        """`GET {path}/policy.json`: what the site declares."""
-        return JSONResponse(self.config.policy.declaration())
+        """`GET {path}/policy.json`: what the site declares, the consent cookie included."""
+        policy = self.config.policy
+        data = policy.declaration()
+        if self.ui.consent_cookie is not None:
+            data["consent_cookie"] = self.ui.consent_cookie.to_json(policy)
+        return JSONResponse(data)
 
     def _state(self, request: Request) -> ConsentState:
         return get_consent(request)
