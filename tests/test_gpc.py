@@ -342,7 +342,7 @@ class HungLog(SQLiteConsentLog):
 def test_a_gpc_withdrawal_is_not_held_by_a_hung_log(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """D1, F5: the GPC withdrawal writes its receipt through the same writer as the consent
+    """D1, B14, F5: the GPC withdrawal writes its receipt through the same writer as the consent
     route, with the same `log_timeout`: a store that never answers does not hold the page,
     the withdrawal still applies, and the failure is logged."""
     log = HungLog(tmp_path / "log.db")

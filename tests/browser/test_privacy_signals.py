@@ -167,11 +167,12 @@ def test_the_property_alone_keeps_a_stored_grant_off_the_ad_types(
 
 
 def test_google_analytics_allowed_alone_grants_analytics_storage(page: Page, server: str) -> None:
-    """E3 consent mode: the visitor allows the Google Analytics service, not its whole
-    category: the tag (gated by the service) loads, and the update gcm.js pushes grants
-    analytics_storage, so the tag measures (here: it sets `_ga`); a later page gets the
-    same update from the cookie."""
+    """E3 consent mode, A2: the visitor allows the Google Analytics service, not its whole
+    category: the tag (gated by the service, absent before the choice) loads, and the
+    update gcm.js pushes grants analytics_storage, so the tag measures (here: it sets
+    `_ga`); a later page gets the same update from the cookie."""
     page.goto(server + "/")
+    assert page.evaluate("window.exampleGoogleTag === undefined")
     page.locator("[data-consent-banner] [data-consent-open]").click()
     dialog = page.locator("dialog[data-consent-dialog]")
     dialog.locator("[data-consent-category='analytics'] summary").click()
