@@ -8,15 +8,30 @@ import re
 from typing import Any
 
 import pytest
+from jinja2 import DictLoader, Environment
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
 from starlette.testclient import TestClient
 
-from consent import Policy, PolicyError
-from consent.consent_mode import CONSENT_TYPES, category_types, commands, consent_values
+from consent import ConsentMiddleware, Policy, PolicyError
+from consent.consent_mode import (
+    AD_TYPES,
+    CONSENT_TYPES,
+    category_types,
+    commands,
+    consent_values,
+    service_types,
+)
+from consent.jinja import context_processor
 from consent.policy import validate_policy
 from consent.signing import new_receipt_id
 from consent.state import ConsentState
 from examples.app import app
-from tests.conftest import POLICY_DATA
+from tests.conftest import POLICY_DATA, SECRET
 
 DATA = copy.deepcopy(POLICY_DATA)
 DATA["categories"].append({"id": "functional", "title": "Preferences", "description": "UI."})
@@ -170,3 +185,163 @@ def test_gcm_script_is_served_and_versioned() -> None:
     assert answer.status_code == 200
     assert "consent-gcm" in answer.text
     assert answer.headers["cache-control"] == "public, max-age=31536000"
+
+
+def head_app(policy: Policy) -> Starlette:
+    """A site whose page has `consent.head()` in its head, as a site's templates do."""
+    templates = Jinja2Templates(
+        env=Environment(
+            loader=DictLoader({"p.html": "<head>{{ consent.head() }}</head><p>page</p>"}),
+            autoescape=True,
+        ),
+        context_processors=[context_processor],
+    )
+
+    async def render(request: Request) -> Response:
+        return templates.TemplateResponse(request, "p.html")
+
+    return Starlette(
+        routes=[Route("/", render)],
+        middleware=[Middleware(ConsentMiddleware, policy=policy, secret_key=SECRET)],
+    )
+
+
+def service_only(policy: Policy, *services: str) -> ConsentState:
+    """A choice that allows these services alone, not their categories."""
+    return ConsentState.from_choice(
+        policy, "save", services, issued_at=ConsentState.now(), receipt_id=new_receipt_id()
+    )
+
+
+def with_services(services: list[dict[str, Any]], mode: bool = True) -> Policy:
+    data = copy.deepcopy(POLICY_DATA)
+    data["services"] = [s for s in data["services"] if s["id"] != "google-analytics"]
+    data["services"] += services
+    if mode:
+        data["google_consent_mode"] = {}
+    return Policy.model_validate(data)
+
+
+def test_a_service_allowed_alone_grants_its_types() -> None:
+    """E3 consent mode: a visitor who allows the Google Analytics service, not its whole
+    category, gets the tag loaded (it is gated by the service) with analytics_storage
+    granted, in the server's update and in the types gcm.js uses for later changes."""
+    policy = with_services(
+        [
+            {
+                "id": "ga",
+                "category": "analytics",
+                "title": "GA",
+                "google_consent": ["analytics_storage"],
+            }
+        ]
+    )
+    state = service_only(policy, "ga")
+    assert state.allows("ga") and not state.allows("analytics")
+    found = commands(policy, state)
+    assert found is not None
+    assert found["update"] == DENIED_BUT_SECURITY | {"analytics_storage": "granted"}
+    assert found["types"]["ga"] == ["analytics_storage"]
+    assert found["types"]["analytics"] == ["analytics_storage"]
+    assert "matomo" not in found["types"]  # services without types are left out
+    # Matomo alone grants nothing: it lists no type, and its category is not granted.
+    matomo = commands(policy, service_only(policy, "matomo"))
+    assert matomo is not None and matomo["update"] == DENIED_BUT_SECURITY
+    assert found["default"] == [DENIED_BUT_SECURITY]  # E2: the default is unchanged
+
+
+def test_the_google_presets_carry_their_types() -> None:
+    """E3 consent mode: a service made from a Google preset grants that preset's types;
+    its own google_consent wins."""
+    policy = with_services(
+        [
+            {"id": "ga", "preset": "google-analytics"},
+            {"id": "ads", "preset": "google-ads", "category": "marketing"},
+            {"id": "ads2", "preset": "doubleclick", "category": "marketing", "google_consent": []},
+        ]
+    )
+    assert service_types(policy.service("ga")) == ("analytics_storage",)
+    assert service_types(policy.service("ads")) == AD_TYPES
+    assert service_types(policy.service("ads2")) == ()
+    assert service_types(policy.service("matomo")) == ()
+    update = commands(policy, service_only(policy, "ads"))
+    assert update is not None and update["update"] is not None
+    assert [update["update"][k] for k in AD_TYPES] == ["granted"] * 3
+    with_gpc = commands(policy, service_only(policy, "ga", "ads").with_gpc())
+    assert with_gpc is not None and with_gpc["update"]["ad_storage"] == "denied"
+
+
+def test_listing_types_turns_consent_mode_on() -> None:
+    """E1 consent mode: a category or service listing google_consent types turns Consent
+    Mode on without a [google_consent_mode] table; defaults by id or preset do not."""
+    data = copy.deepcopy(POLICY_DATA)
+    assert not Policy.model_validate(data).uses_consent_mode
+    data["categories"][1]["google_consent"] = ["analytics_storage"]
+    policy = Policy.model_validate(data)
+    assert policy.uses_consent_mode
+    found = commands(policy, ConsentState.undecided(policy))
+    assert found is not None and found["default"] == [DENIED_BUT_SECURITY]  # no options
+    service = with_services(
+        [
+            {
+                "id": "ga",
+                "category": "analytics",
+                "title": "GA",
+                "google_consent": ["analytics_storage"],
+            }
+        ],
+        mode=False,
+    )
+    assert service.uses_consent_mode
+    preset_only = with_services([{"id": "ga", "preset": "google-analytics"}], mode=False)
+    assert not preset_only.uses_consent_mode
+    assert commands(preset_only, ConsentState.undecided(preset_only)) is None
+
+
+def test_a_policy_without_the_table_renders_the_snippet() -> None:
+    """E1, E3 consent mode: the head snippet (data block and gcm.js) comes from the types a
+    category lists; a later page carries the update of a service allowed alone."""
+    data = copy.deepcopy(POLICY_DATA)
+    data["services"][3]["google_consent"] = ["analytics_storage"]  # google-analytics
+    policy = Policy.model_validate(data)
+    assert policy.google_consent_mode is None
+    client = TestClient(head_app(policy))
+    html = client.get("/").text
+    block = re.search(r'<script type="application/json" id="consent-gcm">(.*?)</script>', html)
+    assert block is not None and "/consent/static/gcm.js" in html
+    first = json.loads(block[1])
+    assert first["default"] == [DENIED_BUT_SECURITY] and first["update"] is None
+    assert first["types"]["google-analytics"] == ["analytics_storage"]
+    client.post("/consent", json={"action": "save", "grant": ["google-analytics"]})
+    later = re.search(r'id="consent-gcm">(.*?)</script>', client.get("/").text)
+    assert later is not None
+    assert json.loads(later[1])["update"] == DENIED_BUT_SECURITY | {"analytics_storage": "granted"}
+    plain = TestClient(head_app(Policy.model_validate(POLICY_DATA))).get("/").text
+    assert "consent-gcm" not in plain
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("analytics", "write 'analytics_storage'"),
+        ("ad_user", "write 'ad_user_data'"),
+        ("Analytics_Storage", "write 'analytics_storage'"),
+        ("everything", "use some of 'ad_storage'"),
+    ],
+)
+def test_an_unknown_type_is_named_with_the_nearest(given: str, message: str) -> None:
+    """The policy check names an unknown Consent Mode type and the one meant, wherever it
+    is listed (category, service, region default)."""
+    for place in ("category", "service", "region"):
+        data = copy.deepcopy(POLICY_DATA)
+        if place == "category":
+            data["categories"][1]["google_consent"] = [given]
+        elif place == "service":
+            data["services"][3]["google_consent"] = [given]
+        else:
+            data["google_consent_mode"] = {"regions": [{"region": ["US"], "granted": [given]}]}
+        with pytest.raises(PolicyError) as caught:
+            validate_policy(data, "consent.toml")
+        text = str(caught.value)
+        assert f"{given!r} is not a Google Consent Mode type" in text and message in text
+        assert "google_consent" in text or "granted" in text

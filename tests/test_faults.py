@@ -34,7 +34,14 @@ import httpx
 import pytest
 
 from consent import ConsentMiddleware
-from consent.receipts import PostgresConsentLog, Receipt, Snapshot, SQLiteConsentLog
+from consent.receipts import (
+    PostgresConsentLog,
+    Receipt,
+    ReceiptWriter,
+    Snapshot,
+    SQLiteConsentLog,
+    bounds_itself,
+)
 from consent.signing import ConsentCodec
 from tests.conftest import SECRET, make_app, run_async, unavailable
 from tests.test_receipts_middleware import POLICY, all_receipts
@@ -368,3 +375,181 @@ def test_log_timeout_is_checked() -> None:
     for bad in (0, -1, 3600, "5"):
         with pytest.raises(ValueError, match="log_timeout must be a number of seconds"):
             ConsentMiddleware(make_app(), policy=POLICY, secret_key=SECRET, log_timeout=bad)
+
+
+def stored_ids(path: Path) -> set[str]:
+    """Receipt ids in the file at `path`, read with a connection of our own (as an
+    auditor would), not through the store."""
+    conn = sqlite3.connect(path)
+    try:
+        return {row[0] for row in conn.execute("SELECT id FROM consent_receipts")}
+    finally:
+        conn.close()
+
+
+def receipt_in_cookie(client: httpx.AsyncClient) -> str:
+    found = CODEC.decode(client.cookies.get("consent") or "").receipt_id
+    assert found is not None
+    return found
+
+
+def remove_database(path: Path) -> None:
+    """Delete the database with its `-wal` and `-shm`, as a clean-up script would."""
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        name.unlink(missing_ok=True)
+
+
+def test_a_deleted_database_file_is_written_again_at_its_path(tmp_path: Path) -> None:
+    """D1 proof: the database (and its -wal and -shm) deleted after start-up. The open
+    connection would still take receipts, into a file nobody can read; each confirmed
+    grant must have its receipt in the file at the path."""
+    path = tmp_path / "log.db"
+    log = SQLiteConsentLog(path)
+    app = make_app(log=log)
+
+    async def scenario() -> tuple[str, str]:
+        async with visitor(app) as client:
+            assert (await client.post("/consent", json=REJECT)).status_code == 200
+            first = receipt_in_cookie(client)
+            remove_database(path)
+            assert (await client.post("/consent", json=ACCEPT)).status_code == 200
+            assert "analytics" in granted(client)
+            second = receipt_in_cookie(client)
+            assert second in stored_ids(path)  # before the store is closed: committed
+            assert (await log.get(second)) is not None  # reads see the new file too
+            return first, second
+
+    first, second = run_async(scenario())
+    assert stored_ids(path) == {second}  # the first receipt went with the deleted file
+    [receipt] = all_receipts(log)
+    assert (receipt.id, receipt.previous_id) == (second, first)
+    assert receipt.snapshot in {  # the new file has the snapshot the receipt names
+        row[0] for row in sqlite3.connect(path).execute("SELECT digest FROM consent_snapshots")
+    }
+
+
+def test_a_replaced_database_file_gets_the_receipts(tmp_path: Path) -> None:
+    """D1 proof: the database replaced by another file (a restore, `mv other.db log.db`):
+    receipts go to the file now at the path, which gets the tables it lacks."""
+    path = tmp_path / "log.db"
+    log = SQLiteConsentLog(path)
+    app = make_app(log=log)
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE unrelated (x)").connection.commit()
+
+    async def scenario() -> str:
+        async with visitor(app) as client:
+            assert (await client.post("/consent", json=REJECT)).status_code == 200
+            remove_database(path)
+            other.rename(path)
+            assert (await client.post("/consent", json=ACCEPT)).status_code == 200
+            return receipt_in_cookie(client)
+
+    grant = run_async(scenario())
+    assert [r.id for r in all_receipts(log)] == [grant]
+    assert stored_ids(path) == {grant}
+    tables = {row[0] for row in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
+    assert {"unrelated", "consent_receipts"} <= tables
+
+
+def test_a_removed_database_directory_refuses_grants(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """D1 proof: the directory of the database removed: nowhere to keep a receipt, so a
+    new grant is refused with 503 and the previous choice stays; a refusal goes through."""
+    folder = tmp_path / "receipts"
+    folder.mkdir()
+    path = folder / "log.db"
+    log = SQLiteConsentLog(path)
+    app = make_app(log=log)
+
+    async def scenario() -> None:
+        async with visitor(app) as client:
+            assert (await client.post("/consent", json=REJECT)).status_code == 200
+            remove_database(path)
+            folder.rmdir()
+            response = await client.post("/consent", json=ACCEPT)
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == "30"
+            assert granted(client) == {"essential"}
+            assert (await client.post("/consent", json=REJECT)).status_code == 200
+            folder.mkdir()  # back: grants work again, without a restart
+            assert (await client.post("/consent", json=ACCEPT)).status_code == 200
+            assert stored_ids(path) == {receipt_in_cookie(client)}
+        await log.aclose()
+
+    with caplog.at_level(logging.ERROR, logger="consent"):
+        run_async(scenario())
+    assert "a new grant was refused" in caplog.text
+
+
+class SlowButBounded(SQLiteConsentLog):
+    """A subclass that overrides `write` and declares again that it bounds itself."""
+
+    bounds_itself = True
+
+    async def write(self, receipt: Receipt, snapshot: Snapshot) -> None:
+        await asyncio.sleep(0.5)
+        await super().write(receipt, snapshot)
+
+
+class OwnStore:
+    """A store of its own (no base class), declaring that it bounds itself."""
+
+    bounds_itself = True
+
+    async def write(self, receipt: Receipt, snapshot: Snapshot) -> None: ...
+
+
+class Reporting(SQLiteConsentLog):
+    """A subclass that adds a method and leaves `write` alone: the claim still holds."""
+
+    def describe(self) -> str:
+        return repr(self)
+
+
+class Overriding(SQLiteConsentLog):
+    async def write(self, receipt: Receipt, snapshot: Snapshot) -> None:
+        await super().write(receipt, snapshot)
+
+
+class SaidBelow(Overriding):
+    bounds_itself = True
+
+
+class Truthy(OwnStore):
+    bounds_itself = 1  # type: ignore[assignment]
+
+
+def test_which_stores_bound_themselves_is_a_property_of_the_store(tmp_path: Path) -> None:
+    """D1: the outer timeout is decided by the store's declaration (`bounds_itself`), and
+    the declaration belongs to the `write` it was made next to."""
+    assert bounds_itself(SQLiteConsentLog(tmp_path / "a.db"))
+    assert bounds_itself(PostgresConsentLog("postgresql://localhost/none"))
+    assert bounds_itself(OwnStore())
+    assert bounds_itself(Reporting(tmp_path / "b.db"))
+    assert bounds_itself(SaidBelow(tmp_path / "c.db"))  # said again, below the override
+    assert not bounds_itself(Overriding(tmp_path / "d.db"))  # not inherited over `write`
+    assert not bounds_itself(HungLog(tmp_path / "e.db"))
+    assert not bounds_itself(Truthy())  # only True itself is a declaration
+    assert not bounds_itself(object())
+    instance = Overriding(tmp_path / "f.db")
+    instance.bounds_itself = True
+    assert not bounds_itself(instance)  # an instance attribute declares nothing
+    writer = ReceiptWriter(Overriding(tmp_path / "g.db"), Snapshot.of(POLICY), 0.2)
+    assert not writer.bounded and "0.2 s" in repr(writer)
+
+
+def test_a_store_that_bounds_itself_is_not_cut_off_by_log_timeout(tmp_path: Path) -> None:
+    """D1: a custom store declaring `bounds_itself` answers in its own time (here more
+    than log_timeout): the grant is confirmed, with its receipt."""
+    log = SlowButBounded(tmp_path / "log.db")
+    app = make_app(log=log, log_timeout=0.2)
+
+    async def scenario() -> str:
+        async with visitor(app) as client:
+            assert (await client.post("/consent", json=ACCEPT)).status_code == 200
+            return receipt_in_cookie(client)
+
+    grant = run_async(scenario())
+    assert [r.id for r in all_receipts(log)] == [grant]

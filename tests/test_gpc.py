@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import logging
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from jinja2 import DictLoader, Environment
 from starlette.applications import Starlette
@@ -21,10 +23,10 @@ from starlette.testclient import TestClient
 from consent import ConsentMiddleware, Policy, PolicyError, get_consent
 from consent.gpc import gpc_signal
 from consent.jinja import context_processor
-from consent.receipts import Receipt, SQLiteConsentLog
+from consent.receipts import Receipt, Snapshot, SQLiteConsentLog
 from consent.signing import ConsentCodec
 from tests.conftest import POLICY_DATA, SECRET, run_async
-from tests.test_receipts_middleware import FlakyLog
+from tests.test_receipts_middleware import FlakyLog, all_receipts
 
 DATA = copy.deepcopy(POLICY_DATA)
 DATA["categories"][2]["gpc_opt_out"] = True  # marketing (YouTube)
@@ -323,3 +325,53 @@ def test_the_banner_still_asks_with_the_note_which_can_be_turned_off() -> None:
     quiet = Policy.model_validate({**DATA, "banner": {"gpc_note": False}})
     html = template_client(quiet).get("/", headers=GPC).text
     assert "data-consent-banner" in html and "data-consent-gpc" not in html
+
+
+class HungLog(SQLiteConsentLog):
+    """A store whose `write` never answers once `hang` is set (an event never set): it
+    overrides `write`, so it does not inherit SQLiteConsentLog's claim to bound itself."""
+
+    hang = False
+
+    async def write(self, receipt: Receipt, snapshot: Snapshot) -> None:
+        if self.hang:
+            await asyncio.Event().wait()
+        await super().write(receipt, snapshot)
+
+
+def test_a_gpc_withdrawal_is_not_held_by_a_hung_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """D1, B14, F5: the GPC withdrawal writes its receipt through the same writer as the consent
+    route, with the same `log_timeout`: a store that never answers does not hold the page,
+    the withdrawal still applies, and the failure is logged."""
+    log = HungLog(tmp_path / "log.db")
+    app = Starlette(
+        routes=[Route("/", state)],
+        middleware=[
+            Middleware(
+                ConsentMiddleware, policy=POLICY, secret_key=SECRET, log=log, log_timeout=0.2
+            )
+        ],
+    )
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://site.test") as c:
+            assert (await c.post("/consent", json={"action": "accept_all"})).status_code == 200
+            first = CODEC.decode(c.cookies["consent"])
+            log.hang = True
+            # Far more than log_timeout: without a limit the page would never come.
+            page = await asyncio.wait_for(c.get("/", headers=GPC), 10)
+            assert page.status_code == 200
+            assert page.json()["marketing"] is False
+            after = CODEC.decode(c.cookies["consent"])
+            assert after.granted == {"essential", "analytics"}
+            assert after.receipt_id == first.receipt_id  # the receipt that proves analytics
+            log.hang = False
+
+    with caplog.at_level(logging.ERROR, logger="consent"):
+        run_async(scenario())
+    assert "GPC withdrawal has no receipt" in caplog.text
+    assert "no answer within log_timeout=0.2 s" in caplog.text
+    assert [r.method for r in all_receipts(log)] == ["accept_all"]

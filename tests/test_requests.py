@@ -63,6 +63,8 @@ def sets_consent(headers: list[tuple[bytes, bytes]]) -> bool:
         {"origin": "https://evil.example"},
         {"origin": "http://testserver.evil.example"},
         {"origin": "http://testserver:8080"},
+        {"origin": "https://testserver"},  # another scheme: run a proxy with --proxy-headers
+        {"referer": "https://testserver/page"},
         {"origin": "null"},
         {"origin": ""},
         {"origin": "testserver"},
@@ -95,7 +97,6 @@ def test_cross_site_posts_are_refused(
         {"sec-fetch-site": "Same-Origin "},
         {"origin": "http://testserver"},
         {"origin": "HTTP://TestServer"},
-        {"origin": "https://testserver"},  # a TLS-terminating proxy in front
         {"origin": "http://testserver:80"},
         {"referer": "http://testserver/article?id=1"},
         {},  # a non-browser client (curl, a test): nothing to check
@@ -214,6 +215,86 @@ def test_is_same_origin_never_raises(headers: dict[str, str]) -> None:
     site = headers.get("sec-fetch-site")
     if site is not None and site.strip().lower() not in ("same-origin", "none"):
         assert result is False
+
+
+ORIGIN_HOSTS = st.sampled_from(
+    ["example.com", "shop.example.com", "127.0.0.1", "[::1]", "xn--bcher-kva.example"]
+)
+ORIGIN_PORTS = st.sampled_from([None, 80, 443, 8000, 8443])
+
+
+def origin_text(scheme: str, host: str, port: int | None) -> str:
+    return f"{scheme}://{host}" + ("" if port is None else f":{port}")
+
+
+def effective(scheme: str, port: int | None) -> int:
+    return port if port is not None else {"http": 80, "https": 443}[scheme]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    request_scheme=st.sampled_from(["http", "https"]),
+    request_host=ORIGIN_HOSTS,
+    request_port=ORIGIN_PORTS,
+    origin_scheme=st.sampled_from(["http", "https"]),
+    origin_host=ORIGIN_HOSTS,
+    origin_port=ORIGIN_PORTS,
+    via_referer=st.booleans(),
+)
+def test_an_origin_of_another_scheme_host_or_port_is_refused(
+    request_scheme: str,
+    request_host: str,
+    request_port: int | None,
+    origin_scheme: str,
+    origin_host: str,
+    origin_port: int | None,
+    via_referer: bool,
+) -> None:
+    """C1: without Sec-Fetch-Site, the Origin (else the Referer) must be the request's
+    origin: same scheme, host and port (a default port written or not). On a site served
+    over https, `http://host` (which anybody on the network can serve) is refused."""
+    url = origin_text(request_scheme, request_host, request_port)
+    origin = origin_text(origin_scheme, origin_host, origin_port)
+    same = (request_scheme, request_host, effective(request_scheme, request_port)) == (
+        origin_scheme,
+        origin_host,
+        effective(origin_scheme, origin_port),
+    )
+    event("same origin" if same else "another origin")
+    headers = {"referer": f"{origin}/page?x=1"} if via_referer else {"origin": origin}
+    with TestClient(APP, base_url=url) as client:
+        response = client.post("/consent", json={"action": "accept_all"}, headers=headers)
+    assert response.status_code == (200 if same else 403)
+    assert (
+        is_same_origin(
+            Headers({**headers, "host": url.split("://")[1]}), frozenset(), request_scheme
+        )
+        is same
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "origin", "scheme", "expected"),
+    [
+        ("example.com", "https://example.com", "https", True),
+        ("example.com", "http://example.com", "https", False),
+        ("example.com", "https://example.com", "http", False),
+        ("example.com:443", "https://example.com", "https", True),
+        ("example.com", "https://example.com:443", "https", True),
+        ("example.com:80", "http://example.com", "http", True),
+        ("example.com:443", "http://example.com:443", "http", True),
+        ("example.com:8443", "https://example.com:8443", "https", True),
+        ("example.com", "https://example.com:80", "https", False),
+        ("example.com", "https://example.com", "ws", False),  # not an http scheme
+        ("example.com", "https://example.com", "HTTPS", True),
+    ],
+)
+def test_is_same_origin_compares_schemes_when_known(
+    host: str, origin: str, scheme: str, expected: bool
+) -> None:
+    """C1: the request's scheme, when known, is part of its origin."""
+    headers = Headers({"host": host, "origin": origin})
+    assert is_same_origin(headers, frozenset(), scheme) is expected
 
 
 # --- next: no open redirects -------------------------------------------------------------

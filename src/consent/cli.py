@@ -1,7 +1,7 @@
 """The `consent` command for developers and compliance staff.
 
     consent check POLICY [--strict] [--format text|json]
-    consent declaration POLICY [--format html|md|json|csv] [--lang xx] [-o FILE]
+    consent declaration POLICY [--format html|md|json|csv] [--lang xx] [--cookie-name N] [-o FILE]
     consent log stats|export|purge|show --db DB ...      (see consent.cli_log)
     consent report --policy POLICY --db DB -o report.html
     consent scan URL [--policy POLICY] [--pages N] [--format text|json|html] [-o FILE] [--suggest]
@@ -53,7 +53,7 @@ def _declaration(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    text = render_declaration(policy, args.format, args.lang)
+    text = render_declaration(policy, args.format, args.lang, cookie_name=args.cookie_name)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -92,6 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     declaration.add_argument("--format", choices=FORMATS, default="html")
     declaration.add_argument("--lang", default=None, help="language of the texts, e.g. de")
     declaration.add_argument("-o", "--output", default=None, help="write to a file")
+    declaration.add_argument(
+        "--cookie-name",
+        default="consent",
+        help="the consent cookie's name, as the middleware's cookie_name (default: consent)",
+    )
     cli_log.add_commands(commands)
     scan_cli.add_command(commands)
     args = parser.parse_args(_receipt_ids_as_operands(sys.argv[1:] if argv is None else argv))

@@ -67,6 +67,11 @@ def add_commands(commands: Any) -> None:
     _db_and_period(report)
     report.add_argument("--lang", default=None, help="language of the policy texts, e.g. de")
     report.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    report.add_argument(
+        "--cookie-name",
+        default="consent",
+        help="the consent cookie's name, as the middleware's cookie_name (default: consent)",
+    )
 
 
 def _db(parser: argparse.ArgumentParser) -> None:
@@ -245,6 +250,7 @@ async def _report(log: ConsentLog, args: argparse.Namespace) -> int:
         source=_label(args.db),
         generated_at=datetime.now(UTC),
         lang=args.lang,
+        cookie_name=args.cookie_name,
     )
     Path(args.output).write_text(html, encoding="utf-8")
     print(f"{args.output}: {stats.decisions} decisions")

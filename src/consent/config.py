@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from consent.enforce import CookieGuard, set_cookie_header
 from consent.i18n import Negotiator, enabled_languages
 from consent.policy import Policy
-from consent.receipts import ConsentLog, Snapshot
+from consent.receipts import ConsentLog, ReceiptWriter, Snapshot
 from consent.signing import ConsentCodec
 from consent.state import ConsentState
 
@@ -33,11 +33,17 @@ class ConsentConfig:
     max_body_size: int = 64 * 1024
     log: ConsentLog | None = None
     log_timeout: float = 10.0
-    log_bounds_itself: bool = False  # SQLiteConsentLog and PostgresConsentLog, exactly
     snapshot: Snapshot | None = None
     negotiate: Negotiator | None = None
+    # Every receipt is written through this one writer (None without a log).
+    receipts: ReceiptWriter | None = None
 
     def __post_init__(self) -> None:
+        if self.receipts is None and self.log is not None:
+            snapshot = self.snapshot or Snapshot.of(self.policy)
+            object.__setattr__(self, "snapshot", snapshot)
+            writer = ReceiptWriter(self.log, snapshot, self.log_timeout)
+            object.__setattr__(self, "receipts", writer)
         if self.negotiate is None:
             languages = enabled_languages(self.policy.languages)
             negotiator = Negotiator(languages, self.policy.default_language)

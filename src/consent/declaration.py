@@ -6,14 +6,15 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from consent.i18n import direction, format_duration, strings
+from consent.i18n import direction, enabled_languages, format_duration, strings
 from consent.policy import Policy, localize
 
-__all__ = ["FORMATS", "Format", "render_declaration"]
+__all__ = ["FORMATS", "ConsentCookie", "Format", "consent_cookie", "render_declaration"]
 
 Format = Literal["html", "md", "json", "csv"]
 FORMATS: tuple[Format, ...] = ("html", "md", "json", "csv")
@@ -31,11 +32,64 @@ _COLUMNS = (
 )
 
 
-def _rows(policy: Policy, lang: str) -> Iterator[dict[str, str]]:
+@dataclass(frozen=True, slots=True)
+class ConsentCookie:
+    """The consent cookie itself, as every declaration lists it: strictly necessary (it
+    holds the visitor's choice), kept as long as a choice is (`max_age_days`).
+
+    Attributes:
+        name: the cookie's name (the middleware's `cookie_name`).
+        duration: its lifetime in the policy's duration grammar (`"180 days"`).
+        category: the id of the required category it is listed under, or None when the
+            policy has none: it is then shown in an "Essential" group of its own.
+    """
+
+    name: str
+    duration: str
+    category: str | None
+
+    def to_json(self, policy: Policy) -> dict[str, Any]:
+        """JSON-ready data, its purpose in each of the site's languages."""
+        languages = enabled_languages(policy.languages)
+        return {
+            "name": self.name,
+            "category": self.category,
+            "required": True,
+            "duration": self.duration,
+            "max_age": policy.max_age_days * 86400,
+            "purpose": {lang: strings(lang)["consent_cookie_purpose"] for lang in languages},
+        }
+
+
+def consent_cookie(policy: Policy, name: str = "consent") -> ConsentCookie | None:
+    """How the declaration lists the consent cookie called `name`; None when the policy
+    declares a cookie of that name itself (its own entry is then what is shown)."""
+    if any(rule.matches(name) for _, rule in policy.cookie_rules()):
+        return None
+    required = next((c.id for c in policy.categories if c.required), None)
+    return ConsentCookie(name, f"{policy.max_age_days} days", required)
+
+
+def _rows(policy: Policy, lang: str, cookie: ConsentCookie | None) -> Iterator[dict[str, str]]:
     def t(text: str | dict[str, str]) -> str:
         return localize(text, lang, policy.default_language)
 
+    ui = strings(lang)
+    own = {
+        "required": "yes",
+        "service": "",
+        "service_title": ui["consent_cookie"],
+        "cookie": cookie.name if cookie else "",
+        "purpose": ui["consent_cookie_purpose"],
+        "duration": cookie.duration if cookie else "",
+        "path": "/",
+        "domain": "",
+    }
+    if cookie is not None and cookie.category is None:
+        yield {"category": "", "category_title": ui["essential"], **own}
     for category in policy.categories:
+        if cookie is not None and cookie.category == category.id:
+            yield {"category": category.id, "category_title": t(category.title), **own}
         for service in policy.services_of(category.id):
             for rule in service.cookies:
                 yield {
@@ -52,7 +106,7 @@ def _rows(policy: Policy, lang: str) -> Iterator[dict[str, str]]:
                 }
 
 
-def _markdown(policy: Policy, lang: str) -> str:
+def _markdown(policy: Policy, lang: str, cookie: ConsentCookie | None) -> str:
     def cell(text: str) -> str:
         return " ".join(text.split()).replace("|", "\\|")
 
@@ -65,17 +119,20 @@ def _markdown(policy: Policy, lang: str) -> str:
         lines += [f"{ui['controller']} {t(policy.controller)}", ""]
     days = format_duration(f"{policy.max_age_days} days", lang)
     lines += [ui["revision"].format(revision=policy.revision, days=days), ""]
-    rows = list(_rows(policy, lang))
-    for category in policy.categories:
-        title = t(category.title)
-        if category.required:
-            title += f" ({ui['always_on']})"
-        lines += [f"## {title}", "", t(category.description), ""]
+    rows = list(_rows(policy, lang, cookie))
+    groups: list[tuple[str, str, str]] = [
+        (c.id, t(c.title) + (f" ({ui['always_on']})" if c.required else ""), t(c.description))
+        for c in policy.categories
+    ]
+    if cookie is not None and cookie.category is None:
+        groups.insert(0, ("", f"{cell(ui['essential'])} ({ui['always_on']})", ""))
+    for id, title, description in groups:
+        lines += [f"## {title}", ""] + ([description, ""] if description else [])
         lines += [
             f"| {ui['service']} | {ui['cookie']} | {ui['purpose']} | {ui['duration']} |",
             "|---|---|---|---|",
         ]
-        for row in (r for r in rows if r["category"] == category.id):
+        for row in (r for r in rows if r["category"] == id):
             lines.append(
                 f"| {cell(row['service_title'])} | `{row['cookie']}` | "
                 f"{cell(row['purpose'])} | {format_duration(row['duration'], lang)} |"
@@ -84,7 +141,7 @@ def _markdown(policy: Policy, lang: str) -> str:
     return "\n".join(lines)
 
 
-def _html(policy: Policy, lang: str) -> str:
+def _html(policy: Policy, lang: str, cookie: ConsentCookie | None) -> str:
     env = Environment(
         loader=PackageLoader("consent", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -97,26 +154,38 @@ def _html(policy: Policy, lang: str) -> str:
         dir=direction(lang),
         ui=strings(lang),
         level=2,
+        consent_cookie=cookie,
         t=lambda text: localize(text, lang, policy.default_language),
         duration=lambda text: format_duration(text, lang),
     )
 
 
-def render_declaration(policy: Policy, fmt: Format = "html", lang: str | None = None) -> str:
-    """The declaration of `policy` as a complete document in format `fmt`."""
+def render_declaration(
+    policy: Policy,
+    fmt: Format = "html",
+    lang: str | None = None,
+    *,
+    cookie_name: str = "consent",
+) -> str:
+    """The declaration of `policy` as a complete document in format `fmt`.
+
+    The consent cookie (`cookie_name`, the middleware's) is listed too, under the
+    policy's required category (see `consent_cookie`).
+    """
     lang = lang or policy.default_language
+    cookie = consent_cookie(policy, cookie_name)
     if fmt == "json":
-        return json.dumps(
-            {**policy.declaration(), "cookies": list(_rows(policy, lang))},
-            indent=2,
-            ensure_ascii=False,
-        )
+        data = policy.declaration()
+        if cookie is not None:
+            data["consent_cookie"] = cookie.to_json(policy)
+        data["cookies"] = list(_rows(policy, lang, cookie))
+        return json.dumps(data, indent=2, ensure_ascii=False)
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(_rows(policy, lang))
+        writer.writerows(_rows(policy, lang, cookie))
         return out.getvalue()
     if fmt == "md":
-        return _markdown(policy, lang)
-    return _html(policy, lang)
+        return _markdown(policy, lang, cookie)
+    return _html(policy, lang, cookie)

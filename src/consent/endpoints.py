@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from typing import Any
@@ -34,7 +33,7 @@ from consent.config import ConsentConfig
 from consent.cookies import cookie_names, request_cookie_header
 from consent.i18n import strings
 from consent.jinja import UI
-from consent.receipts import Receipt, browser_family
+from consent.receipts import LogUnavailable, Receipt, browser_family
 from consent.receipts._model import method_of
 from consent.requests import (
     BadRequest,
@@ -121,7 +120,7 @@ class ConsentEndpoints:
             "accept", ""
         )
         try:
-            if not is_same_origin(headers, config.trusted_origins):
+            if not is_same_origin(headers, config.trusted_origins, scope.get("scheme")):
                 raise BadRequest(403, "cross-site requests cannot record consent")
             kind = content_kind(headers)
             body = await read_body(headers, receive, config.max_body_size)
@@ -168,7 +167,7 @@ class ConsentEndpoints:
         """Store the decision's receipt. When the log fails, a new grant is refused (no
         proof, no consent) while a refusal or withdrawal still takes effect."""
         config = self.config
-        assert config.log is not None and config.snapshot is not None
+        assert config.receipts is not None and config.snapshot is not None
         previous_id = previous.receipt_id
         if not previous.decided and slot.raw and not slot.copies:
             # Expired or outdated. (Among several copies, any may be a plant: the new
@@ -184,16 +183,8 @@ class ConsentEndpoints:
             language=state.language,
         )
         try:
-            if config.log_bounds_itself:  # the package's stores time out on their own
-                await config.log.write(receipt, config.snapshot)
-            else:
-                # A store that hangs (a lost database connection, a locked file) must not
-                # hold the visitor's request forever: after log_timeout it is a failure.
-                async with asyncio.timeout(config.log_timeout):
-                    await config.log.write(receipt, config.snapshot)
-        except Exception as exc:  # any store failure, whatever the store raised
-            if isinstance(exc, TimeoutError):
-                exc = TimeoutError(f"no answer within log_timeout={config.log_timeout:g} s")
+            await config.receipts.write(receipt)  # bounded in time (see ReceiptWriter)
+        except LogUnavailable as exc:
             if state.granted - previous.granted or state.services - previous.services:
                 logger.error("consent log failed; a new grant was refused: %s", exc)
                 return BadRequest(503, str(strings(state.language or "en")["not_recorded"]))
@@ -220,8 +211,12 @@ class ConsentEndpoints:
         return response
 
     def policy_json(self, request: Request) -> Response:
-        """`GET {path}/policy.json`: what the site declares."""
-        return JSONResponse(self.config.policy.declaration())
+        """`GET {path}/policy.json`: what the site declares, the consent cookie included."""
+        policy = self.config.policy
+        data = policy.declaration()
+        if self.ui.consent_cookie is not None:
+            data["consent_cookie"] = self.ui.consent_cookie.to_json(policy)
+        return JSONResponse(data)
 
     def _state(self, request: Request) -> ConsentState:
         return get_consent(request)

@@ -11,7 +11,7 @@ from starlette.types import Message, Scope, Send
 
 from consent._scope import ConsentSlot
 from consent.config import ConsentConfig
-from consent.receipts import Receipt, browser_family
+from consent.receipts import LogUnavailable, Receipt, browser_family
 from consent.signing import new_receipt_id
 from consent.state import ConsentState
 
@@ -47,7 +47,7 @@ async def gpc_withdrawal(config: ConsentConfig, slot: ConsentSlot, scope: Scope)
     if not stored.decided or not (stored.granted | stored.services) & config.policy.gpc_ids:
         return
     state = dataclasses.replace(stored.with_gpc(), receipt_id=new_receipt_id())
-    if config.log is not None and config.snapshot is not None:
+    if config.receipts is not None and config.snapshot is not None:
         user_agent = next((v for k, v in scope["headers"] if k == b"user-agent"), b"")
         receipt = Receipt.of(
             state,
@@ -60,8 +60,8 @@ async def gpc_withdrawal(config: ConsentConfig, slot: ConsentSlot, scope: Scope)
             recorded_at=ConsentState.now(),
         )
         try:
-            await config.log.write(receipt, config.snapshot)
-        except Exception as exc:  # the withdrawal goes through all the same
+            await config.receipts.write(receipt)  # bounded in time: never holds the page
+        except LogUnavailable as exc:  # the withdrawal goes through all the same
             logger.error("consent log failed; a GPC withdrawal has no receipt: %s", exc)
             state = dataclasses.replace(state, receipt_id=stored.receipt_id)
     slot.replace(state)

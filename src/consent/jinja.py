@@ -26,6 +26,7 @@ from starlette.requests import HTTPConnection
 from consent._scope import current_slot
 from consent.config import ConsentConfig
 from consent.consent_mode import commands
+from consent.declaration import consent_cookie
 from consent.i18n import direction, format_duration, strings
 from consent.policy import Policy, localize
 from consent.requests import safe_next
@@ -55,6 +56,8 @@ class UI:
             name: _asset_version(name) for name in ("consent.js", "consent.css", "gcm.js")
         }
         self.owners = {s.id: s.category for s in config.policy.services}
+        # The consent cookie, listed in every cookie table (None: the policy lists it).
+        self.consent_cookie = consent_cookie(config.policy, config.cookie_name)
         self._unknown_logged: set[str] = set()
 
     def allows_markup(self, state: ConsentState, id: str) -> bool:
@@ -85,6 +88,7 @@ class UI:
             "static": base + "/static",
             "assets": self.assets,
             "owners": self.owners,
+            "consent_cookie": self.consent_cookie,
             "next": safe_next(extra.pop("next", None) or here),
             **extra,
         }

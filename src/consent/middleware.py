@@ -27,7 +27,7 @@ from consent.gpc import (
     well_known_gpc,
 )
 from consent.policy import Policy
-from consent.receipts import ConsentLog, PostgresConsentLog, Snapshot, SQLiteConsentLog
+from consent.receipts import ConsentLog, Snapshot
 from consent.signing import ConsentCodec
 from consent.state import ConsentState
 
@@ -117,9 +117,6 @@ class ConsentMiddleware:
             guard=guard,
             log=log,
             log_timeout=float(log_timeout),
-            # The package's own stores give up after their `timeout`; a subclass may
-            # override `write`, so it gets the safety net like any other store.
-            log_bounds_itself=type(log) in (SQLiteConsentLog, PostgresConsentLog),
             snapshot=None if log is None else Snapshot.of(policy),
         )
         self.endpoints = ConsentEndpoints(self.config)

@@ -7,6 +7,7 @@ or Jinja2.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -18,6 +19,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -177,6 +179,21 @@ ConsentType = Literal[
     "security_storage",
 ]
 CONSENT_TYPES: tuple[str, ...] = get_args(ConsentType)
+
+
+def _consent_type(value: Any) -> Any:
+    """A consent type other than the seven gets a message naming the nearest one."""
+    if isinstance(value, str) and value not in CONSENT_TYPES:
+        near = difflib.get_close_matches(value.strip().lower(), CONSENT_TYPES, n=1, cutoff=0.5)
+        known = ", ".join(map(repr, CONSENT_TYPES))
+        raise invalid(
+            f"{value!r} is not a Google Consent Mode type",
+            f"write {near[0]!r} (the types are {known})" if near else f"use some of {known}",
+        )
+    return value
+
+
+GoogleType = Annotated[ConsentType, BeforeValidator(_consent_type)]
 _REGION = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,3})?")
 
 
@@ -185,7 +202,8 @@ class Category(_Model):
 
     `gpc_opt_out`: a Global Privacy Control signal (`Sec-GPC: 1`) denies this category,
     even over a stored grant. `google_consent`: the Consent Mode types this category
-    grants; None takes the default for well-known ids (see `consent.consent_mode`).
+    grants; None takes the default for well-known ids (see `consent.consent_mode`). Types
+    listed here turn Consent Mode on, with or without a `[google_consent_mode]` table.
     """
 
     id: Slug
@@ -193,7 +211,7 @@ class Category(_Model):
     description: Text = ""
     required: bool = False
     gpc_opt_out: bool = False
-    google_consent: tuple[ConsentType, ...] | None = None
+    google_consent: tuple[GoogleType, ...] | None = None
 
     @model_validator(mode="after")
     def _check_gpc(self) -> Category:
@@ -210,7 +228,7 @@ class RegionDefault(_Model):
     """A Consent Mode default for some regions: the listed types start granted there."""
 
     region: tuple[str, ...] = Field(min_length=1)
-    granted: tuple[ConsentType, ...] = ()
+    granted: tuple[GoogleType, ...] = ()
 
     @field_validator("region")
     @classmethod
@@ -232,7 +250,13 @@ class GoogleConsentMode(_Model):
 
 
 class Service(_Model):
-    """A tool or vendor inside a category, with the cookies it sets."""
+    """A tool or vendor inside a category, with the cookies it sets.
+
+    `google_consent`: the Consent Mode types allowing this service grants, whether or not
+    its whole category is granted (a visitor who allows Google Analytics alone grants
+    `analytics_storage`). None takes the types of its preset, if any (see
+    `consent.consent_mode`). Types listed here turn Consent Mode on.
+    """
 
     id: Slug
     category: Slug
@@ -241,6 +265,7 @@ class Service(_Model):
     cookies: tuple[CookieRule, ...] = ()
     hosts: tuple[str, ...] = ()
     preset: str | None = None
+    google_consent: tuple[GoogleType, ...] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -396,6 +421,13 @@ class Policy(_Model):
     def required_ids(self) -> frozenset[str]:
         """Ids of the categories that are always granted."""
         return frozenset(c.id for c in self.categories if c.required)
+
+    @cached_property
+    def uses_consent_mode(self) -> bool:
+        """Whether `consent.head()` emits Google Consent Mode: a `[google_consent_mode]`
+        table, or a category or service that lists `google_consent` types itself."""
+        listed: list[Category | Service] = [*self.categories, *self.services]
+        return self.google_consent_mode is not None or any(i.google_consent for i in listed)
 
     @cached_property
     def gpc_ids(self) -> frozenset[str]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from consent.declaration import consent_cookie
 from consent.i18n import direction, format_duration, strings
 from consent.lint import Finding
 from consent.policy import Policy, Text, localize
@@ -243,6 +244,7 @@ def render_report(
     source: str,
     generated_at: datetime,
     lang: str | None = None,
+    cookie_name: str = "consent",
 ) -> str:
     """The compliance report as a complete HTML document.
 
@@ -255,6 +257,8 @@ def render_report(
         generated_at: when the report was made; shown in UTC (a naive time is taken as UTC).
         lang: the language of the policy's texts (default: the policy's default language).
             The report's own headings are in English.
+        cookie_name: the consent cookie's name (the middleware's `cookie_name`), listed
+            in the declaration.
     """
     lang = lang or policy.default_language
     if generated_at.tzinfo is None:
@@ -299,6 +303,7 @@ def render_report(
             dir=direction(lang),
             ui=strings(lang),
             level=3,
+            consent_cookie=consent_cookie(policy, cookie_name),
             t=t,
             duration=lambda text: format_duration(text, lang),
         )

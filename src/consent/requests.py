@@ -46,9 +46,12 @@ class Choice:
     lang: str | None = None  # the language the choice was offered in, as the page says
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def _host_key(netloc: str) -> tuple[str, int | None] | None:
-    # Ports 80 and 443 count as "no port": behind a TLS-terminating proxy the app may see
-    # http while the browser's Origin says https, for the same host.
+    # Used when the request's scheme is unknown (a scope without "scheme"): ports 80 and
+    # 443 then count as "no port", as either scheme may be the request's.
     try:
         parts = urlsplit(f"//{netloc}")
         port = parts.port
@@ -59,11 +62,33 @@ def _host_key(netloc: str) -> tuple[str, int | None] | None:
     return parts.hostname, None if port in (80, 443) else port
 
 
-def is_same_origin(headers: Headers, trusted: frozenset[str]) -> bool:
+def _endpoint(netloc: str, scheme: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an origin, the default port of the scheme filled in, as
+    the URL Standard compares origins; None when `netloc` is no host."""
+    try:
+        parts = urlsplit(f"//{netloc}")
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname or scheme not in _DEFAULT_PORTS:
+        return None
+    return scheme, parts.hostname, _DEFAULT_PORTS[scheme] if port is None else port
+
+
+def is_same_origin(headers: Headers, trusted: frozenset[str], scheme: str | None = None) -> bool:
     """The Fetch Metadata rule: `Sec-Fetch-Site`, else `Origin`, else `Referer`.
 
     A request with none of the three comes from a non-browser client and passes.
     Origins in `trusted` pass too (sibling sub-domains sharing the cookie).
+
+    Args:
+        headers: the request's headers.
+        trusted: other origins allowed, as `normalize_origins` gives them.
+        scheme: the request's scheme (the ASGI scope's `"scheme"`; behind a proxy, what
+            its forwarded headers say). When known, an Origin or Referer of another scheme
+            is another origin (`http://host` posting to `https://host` is refused), and
+            ports are compared with the scheme's default filled in. None: unknown, the
+            host and port alone are compared (80 and 443 count as no port).
     """
     origin = headers.get("origin")
     site = headers.get("sec-fetch-site")
@@ -90,8 +115,11 @@ def is_same_origin(headers: Headers, trusted: frozenset[str]) -> bool:
     host = headers.get("host")
     if parts.scheme not in ("http", "https") or host is None:
         return False
-    key = _host_key(parts.netloc)
-    return key is not None and key == _host_key(host.strip())
+    if scheme is None:
+        key = _host_key(parts.netloc)
+        return key is not None and key == _host_key(host.strip())
+    theirs = _endpoint(parts.netloc, parts.scheme)
+    return theirs is not None and theirs == _endpoint(host.strip(), scheme.lower())
 
 
 def safe_next(value: str | None) -> str:

@@ -164,3 +164,24 @@ def test_the_property_alone_keeps_a_stored_grant_off_the_ad_types(
     layer = data_layer(page)
     assert layer[0] == ["consent", "default", {**values(), "wait_for_update": 500}]
     assert layer[1] == ["consent", "update", values(analytics_storage=True)]
+
+
+def test_google_analytics_allowed_alone_grants_analytics_storage(page: Page, server: str) -> None:
+    """E3 consent mode, A2: the visitor allows the Google Analytics service, not its whole
+    category: the tag (gated by the service, absent before the choice) loads, and the
+    update gcm.js pushes grants analytics_storage, so the tag measures (here: it sets
+    `_ga`); a later page gets the same update from the cookie."""
+    page.goto(server + "/")
+    assert page.evaluate("window.exampleGoogleTag === undefined")
+    page.locator("[data-consent-banner] [data-consent-open]").click()
+    dialog = page.locator("dialog[data-consent-dialog]")
+    dialog.locator("[data-consent-category='analytics'] summary").click()
+    dialog.locator("#consent-s-google-analytics").check()
+    dialog.get_by_role("button", name="Save choices").click()
+    wait_for(page, "window.exampleGoogleTag && window.exampleGoogleTag.loaded")
+    state = page.evaluate("window.consent.state()")
+    assert "analytics" not in state["granted"] and "google-analytics" in state["services"]
+    assert consent_commands(page)[-1] == ("update", values(analytics_storage=True))
+    wait_for(page, "document.cookie.indexOf('_ga=') >= 0")
+    page.goto(server + "/articles/india-japan-vision")
+    assert data_layer(page)[1] == ["consent", "update", values(analytics_storage=True)]

@@ -28,6 +28,7 @@ from consent.receipts._model import (
     parse_age,
 )
 from consent.receipts._stats import DayStats, LogStats, summarize
+from consent.receipts._writer import ReceiptWriter, bounds_itself
 from consent.receipts.postgres import PostgresConsentLog
 from consent.receipts.sqlite import SQLiteConsentLog
 
@@ -42,8 +43,10 @@ __all__ = [
     "Method",
     "PostgresConsentLog",
     "Receipt",
+    "ReceiptWriter",
     "SQLiteConsentLog",
     "Snapshot",
+    "bounds_itself",
     "browser_family",
     "open_log",
     "parse_age",
@@ -57,6 +60,13 @@ class ConsentLog(Protocol):
 
     `write` must not return before the receipt is stored: the middleware answers the
     visitor only after it returns, and refuses a new grant when it raises.
+
+    A store may also declare the class attribute `bounds_itself = True`: its `write`
+    gives up on its own (raising LogUnavailable) within a bounded time, so the
+    middleware's `log_timeout` is not applied to it. The claim belongs to the class that
+    defines `write`: a subclass that overrides `write` must declare it again, or it is
+    cut off after `log_timeout` (see `bounds_itself`). It is optional, and not checked by
+    `isinstance`: a store without it gets `log_timeout`.
     """
 
     retention: timedelta

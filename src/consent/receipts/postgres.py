@@ -77,6 +77,11 @@ class PostgresConsentLog:
         max_connections: the size of the pool (per process).
     """
 
+    # Every round trip is cut off after `timeout`, and receipts whose caller gave up are
+    # dropped (see consent.receipts.bounds_itself; a subclass overriding `write` must say
+    # it again).
+    bounds_itself = True
+
     def __init__(
         self,
         dsn: str,

@@ -86,6 +86,10 @@ class SQLiteConsentLog:
             at the cost of one disk flush per commit.
     """
 
+    # `write` answers within `timeout`, and drops work not started by then (see
+    # consent.receipts.bounds_itself; a subclass overriding `write` must say it again).
+    bounds_itself = True
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -109,6 +113,8 @@ class SQLiteConsentLog:
         self._stored: set[str] = set()
         self._pending: dict[asyncio.AbstractEventLoop, _Batch] = {}
         self._conn: sqlite3.Connection | None = None  # the writer thread's
+        # (st_dev, st_ino) of the file `_conn` opened: the path may later name another file.
+        self._file: _FileId | None = None
         self._choices = ReceiptRows()
 
     def __repr__(self) -> str:
@@ -350,9 +356,32 @@ class SQLiteConsentLog:
         """After a failure: a new connection (a failed statement can leave this one
         unusable), and no trust in what is known to be stored."""
         self._conn = _close(self._conn)
-        self._stored.clear()
+        self._file = None
+        self._stored.clear()  # a new file has none of them
 
     def _insert(self, writes: list[_Write]) -> None:
+        """Insert and commit `writes`, and make sure they landed in the file at the path.
+
+        A file deleted or replaced after it was opened (log rotation, a clean-up script,
+        a restore from backup) still takes writes through the open connection, and they go
+        nowhere anybody will look. So once committed, the path is checked (one `stat`):
+        if it names another file, or none, the receipts are written again into the file
+        now at the path (created with its tables when missing). A second miss, or a path
+        that cannot be opened (its directory removed), is a failure like any other.
+        """
+        for _ in range(2):
+            self._insert_once(writes)
+            if self._same_file():
+                return
+            logger.warning(
+                "consent log %r: the database file was deleted or replaced while open;"
+                " writing to the file now at the path",
+                str(self.path),
+            )
+            self._forget()
+        raise OSError(f"the database file at {str(self.path)!r} keeps changing")
+
+    def _insert_once(self, writes: list[_Write]) -> None:
         conn = self._connection()
         for snapshot in {w.snapshot.digest: w.snapshot for w in writes}.values():
             if snapshot.digest not in self._stored:
@@ -370,28 +399,41 @@ class SQLiteConsentLog:
         conn.execute(_insert_sql(len(writes)), list(chain.from_iterable(w.row for w in writes)))
 
     def _connection(self) -> sqlite3.Connection:
+        """The writer's connection to the file at the path, opened again when the file it
+        had open was deleted or replaced (one `stat` per batch of work)."""
+        if self._conn is not None and not self._same_file():
+            self._forget()
         if self._conn is None:
             self._conn = self._connect()
+            self._file = _file_id(self.path)
         return self._conn
+
+    def _same_file(self) -> bool:
+        """Whether the path still names the file the connection opened."""
+        return self._file is not None and _file_id(self.path) == self._file
 
     def _checkpoints(self, due: threading.Event, stop: threading.Event) -> None:
         """Copy the WAL into the database file when asked; the writer is not held up, as
-        SQLite lets one connection checkpoint while another commits."""
-        conn: sqlite3.Connection | None = None
+        SQLite lets one connection checkpoint while another commits.
+
+        Each checkpoint has a connection of its own: one kept open would outlive a file
+        deleted or replaced meanwhile, and closing it then would make SQLite remove the
+        `-wal` and `-shm` at the path by name, the new file's."""
         while True:
             due.wait()
             due.clear()
             final = stop.is_set()
+            conn: sqlite3.Connection | None = None
             try:
-                conn = conn or sqlite3.connect(self.path, timeout=self.timeout)
+                conn = sqlite3.connect(self.path, timeout=self.timeout)
                 mode = "TRUNCATE" if final else "PASSIVE"
                 conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
             except sqlite3.Error as exc:
                 logger.warning("consent log %r: checkpoint failed: %s", str(self.path), exc)
-                conn = _close(conn)
+            finally:
+                _close(conn)
             if final:
                 break
-        _close(conn)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -432,6 +474,22 @@ class SQLiteConsentLog:
         if deleted:
             logger.info("consent log: purged %d receipts older than %s", deleted, cutoff)
         return int(deleted)
+
+
+class _FileId(NamedTuple):
+    """Which file a path names: equal ids, the same file."""
+
+    device: int
+    inode: int
+
+
+def _file_id(path: Path) -> _FileId | None:
+    """The id of the file at `path`, None when there is none (or it cannot be read)."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return _FileId(found.st_dev, found.st_ino)
 
 
 class _Write(NamedTuple):

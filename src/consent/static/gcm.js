@@ -20,7 +20,10 @@
 
   d.addEventListener("consent:change", ({ detail: state }) => {
     const on = new Set(cfg.always);
-    for (const id of state.granted) for (const type of cfg.types[id] || []) on.add(type);
+    // A granted category's types, and an allowed service's (one allowed alone, too).
+    for (const id of [...state.granted, ...(state.services || [])]) {
+      for (const type of cfg.types[id] || []) on.add(type);
+    }
     if (state.gpc || gpc) for (const type of cfg.ads) on.delete(type);
     const values = {};
     for (const type of cfg.all) values[type] = on.has(type) ? "granted" : "denied";
