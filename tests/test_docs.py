@@ -157,3 +157,23 @@ def test_documented_cookie_sizes_are_measured() -> None:
     assert set(rows) == set(SIZE_ROWS)
     for label, (make, action) in SIZE_ROWS.items():
         assert int(rows[label]) == _cookie_length(make(), action), label
+
+
+def test_every_test_the_threat_table_names_exists() -> None:
+    """docs/security.md proves each defence with named tests (`file::function` under
+    tests/): each must be a test function there, so that a renamed or deleted test cannot
+    leave a threat unproved in the table."""
+    text = (DOCS / "security.md").read_text()
+    named = set(re.findall(r"`((?:browser/)?test_\w+\.py)::(\w+)`", text))
+    assert len(named) > 40
+    missing = []
+    for file, function in sorted(named):
+        tree = ast.parse((ROOT / "tests" / file).read_text())
+        functions = {
+            node.name
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
+        if function not in functions:
+            missing.append(f"{file}::{function}")
+    assert missing == []
