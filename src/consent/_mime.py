@@ -1,0 +1,374 @@
+"""What a browser makes of a response's bytes: its MIME type, whether it sniffs HTML, and
+the character encoding it decodes the page with (WHATWG MIME Sniffing, Fetch, Encoding and
+the HTML standard's encoding sniffing), as far as the HTML gate needs to know."""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+__all__ = ["Mime", "codec", "encoding_label", "extract_mime", "prescan", "sniffs_html"]
+
+
+class Mime(NamedTuple):
+    """A parsed MIME type: its essence (`text/html`) and its charset parameter, if any."""
+
+    essence: str
+    charset: str | None
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_QUOTED = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+_HTTP_WS = "\t\n\r "
+
+
+def parse_mime(text: str) -> Mime | None:
+    """Parse a MIME type as the MIME Sniffing standard does; None when it is not valid."""
+    text = text.strip(_HTTP_WS)
+    kind, slash, rest = text.partition("/")
+    if not slash or not _TOKEN.fullmatch(kind):
+        return None
+    subtype, _, params = rest.partition(";")
+    subtype = subtype.rstrip(_HTTP_WS)
+    if not _TOKEN.fullmatch(subtype):
+        return None
+    charset: str | None = None
+    pos, end = 0, len(params)
+    while pos < end and charset is None:
+        while pos < end and params[pos] in _HTTP_WS:
+            pos += 1
+        stop = pos
+        while stop < end and params[stop] not in ";=":
+            stop += 1
+        name = params[pos:stop].lower()
+        pos = stop
+        if pos >= end or params[pos] == ";":
+            pos += 1
+            continue
+        pos += 1  # "="
+        if pos < end and params[pos] == '"':
+            value, pos = _quoted_string(params, pos)
+            pos = params.find(";", pos)
+            pos = end if pos < 0 else pos + 1
+        else:
+            stop = params.find(";", pos)
+            stop = end if stop < 0 else stop
+            value, pos = params[pos:stop].rstrip(_HTTP_WS), stop + 1
+            if not value:
+                continue
+        # The first valid charset parameter counts; later ones are ignored.
+        if name == "charset" and _QUOTED.fullmatch(value):
+            charset = value
+    return Mime(f"{kind}/{subtype}".lower(), charset)
+
+
+def _quoted_string(text: str, pos: int) -> tuple[str, int]:
+    """The value of the quoted string at `pos` (its opening quote), and where it ends."""
+    out: list[str] = []
+    pos += 1
+    while pos < len(text):
+        char = text[pos]
+        pos += 1
+        if char == '"':
+            break
+        if char == "\\" and pos < len(text):
+            char = text[pos]
+            pos += 1
+        out.append(char)
+    return "".join(out), pos
+
+
+def _split_values(text: str) -> list[str]:
+    """Comma-separated values, commas inside quoted strings kept (Fetch's "split")."""
+    values, start, quoted, pos = [], 0, False, 0
+    while pos < len(text):
+        char = text[pos]
+        if char == '"':
+            quoted = not quoted
+        elif char == "\\" and quoted:
+            pos += 1
+        elif char == "," and not quoted:
+            values.append(text[start:pos])
+            start = pos + 1
+        pos += 1
+    values.append(text[start:])
+    return values
+
+
+def extract_mime(headers: list[bytes]) -> Mime | None:
+    """The MIME type a browser reads from a response's Content-Type headers (Fetch's
+    "extract a MIME type"): the last valid one, which keeps an earlier charset of the same
+    essence. None when there is none (the browser then sniffs)."""
+    found: Mime | None = None
+    for header in headers:
+        for value in _split_values(header.decode("latin-1")):
+            mime = parse_mime(value)
+            if mime is None or mime.essence == "*/*":
+                continue
+            if found is not None and mime.charset is None and mime.essence == found.essence:
+                mime = Mime(mime.essence, found.charset)
+            found = mime
+    return found
+
+
+# What "rules for identifying an unknown MIME type" find HTML by, after leading whitespace.
+_HTML_PATTERNS = re.compile(
+    rb"[\t\n\f\r ]*+(?:<(?i:!DOCTYPE HTML|HTML|HEAD|SCRIPT|IFRAME|H1|DIV|FONT|TABLE|A|STYLE"
+    rb"|TITLE|B|BODY|BR|P)[ >]|<!--[ >])"
+)
+SNIFF_WINDOW = 1445  # the longest resource header the standard reads
+
+
+def sniffs_html(head: bytes, final: bool) -> bool | None:
+    """Whether a body without a usable Content-Type must be gated as HTML: when a browser
+    may sniff it as HTML, and, failing closed, whenever its first byte after a byte order
+    mark and whitespace is "<" (XML, which can hold XHTML scripts, among them) or there is
+    only whitespace in the bytes a browser reads. None: more bytes are needed to tell."""
+    for bom in _BOMS:
+        if head.startswith(bom):
+            head = head[len(bom) :]
+            break
+    text = head.lstrip(b"\t\n\f\r ")
+    if text:
+        return text[:1] == b"<"
+    return True if final or len(head) >= SNIFF_WINDOW else None
+
+
+_BOMS = (b"\xef\xbb\xbf", b"\xfe\xff", b"\xff\xfe")
+
+
+# --- encodings ----------------------------------------------------------------------------
+#
+# The WHATWG Encoding standard's labels for the encodings a page can be decoded with, and the
+# Python codec that decodes each. All the labels of the encodings that are not ASCII-compatible
+# (UTF-16, ISO-2022-JP) are here, as the gate must transcode those; of the others, the labels
+# that are in use. An unknown label is ignored, as browsers ignore it.
+_LABELS: dict[str, str] = {
+    "utf-8": "unicode-1-1-utf-8 unicode11utf8 unicode20utf8 utf-8 utf8 x-unicode20utf8",
+    "utf-16le": "csunicode iso-10646-ucs-2 ucs-2 unicode unicodefeff utf-16 utf-16le",
+    "utf-16be": "unicodefffe utf-16be",
+    "iso-2022-jp": "csiso2022jp iso-2022-jp",
+    "replacement": "csiso2022kr hz-gb-2312 iso-2022-cn iso-2022-cn-ext iso-2022-kr replacement",
+    "windows-1252": "ansi_x3.4-1968 ascii cp1252 cp819 csisolatin1 ibm819 iso-8859-1 iso-ir-100"
+    " iso8859-1 iso88591 iso_8859-1 iso_8859-1:1987 l1 latin1 us-ascii windows-1252 x-cp1252",
+    "shift_jis": "csshiftjis ms932 ms_kanji shift-jis shift_jis sjis windows-31j x-sjis",
+    "euc-jp": "cseucpkdfmtjapanese euc-jp x-euc-jp",
+    "gbk": "chinese csgb2312 csiso58gb231280 gb2312 gb_2312 gb_2312-80 gbk iso-ir-58 x-gbk",
+    "gb18030": "gb18030",
+    "big5": "big5 big5-hkscs cn-big5 csbig5 x-x-big5",
+    "euc-kr": "cseuckr csksc56011987 euc-kr iso-ir-149 korean ks_c_5601-1987 ks_c_5601-1989"
+    " ksc5601 ksc_5601 windows-949",
+    "iso-8859-2": "csisolatin2 iso-8859-2 iso-ir-101 iso8859-2 iso88592 iso_8859-2 l2 latin2",
+    "iso-8859-15": "csisolatin9 iso-8859-15 iso8859-15 iso885915 iso_8859-15 l9 latin-9",
+    "koi8-r": "cskoi8r koi koi8 koi8-r koi8_r",
+    "x-user-defined": "x-user-defined",
+    **{f"windows-125{n}": f"cp125{n} windows-125{n} x-cp125{n}" for n in "01345678"},
+}
+_ENCODINGS = {label: name for name, labels in _LABELS.items() for label in labels.split()}
+# The Python codec for each encoding. "replacement" turns the whole body into one U+FFFD in
+# a browser, which then runs nothing: it is gated as ASCII, which changes nothing either.
+_CODECS = {
+    "utf-8": "utf-8",
+    "utf-16le": "utf-16-le",
+    "utf-16be": "utf-16-be",
+    "iso-2022-jp": "iso2022_jp",
+    "replacement": "cp1252",
+    "windows-1252": "cp1252",
+    "shift_jis": "cp932",
+    "euc-jp": "euc_jp",
+    "gbk": "gb18030",
+    "gb18030": "gb18030",
+    "big5": "big5hkscs",
+    "euc-kr": "cp949",
+    "iso-8859-2": "iso8859_2",
+    "iso-8859-15": "iso8859_15",
+    "koi8-r": "koi8_r",
+    "x-user-defined": "latin-1",
+    **{f"windows-125{n}": f"cp125{n}" for n in "01345678"},
+}
+NOT_ASCII = frozenset({"utf-16le", "utf-16be", "iso-2022-jp"})
+"""Encodings in which the bytes of "<", quotes and letters may mean other characters."""
+
+
+def encoding_label(label: str) -> str | None:
+    """The encoding a label names ("get an encoding"), or None for an unknown label."""
+    return _ENCODINGS.get(label.strip("\t\n\f\r ").lower())
+
+
+def codec(encoding: str) -> str:
+    """The Python codec that decodes `encoding` (a name `encoding_label` returns)."""
+    return _CODECS[encoding]
+
+
+def bom_encoding(head: bytes) -> str | None:
+    """The encoding a byte order mark at the start of `head` names (it overrides all else)."""
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8"
+    if head.startswith(b"\xfe\xff"):
+        return "utf-16be"
+    if head.startswith(b"\xff\xfe"):
+        return "utf-16le"
+    return None
+
+
+PRESCAN_WINDOW = 1024
+_WS_BYTES = b"\t\n\f\r "
+_META = re.compile(rb"<(?i:meta)[\t\n\f\r /]")
+_XML_ENCODING = re.compile(rb"<\?xml[\t\n\r ][^>]*?encoding[\t\n\r ]*=[\t\n\r ]*[\"']([^\"']*)")
+
+
+def xml_encoding(head: bytes) -> str | None:
+    """The encoding an XML document declares in its first bytes (UTF-16 by its shape)."""
+    if head.startswith(b"<\x00?\x00"):
+        return "utf-16le"
+    if head.startswith(b"\x00<\x00?"):
+        return "utf-16be"
+    found = _XML_ENCODING.match(head)
+    return None if found is None else encoding_label(found.group(1).decode("latin-1"))
+
+
+def prescan(data: bytes) -> str | None:
+    """The encoding a `<meta charset>` or `<meta http-equiv="content-type">` declares in the
+    first 1,024 bytes (the HTML standard's prescan), or None."""
+    data = data[:PRESCAN_WINDOW]
+    end = len(data)
+    pos = 0
+    while True:
+        pos = data.find(b"<", pos)
+        if pos < 0:
+            return None
+        if data.startswith(b"<!--", pos):
+            close = data.find(b"-->", pos + 2)
+            if close < 0:
+                return None
+            pos = close + 3
+        elif _META.match(data, pos):
+            pos += 5
+            found, pos = _meta(data, pos)
+            if found is not None:
+                return found
+            if pos >= end:
+                return None
+        elif data[pos + 1 : pos + 2].isalpha() or (
+            data[pos + 1 : pos + 2] == b"/" and data[pos + 2 : pos + 3].isalpha()
+        ):
+            while pos < end and data[pos] not in b"\t\n\f\r >":
+                pos += 1
+            while True:
+                attribute, pos = _attribute(data, pos)
+                if attribute is None:
+                    break
+            pos += 1
+        elif data[pos + 1 : pos + 2] in (b"!", b"/", b"?"):
+            close = data.find(b">", pos + 1)
+            if close < 0:
+                return None
+            pos = close + 1
+        else:
+            pos += 1
+        if pos >= end:
+            return None
+
+
+def _meta(data: bytes, pos: int) -> tuple[str | None, int]:
+    """Read the attributes of a `<meta` (from after its name): what encoding it declares."""
+    seen: set[bytes] = set()
+    pragma = False
+    need: bool | None = None
+    charset: str | None = None
+    while True:
+        attribute, pos = _attribute(data, pos)
+        if attribute is None:
+            break
+        name, value = attribute
+        if name in seen:
+            continue
+        seen.add(name)
+        if name == b"http-equiv":
+            pragma = pragma or value == b"content-type"
+        elif name == b"content" and charset is None:
+            found = _charset_in_content(value)
+            if found is not None:
+                charset, need = encoding_label(found.decode("latin-1")), True
+        elif name == b"charset":
+            charset, need = encoding_label(value.decode("latin-1")), False
+    if pos >= len(data) or need is None or (need and not pragma) or charset is None:
+        return None, pos
+    if charset in ("utf-16le", "utf-16be"):
+        charset = "utf-8"  # a page that can say so in ASCII is not UTF-16
+    elif charset == "x-user-defined":
+        charset = "windows-1252"
+    return charset, pos
+
+
+def _attribute(data: bytes, pos: int) -> tuple[tuple[bytes, bytes] | None, int]:
+    """The prescan's "get an attribute": (lower-case name, value) and where it stops; None
+    at a ">" or at the end of the bytes."""
+    end = len(data)
+    while pos < end and data[pos] in b"\t\n\f\r /":
+        pos += 1
+    if pos >= end or data[pos] == 0x3E:
+        return None, pos
+    name = bytearray()
+    while True:
+        if pos >= end:
+            return None, pos
+        byte = data[pos]
+        if byte == 0x3D and name:  # "="
+            pos += 1
+            break
+        if byte in _WS_BYTES:
+            while pos < end and data[pos] in _WS_BYTES:
+                pos += 1
+            if pos >= end:
+                return None, pos
+            if data[pos] != 0x3D:
+                return (bytes(name).lower(), b""), pos
+            pos += 1
+            break
+        if byte in b"/>":
+            return (bytes(name).lower(), b""), pos
+        name.append(byte)
+        pos += 1
+    while pos < end and data[pos] in _WS_BYTES:
+        pos += 1
+    if pos >= end:
+        return None, pos
+    quote = data[pos]
+    if quote in b"\"'":
+        close = data.find(bytes([quote]), pos + 1)
+        if close < 0:
+            return None, end
+        return (bytes(name).lower(), data[pos + 1 : close].lower()), close + 1
+    if quote == 0x3E:
+        return (bytes(name).lower(), b""), pos
+    stop = pos
+    while stop < end and data[stop] not in b"\t\n\f\r >":
+        stop += 1
+    if stop >= end:
+        return None, end
+    return (bytes(name).lower(), data[pos:stop].lower()), stop
+
+
+_CHARSET_WORD = re.compile(rb"charset", re.IGNORECASE)
+_CONTENT_CHARSET = re.compile(rb"charset[\t\n\f\r ]*=[\t\n\f\r ]*", re.IGNORECASE)
+
+
+def _charset_in_content(value: bytes) -> bytes | None:
+    """The charset in a meta's `content` ("extract a character encoding from a meta element")."""
+    pos = 0
+    while True:
+        found = _CHARSET_WORD.search(value, pos)
+        if found is None:
+            return None
+        at = _CONTENT_CHARSET.match(value, found.start())
+        if at is None:
+            pos = found.end()
+            continue
+        rest = value[at.end() :]
+        if rest[:1] in (b'"', b"'"):
+            close = rest.find(rest[:1], 1)
+            return None if close < 0 else rest[1:close]
+        stop = re.search(rb"[\t\n\f\r ;]", rest)
+        text = rest if stop is None else rest[: stop.start()]
+        return text or None
