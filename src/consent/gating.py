@@ -32,6 +32,7 @@ gives (tests/gating_reference.py).
 from __future__ import annotations
 
 import html
+import importlib
 import re
 import unicodedata
 from collections.abc import Callable
@@ -273,13 +274,21 @@ HostLookup = Callable[[str], str | None]
 _C0_AND_SPACE = "".join(map(chr, range(0x21)))
 _SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
 _AUTHORITY_END = re.compile(r"[/\\?#]")
-# What UTS 46 maps to nothing in a host (soft hyphen, joiners, variation selectors, ...); a
-# few of these make the URL invalid instead, where dropping them only gates more.
+# What UTS 46 maps to nothing in a host (soft hyphen, joiners, fillers, variation selectors,
+# ...); a few of these make the URL invalid instead, where dropping them only gates more.
 _IGNORED = re.compile(
-    "[\u00ad\u034f\u180b-\u180f\u200b-\u200d\u2060-\u2064\ufe00-\ufe0f\ufeff"
-    "\U0001bca0-\U0001bca3\U000e0000-\U000e0fff]"
+    "[\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200d\u2060-\u206f"
+    "\u3164\ufe00-\ufe0f\ufeff\uffa0\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e0fff]"
 )
 _DOTS = re.compile("[\u3002\uff0e\uff61]")
+_uts46_remap: Callable[..., str] | None
+try:
+    # UTS 46's own table, newer than the Unicode data of older Pythons. The `idna` package
+    # comes with Starlette (through anyio); without it, NFKC case folding stands in.
+    _uts46_remap = importlib.import_module("idna").uts46_remap
+except ImportError:
+    _uts46_remap = None
 
 
 def browser_host(url: str) -> str | None:
@@ -324,8 +333,17 @@ def _uts46(host: str) -> str:
     """A host as UTS 46 maps it to ASCII, near enough to fail closed: each character as
     NFKC case folding maps it (what UTS 46's table is built from), ignored ones dropped,
     each label that is not ASCII then written in Punycode."""
-    host = _IGNORED.sub("", host)
-    host = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", host).casefold())
+    mapped = None
+    if _uts46_remap is not None:
+        try:
+            mapped = _uts46_remap(host, std3_rules=False)
+        except ValueError:  # a character UTS 46 disallows: the browser loads nothing
+            mapped = None
+    if mapped is None:
+        host = _IGNORED.sub("", host)
+        host = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", host).casefold())
+    else:
+        host = mapped
     host = _DOTS.sub(".", host)
     labels = []
     for label in host.split("."):
