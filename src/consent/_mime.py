@@ -231,6 +231,8 @@ def prescan(data: bytes) -> str | None:
     """The encoding a `<meta charset>` or `<meta http-equiv="content-type">` declares in the
     first 1,024 bytes (the HTML standard's prescan), or None."""
     data = data[:PRESCAN_WINDOW]
+    if _META.search(data) is None:
+        return None  # the common case, found at C speed
     end = len(data)
     pos = 0
     while True:
@@ -301,53 +303,31 @@ def _meta(data: bytes, pos: int) -> tuple[str | None, int]:
     return charset, pos
 
 
+# The prescan's "get an attribute", in one match: blanks and slashes, then a name (its first
+# byte may be "="), then "=" and a value (quoted, or up to a blank or ">"), or no value when
+# the name ends at "/", ">" or blanks not followed by "=". No match: the bytes end first.
+_PRESCAN_ATTRIBUTE = re.compile(
+    rb"[\t\n\f\r /]*+([^\t\n\f\r />][^\t\n\f\r /=>]*+)(?:"
+    rb"[\t\n\f\r ]*+=[\t\n\f\r ]*+"
+    rb"(?:\"([^\"]*+)\"|'([^']*+)'|(?=>)|([^\t\n\f\r >\"'][^\t\n\f\r >]*+)(?=[\t\n\f\r >]))"
+    rb"|[\t\n\f\r ]*+(?=[^\t\n\f\r =])"
+    rb")"
+)
+_PRESCAN_END = re.compile(rb"[\t\n\f\r /]*+>")
+
+
 def _attribute(data: bytes, pos: int) -> tuple[tuple[bytes, bytes] | None, int]:
-    """The prescan's "get an attribute": (lower-case name, value) and where it stops; None
-    at a ">" or at the end of the bytes."""
-    end = len(data)
-    while pos < end and data[pos] in b"\t\n\f\r /":
-        pos += 1
-    if pos >= end or data[pos] == 0x3E:
-        return None, pos
-    name = bytearray()
-    while True:
-        if pos >= end:
-            return None, pos
-        byte = data[pos]
-        if byte == 0x3D and name:  # "="
-            pos += 1
-            break
-        if byte in _WS_BYTES:
-            while pos < end and data[pos] in _WS_BYTES:
-                pos += 1
-            if pos >= end:
-                return None, pos
-            if data[pos] != 0x3D:
-                return (bytes(name).lower(), b""), pos
-            pos += 1
-            break
-        if byte in b"/>":
-            return (bytes(name).lower(), b""), pos
-        name.append(byte)
-        pos += 1
-    while pos < end and data[pos] in _WS_BYTES:
-        pos += 1
-    if pos >= end:
-        return None, pos
-    quote = data[pos]
-    if quote in b"\"'":
-        close = data.find(bytes([quote]), pos + 1)
-        if close < 0:
-            return None, end
-        return (bytes(name).lower(), data[pos + 1 : close].lower()), close + 1
-    if quote == 0x3E:
-        return (bytes(name).lower(), b""), pos
-    stop = pos
-    while stop < end and data[stop] not in b"\t\n\f\r >":
-        stop += 1
-    if stop >= end:
-        return None, end
-    return (bytes(name).lower(), data[pos:stop].lower()), stop
+    """The prescan's "get an attribute": (lower-case name, lower-case value) and where it
+    stops; None at a ">" (where it stops), or where the bytes end first (at their end)."""
+    close = _PRESCAN_END.match(data, pos)
+    if close is not None:
+        return None, close.end() - 1
+    found = _PRESCAN_ATTRIBUTE.match(data, pos)
+    if found is None:
+        return None, len(data)
+    name, double, single, bare = found.groups()
+    value = double if double is not None else single if single is not None else bare or b""
+    return (name.lower(), value.lower()), found.end()
 
 
 _CHARSET_WORD = re.compile(rb"charset", re.IGNORECASE)

@@ -164,7 +164,7 @@ class ConsentMiddleware:
                 gpc = gpc_signal(value)
             elif key == b"if-none-match":
                 match += value
-            elif key == b"accept-encoding":
+            elif key == b"accept-encoding" and accept_encoding(value) != value:
                 codings = True
         # A returning visitor sends the same Cookie header on every page: one look-up.
         found = self._cookie_cache.get(header)
