@@ -18,6 +18,7 @@ import brotli
 import idna.core
 import idna.uts46data
 import pytest
+from html5lib._inputstream import EncodingParser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
@@ -32,6 +33,7 @@ from starlette.types import Message, Receive, Scope, Send
 import consent._body
 import consent.gating
 from consent import ConsentMiddleware, Policy
+from consent._mime import prescan
 from consent.gating import browser_host
 from tests.conftest import POLICY_DATA, SECRET, call_asgi
 from tests.test_enforce import PAGE, RawApp, client, raw_app
@@ -425,3 +427,52 @@ def test_browser_host_follows_the_url_standard(url: str, host: str | None) -> No
     """A2: tabs and newlines dropped, backslashes as slashes, userinfo up to its last "@",
     ports and a final dot dropped, as the URL standard reads an http(s) URL."""
     assert browser_host(url) == host
+
+
+# --- the prescan, against html5lib's -------------------------------------------------------
+
+LABELS = ["utf-8", "UTF8", "iso-2022-jp", "csISO2022JP", "shift_jis", "gbk", "big5", "bogus"]
+ATTRIBUTES = st.sampled_from(
+    [
+        *(f"charset={label}" for label in LABELS),
+        *(f'charset="{label}"' for label in LABELS),
+        *(f"content='text/html; charset={label}'" for label in LABELS),
+        'http-equiv="Content-Type"',
+        "HTTP-EQUIV=content-type",
+        'content="text/html"',
+        "name=x",
+        "a",
+        "=b",
+        "/",
+        "x='>'",
+    ]
+)
+
+
+def _meta_attribute(attribute: str) -> str:
+    name = attribute.split("=")[0].lower()
+    return "charset" if name == "content" else name
+
+
+FRAGMENTS = st.one_of(
+    # (html5lib reads a repeated attribute again, where the standard ignores it, and takes
+    # the first of `content` and `charset`, where the standard lets `charset` win.)
+    st.lists(ATTRIBUTES, max_size=4, unique_by=_meta_attribute).map(
+        lambda attrs: "<meta " + " ".join(attrs) + ">"
+    ),
+    st.lists(ATTRIBUTES, max_size=3).map(lambda attrs: "<p " + " ".join(attrs) + ">"),
+    st.sampled_from(["<!-- x -->", "<!-- <meta charset=gbk> -->", "</p>", "<!x>", "<?x>", "text"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fragments=st.lists(FRAGMENTS, max_size=6))
+def test_the_prescan_finds_the_encoding_html5lib_finds(fragments: list[str]) -> None:
+    """A2: the encoding a <meta> declares is read as the HTML standard's prescan reads it
+    (html5lib implements it; it predates two rules: a meta saying UTF-16 means UTF-8, and
+    x-user-defined means windows-1252)."""
+    data = "".join(fragments).encode()
+    found = EncodingParser(data).getEncoding()
+    expected = None if found is None else found.name
+    expected = {"utf-16le": "utf-8", "utf-16be": "utf-8"}.get(expected or "", expected)
+    assert prescan(data) == expected

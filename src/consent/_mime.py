@@ -276,22 +276,23 @@ def _meta(data: bytes, pos: int) -> tuple[str | None, int]:
     """Read the attributes of a `<meta` (from after its name): what encoding it declares."""
     seen: set[bytes] = set()
     pragma = False
-    need: bool | None = None
-    charset: str | None = None
+    need: bool | None = None  # (None: no charset found yet, the standard's "null")
+    charset: str | None = None  # (None with `need` set: an unknown label)
     while True:
         attribute, pos = _attribute(data, pos)
         if attribute is None:
             break
         name, value = attribute
         if name in seen:
-            continue
+            continue  # a repeated attribute is ignored
         seen.add(name)
         if name == b"http-equiv":
             pragma = pragma or value == b"content-type"
-        elif name == b"content" and charset is None:
+        elif name == b"content" and need is None:
             found = _charset_in_content(value)
-            if found is not None:
-                charset, need = encoding_label(found.decode("latin-1")), True
+            label = None if found is None else encoding_label(found.decode("latin-1"))
+            if label is not None:
+                charset, need = label, True
         elif name == b"charset":
             charset, need = encoding_label(value.decode("latin-1")), False
     if pos >= len(data) or need is None or (need and not pragma) or charset is None:
