@@ -326,7 +326,30 @@ def browser_host(url: str) -> str | None:
     if not host.isascii():
         host = _uts46(host)
     host = host.lower().rstrip(".")
+    if _NUMERIC.search(host):
+        return _ipv4(host)
     return host or None
+
+
+# A host whose last label is a number is an IPv4 address ("0x7f.1" is 127.0.0.1).
+_NUMERIC = re.compile(r"(?:^|\.)(?:\d+|0[xX][0-9a-fA-F]*)$")
+_IPV4_PART = re.compile(r"0[xX][0-9a-fA-F]*|0[0-7]*|[1-9]\d*")
+
+
+def _ipv4(host: str) -> str | None:
+    """The IPv4 address a host that ends in a number names (the URL standard's IPv4 parser),
+    dotted; None when it is not valid (the browser loads nothing)."""
+    parts = host.split(".")
+    if len(parts) > 4 or any(not _IPV4_PART.fullmatch(p) for p in parts):
+        return None
+    numbers = [
+        int(p[2:] or "0", 16) if p[:2] in ("0x", "0X") else int(p, 8 if p[:1] == "0" else 10)
+        for p in parts
+    ]
+    if any(n > 255 for n in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
+        return None
+    value = numbers[-1] + sum(n << (8 * (3 - i)) for i, n in enumerate(numbers[:-1]))
+    return ".".join(str(value >> shift & 255) for shift in (24, 16, 8, 0))
 
 
 def _uts46(host: str) -> str:
