@@ -33,7 +33,7 @@ from starlette.types import Message, Receive, Scope, Send
 import consent._body
 import consent.gating
 from consent import ConsentMiddleware, Policy
-from consent._mime import prescan
+from consent._mime import codec, prescan
 from consent.gating import browser_host
 from tests.conftest import POLICY_DATA, SECRET, call_asgi
 from tests.test_enforce import PAGE, RawApp, client, raw_app
@@ -476,3 +476,58 @@ def test_the_prescan_finds_the_encoding_html5lib_finds(fragments: list[str]) -> 
     expected = None if found is None else found.name
     expected = {"utf-16le": "utf-8", "utf-16be": "utf-8"}.get(expected or "", expected)
     assert prescan(data) == expected
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+TYPES = [None, b"text/html", b"text/html; charset=utf-16", b"text/html;charset=iso-2022-jp"]
+TYPES += [b"application/xhtml+xml", b'text/html; charset="', b"text/html;charset=bogus"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    content_type=st.sampled_from(TYPES),
+    coding=st.sampled_from([None, b"gzip", b"deflate", b"br", b"zstd", b"gzip, br"]),
+    body=st.lists(st.binary(max_size=300), max_size=4),
+    compress=st.booleans(),
+)
+def test_any_body_under_any_header_is_answered(
+    content_type: bytes | None, coding: bytes | None, body: list[bytes], compress: bool
+) -> None:
+    """A2: whatever bytes an app sends under whatever type and coding, the middleware answers
+    (the gated page, or a 502), never an error of its own."""
+    if compress and coding in (b"gzip", b"deflate", b"br"):
+        packed = CODINGS[coding.decode()](b"".join(body))
+        body = [packed[: len(packed) // 2], packed[len(packed) // 2 :]]
+    headers = [] if content_type is None else [(b"content-type", content_type)]
+    if coding is not None:
+        headers.append((b"content-encoding", coding))
+    sent = messages(raw_app(headers, body or [b""]))
+    assert sent[0]["status"] in (200, 502)
+    assert not sent[-1].get("more_body")
+    assert header(sent, b"content-encoding") == []  # what was sent, the gate has read
+
+
+@given(data=st.binary(max_size=1100))
+def test_the_prescan_reads_any_bytes(data: bytes) -> None:
+    """A2: any bytes at the start of a page give an encoding the gate knows, or none."""
+    found = prescan(data)
+    assert found is None or codec(found)
+
+
+def test_a_compressed_page_in_utf_16_is_decoded_twice() -> None:
+    """A2: a gzip-compressed UTF-16 page is decompressed, then decoded, then gated."""
+    page = gzip.compress(UTF16_PAGE.encode("utf-16-le"))
+    headers = [(b"content-type", b"text/html; charset=utf-16"), (b"content-encoding", b"gzip")]
+    sent = messages(raw_app(headers, page))
+    expected = UTF16_PAGE.replace("<script", '<script type="text/plain"')
+    assert body_of(sent) == b"\xef\xbb\xbf" + expected.encode()
+
+
+def test_head_of_a_compressed_page_claims_the_decoded_page() -> None:
+    """A2: HEAD of a compressed page says what a GET sends: no Content-Encoding."""
+    policy = Policy.model_validate(POLICY_DATA)
+    headers = [(b"content-type", b"text/html"), (b"content-encoding", b"gzip")]
+    app = ConsentMiddleware(raw_app(headers, b""), policy=policy, secret_key=SECRET)
+    sent = call_asgi(app, "HEAD", "/", [], [b""])
+    assert header(sent, b"content-encoding") == [] and header(sent, b"content-length") == []
