@@ -6,6 +6,7 @@ Through the real middleware, with raw ASGI apps and a Starlette app."""
 
 from __future__ import annotations
 
+import functools
 import gzip
 import itertools
 import logging
@@ -15,8 +16,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import brotli
-import idna.core
-import idna.uts46data
+import idna
 import pytest
 from html5lib._inputstream import EncodingParser
 from hypothesis import given, settings
@@ -347,23 +347,22 @@ def test_hosts_are_read_in_the_pages_encoding(src: str, charset: str | None, cod
     assert b'data-consent="gtm" type="text/plain"' in response.content
 
 
-def _spellings() -> dict[str, list[int]]:
-    """For each character of a host, the code points UTS 46 maps to it (from the `idna`
-    package's copy of the UTS 46 mapping table), with the ones it ignores under ""."""
-    starts, statuses = idna.uts46data.uts46_starts, idna.uts46data.uts46_statuses
-    replacements = idna.uts46data.uts46_replacements
+@functools.cache
+def spellings() -> dict[str, list[int]]:
+    """For each character a host may hold, the other code points UTS 46 maps to it (by the
+    `idna` package's copy of the UTS 46 mapping table), with the ones it ignores under ""."""
     found: dict[str, list[int]] = {}
-    for index, start in enumerate(starts):
-        end = starts[index + 1] if index + 1 < len(starts) else 0x110000
-        status = statuses[index]
-        if status == idna.core._STATUS_MAPPED and len(replacements[index] or "") == 1:
-            found.setdefault(replacements[index] or "", []).extend(range(start, end))
-        elif status == idna.core._STATUS_IGNORED:
-            found.setdefault("", []).extend(range(start, end))
+    for point in [*range(0x80, 0xD800), *range(0xE000, 0x20000), *range(0xE0000, 0xE1000)]:
+        try:
+            mapped = idna.uts46_remap(chr(point), std3_rules=False)
+        except idna.IDNAError:
+            continue  # disallowed: a URL with it is invalid, and loads nothing
+        if mapped == "" or (mapped != chr(point) and mapped in HOST_CHARACTERS):
+            found.setdefault(mapped, []).append(point)
     return found
 
 
-SPELLINGS = _spellings()
+HOST_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
 HOST = "www.googletagmanager.com"
 
 
@@ -373,12 +372,12 @@ def spelled(draw: st.DrawFn, host: str) -> str:
     ignored characters slipped in."""
     out = []
     for char in host:
-        choices = [char, char.upper(), *map(chr, SPELLINGS.get(char, []))]
+        choices = [char, char.upper(), *map(chr, spellings().get(char, []))]
         written = draw(st.sampled_from(choices))
         if draw(st.integers(0, 5)) == 0:
             written = "".join(f"%{b:02X}" for b in written.encode())
         if draw(st.integers(0, 7)) == 0:
-            written += chr(draw(st.sampled_from(SPELLINGS[""])))
+            written += chr(draw(st.sampled_from(spellings()[""])))
         out.append(written)
     return "".join(out)
 

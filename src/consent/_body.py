@@ -184,7 +184,7 @@ def _decoder(coding: str) -> _Decoder | None:
     return None
 
 
-MakeGate = Callable[["str | None", bool], HTMLGate]
+MakeGate = Callable[[str | None, bool], HTMLGate]
 """A gate for a page in this Python codec (None: not declared), XML or not."""
 
 
