@@ -230,6 +230,9 @@ def test_xhtml_is_read_as_an_xml_parser_reads_it() -> None:
 def test_bodies_a_browser_does_not_read_as_html_are_left_alone(
     content_type: list[tuple[bytes, bytes]], body: bytes
 ) -> None:
+    """A2: what a browser does not render as HTML passes unchanged (a JSON body without a
+    Content-Type, `text/plain` with a parameter that names HTML, a type that only starts
+    like it)."""
     assert body_of(messages(raw_app(content_type, body))) == body
 
 

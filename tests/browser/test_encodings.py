@@ -43,6 +43,8 @@ def tracker_requests(page: Page, url: str) -> list[str]:
 def test_chromium_requests_no_refused_tracker_whatever_the_encoding(
     page: Page, site: str, path: str
 ) -> None:
+    """A2: a UTF-16 page (by its header or its byte order mark), a gzip page and a page that
+    writes the tracker's host in full-width letters make no request to the refused tracker."""
     assert len(tracker_requests(page, f"{site}/raw{path}")) == 2  # as written: both load
     assert tracker_requests(page, f"{site}{path}") == []
     assert "Grüße ✓" in page.inner_text("body")  # the page still reads as it should
