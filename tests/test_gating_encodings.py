@@ -33,7 +33,7 @@ from starlette.types import Message, Receive, Scope, Send
 import consent._body
 import consent.gating
 from consent import ConsentMiddleware, Policy
-from consent._mime import codec, prescan
+from consent._charset import codec, prescan
 from consent.gating import browser_host
 from tests.conftest import POLICY_DATA, SECRET, call_asgi
 from tests.test_enforce import PAGE, RawApp, client, raw_app

@@ -10,18 +10,17 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from consent._memo import remember
-from consent._mime import (
+from consent._charset import (
     NOT_ASCII,
     PRESCAN_WINDOW,
-    Mime,
     bom_encoding,
     codec,
     encoding_label,
     prescan,
-    sniffs_html,
     xml_encoding,
 )
+from consent._memo import remember
+from consent._mime import Mime, sniffs_html
 from consent.gating import HTMLGate
 
 brotli: Any
