@@ -533,3 +533,17 @@ def test_head_of_a_compressed_page_claims_the_decoded_page() -> None:
     app = ConsentMiddleware(raw_app(headers, b""), policy=policy, secret_key=SECRET)
     sent = call_asgi(app, "HEAD", "/", [], [b""])
     assert header(sent, b"content-encoding") == [] and header(sent, b"content-length") == []
+
+
+def test_a_tag_read_in_one_encoding_is_not_reused_for_another() -> None:
+    """A2: the same bytes name another host in another encoding: in UTF-8, C2 AD is a soft
+    hyphen (dropped from a host, so this is the tracker's); in windows-1252 it is "Â" and a
+    soft hyphen (another host). What the gate read of the tag for one page is not reused for
+    a page in the other encoding, in either order."""
+    page = b'<script src="https://www.google\xc2\xadtagmanager.com/gtm.js"></script>'
+    gated = b'data-consent="gtm" type="text/plain"'
+    for order in (["utf-8", "windows-1252"], ["windows-1252", "utf-8"]):
+        for charset in order:
+            content_type = b"text/html; charset=" + charset.encode()
+            response = client(raw_app([(b"content-type", content_type)], page), TRACKERS).get("/")
+            assert (gated in response.content) == (charset == "utf-8"), (order, charset)
