@@ -32,9 +32,11 @@ gives (tests/gating_reference.py).
 from __future__ import annotations
 
 import html
+import importlib
 import re
+import unicodedata
 from collections.abc import Callable
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from consent._memo import remember
 
@@ -270,40 +272,113 @@ HostLookup = Callable[[str], str | None]
 
 
 _C0_AND_SPACE = "".join(map(chr, range(0x21)))
-_SPECIAL_LEAD = re.compile(r"((?i:https?:))?(/*)")
+_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
+_AUTHORITY_END = re.compile(r"[/\\?#]")
+# What UTS 46 maps to nothing in a host (soft hyphen, joiners, fillers, variation selectors,
+# ...); a few of these make the URL invalid instead, where dropping them only gates more.
+_IGNORED = re.compile(
+    "[\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200d\u2060-\u206f"
+    "\u3164\ufe00-\ufe0f\ufeff\uffa0\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e0fff]"
+)
+_DOTS = re.compile("[\u3002\uff0e\uff61]")
+_uts46_remap: Callable[..., str] | None
+try:
+    # UTS 46's own table, newer than the Unicode data of older Pythons. The `idna` package
+    # comes with Starlette (through anyio); without it, NFKC case folding stands in.
+    _uts46_remap = importlib.import_module("idna").uts46_remap
+except ImportError:
+    _uts46_remap = None
 
 
 def browser_host(url: str) -> str | None:
     """The host a browser loads `url` from, lower case (None: this site, or no host).
 
-    As the URL standard reads an http(s) URL: leading and trailing controls and spaces
-    dropped, tabs and newlines removed anywhere, `\\` read as `/`, the host
-    percent-decoded and mapped by IDNA, a final dot ignored.
+    As the URL standard reads an http(s) URL on an http(s) page: leading and trailing
+    controls and spaces dropped, tabs and newlines removed anywhere, `\\` read as `/`, any
+    number of slashes before the authority, the userinfo up to its last `@` and the port
+    dropped, the host percent-decoded (UTF-8) and mapped as UTS 46 maps it (full-width
+    letters, the ideographic full stops, case, ignored characters), a final dot ignored.
     """
     url = url.strip(_C0_AND_SPACE)
     if "\t" in url or "\n" in url or "\r" in url:
         url = url.replace("\t", "").replace("\n", "").replace("\r", "")
-    url = url.replace("\\", "/")
-    # Any number of slashes starts the authority: "https:///host" and "///host" go to host.
-    # ("https:host", relative on an https page, is read as a host too: it only gates more.)
-    lead = _SPECIAL_LEAD.match(url)
-    if lead is not None and (lead.group(1) or lead.end() - lead.start(2) >= 2):
-        url = (lead.group(1) or "") + "//" + url[lead.end() :]
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        return None
-    if not host or (parts.scheme and parts.scheme not in ("http", "https")):
-        return None
-    if "%" in host:
-        host = unquote(host)
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
+    scheme = _SCHEME.match(url)
+    if scheme is not None:
+        if scheme.group(1).lower() not in ("http", "https"):
             return None
-    return host.lower().rstrip(".")
+        # ("https:host", relative on an https page, is read as a host too: it only gates more.)
+        rest = url[scheme.end() :]
+    elif url[:2] in ("//", "\\\\", "/\\", "\\/"):
+        rest = url  # scheme-relative
+    else:
+        return None  # a path on this site
+    rest = rest.lstrip("/\\")
+    end = _AUTHORITY_END.search(rest)
+    authority = rest if end is None else rest[: end.start()]
+    host = authority.rpartition("@")[2]
+    if host.startswith("["):
+        close = host.find("]")
+        return host[: close + 1].lower() if close > 0 else None
+    host = host.partition(":")[0]
+    if "%" in host:
+        host = unquote(host, errors="replace")
+    if not host.isascii():
+        host = _uts46(host)
+    host = host.lower().rstrip(".")
+    if _NUMERIC.search(host):
+        return _ipv4(host)
+    return host or None
+
+
+# A host whose last label is a number is an IPv4 address ("0x7f.1" is 127.0.0.1).
+_NUMERIC = re.compile(r"(?:^|\.)(?:\d+|0[xX][0-9a-fA-F]*)$")
+_IPV4_PART = re.compile(r"0[xX][0-9a-fA-F]*|0[0-7]*|[1-9]\d*")
+
+
+def _ipv4(host: str) -> str | None:
+    """The IPv4 address a host that ends in a number names (the URL standard's IPv4 parser),
+    dotted; None when it is not valid (the browser loads nothing)."""
+    parts = host.split(".")
+    if len(parts) > 4 or any(not _IPV4_PART.fullmatch(p) for p in parts):
+        return None
+    numbers = [
+        int(p[2:] or "0", 16) if p[:2] in ("0x", "0X") else int(p, 8 if p[:1] == "0" else 10)
+        for p in parts
+    ]
+    if any(n > 255 for n in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
+        return None
+    value = numbers[-1] + sum(n << (8 * (3 - i)) for i, n in enumerate(numbers[:-1]))
+    return ".".join(str(value >> shift & 255) for shift in (24, 16, 8, 0))
+
+
+def _uts46(host: str) -> str:
+    """A host as UTS 46 maps it to ASCII, near enough to fail closed: each character as
+    NFKC case folding maps it (what UTS 46's table is built from), ignored ones dropped,
+    each label that is not ASCII then written in Punycode."""
+    mapped = None
+    if _uts46_remap is not None:
+        try:
+            mapped = _uts46_remap(host, std3_rules=False)
+        except ValueError:  # a character UTS 46 disallows: the browser loads nothing
+            mapped = None
+    if mapped is None:
+        host = _IGNORED.sub("", host)
+        host = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", host).casefold())
+    else:
+        host = mapped
+    host = _DOTS.sub(".", host)
+    labels = []
+    for label in host.split("."):
+        if label.isascii():
+            labels.append(label)
+        elif len(label) <= 63:
+            labels.append("xn--" + label.encode("punycode").decode("ascii"))
+        else:
+            # Too long for DNS: no one serves it, and its Punycode costs time quadratic in
+            # its length. A stand-in keeps the rest of the host ("*.domain" rules).
+            labels.append("xn--")
+    return ".".join(labels)
 
 
 def host_matcher(hosts: dict[str, str]) -> HostLookup:
@@ -582,8 +657,26 @@ class HTMLGate:
 
     _fast = True  # the reference gate in the tests turns the fast path off
 
-    def __init__(self, allows: Allows, hosts: HostLookup | None = None) -> None:
+    def __init__(
+        self,
+        allows: Allows,
+        hosts: HostLookup | None = None,
+        *,
+        encoding: str | None = "utf-8",
+        xml: bool = False,
+    ) -> None:
+        """Args:
+        allows: whether a category or service id is allowed.
+        hosts: the service a URL's host belongs to (auto-blocking), or None.
+        encoding: the Python codec the browser decodes the page with, which must be
+            ASCII-compatible (UTF-16 is decoded before the gate); None when the page does
+            not declare one: UTF-8 where the bytes are valid UTF-8, else windows-1252.
+        xml: the page is XHTML (`application/xhtml+xml`), which an XML parser reads:
+            no element's text is raw there, so every script and iframe start tag is gated
+            wherever it stands.
+        """
         self._allows = allows
+        self._encoding = encoding
         self._verdicts: dict[str, bool] = {}  # what `allows` said of each id, this page
         self._hosts = hosts
         self._buffer = b""
@@ -591,7 +684,7 @@ class HTMLGate:
         self._script = _DATA  # inside a script: the tokenizer's script data state
         self._skip_to: re.Pattern[bytes] | None = None  # inside a comment or CDATA section
         self._context = _Context()
-        self._paranoid = False
+        self._paranoid = xml
         self._nested = 0  # paranoid mode: bytes of the buffer inside an earlier candidate tag
         self.changed = False
 
@@ -728,7 +821,7 @@ class HTMLGate:
                     return pos, _TOKEN  # no ">" yet
                 raw = tag.group(0)
                 close = tag.end()
-                known = _read_tag(raw, tag.group(1), tag.group(2))
+                known = _read_tag(raw, tag.group(1), tag.group(2), self._encoding)
             name, plan = known
             if name not in _RAW_TEXT:
                 out.append(data[sent:pos])
@@ -923,7 +1016,7 @@ class HTMLGate:
             name = tag.group(1).lower()
             if name != b"script" and name != b"iframe":
                 return raw
-            known = _read_tag(raw, tag.group(1), tag.group(2))
+            known = _read_tag(raw, tag.group(1), tag.group(2), self._encoding)
         plan = known[1]
         return raw if plan is _AS_IS else self._gated(raw, plan)
 
@@ -970,32 +1063,40 @@ _AS_IS: _Plan = (None, "", 0, b"", None)
 _TAGS: dict[bytes, tuple[bytes, _Plan]] = {}
 
 
-def _read_tag(raw: bytes, name: bytes, attributes: bytes) -> tuple[bytes, _Plan]:
-    """Read the start tag `raw` (its `name` as written, its `attributes`), and remember it."""
+def _read_tag(
+    raw: bytes, name: bytes, attributes: bytes, encoding: str | None = "utf-8"
+) -> tuple[bytes, _Plan]:
+    """Read the start tag `raw` (its `name` as written, its `attributes`) of a page in
+    `encoding` (see `HTMLGate`), and remember it."""
     lowered = name.lower()
-    plan = _plan(lowered, name, attributes) if lowered in (b"script", b"iframe") else _AS_IS
+    gated = lowered in (b"script", b"iframe")
+    plan = _plan(lowered, name, attributes, encoding) if gated else _AS_IS
     known = (lowered, plan)
-    if len(raw) <= 2048:
+    # A plan holds the attribute values as decoded in this page's encoding: only a tag in
+    # ASCII, which every encoding the gate reads decodes alike, is remembered for all pages.
+    if len(raw) <= 2048 and (not gated or raw.isascii()):
         remember(_TAGS, raw, known)
     return known
 
 
-def _plan(name: bytes, written: bytes, attributes: bytes) -> _Plan:
+def _plan(name: bytes, written: bytes, attributes: bytes, encoding: str | None = "utf-8") -> _Plan:
     """The plan of the start tag of script or iframe `name` (`written` as the page has it)."""
     lowered = attributes.lower()
     if b"data-consent" not in lowered and b"src" not in lowered and b"href" not in lowered:
         return _AS_IS  # no attribute that can gate it
     attrs = _ATTRS.findall(attributes)
     names = [attr.lower() for _, attr, _ in attrs]
-    consent_id = _first(attrs, names, b"data-consent")
-    src = _first(attrs, names, b"src")
+    consent_id = _first(attrs, names, b"data-consent", encoding)
+    src = _first(attrs, names, b"src", encoding)
     if src is None and name == b"script":  # an SVG script loads its href
-        src = _first(attrs, names, b"href") or _first(attrs, names, b"xlink:href")
+        src = _first(attrs, names, b"href", encoding) or _first(
+            attrs, names, b"xlink:href", encoding
+        )
     src = "" if src is None else src.strip()
     if consent_id is None and not src:
         return _AS_IS
     if name == b"script":
-        kind = _first(attrs, names, b"type")
+        kind = _first(attrs, names, b"type", encoding)
         if kind is not None and kind.strip().lower() == "text/plain":
             return _AS_IS  # written inert already
         moved, dropped = b"type", b"data-consent-type"
@@ -1026,12 +1127,29 @@ def _plan(name: bytes, written: bytes, attributes: bytes) -> _Plan:
     return consent_id, src, cut, inserted, b"".join(pieces) + b">"
 
 
-def _first(attrs: list[tuple[bytes, bytes, bytes]], names: list[bytes], name: bytes) -> str | None:
-    """The value of the first attribute called `name` (browsers ignore the others)."""
+def _first(
+    attrs: list[tuple[bytes, bytes, bytes]],
+    names: list[bytes],
+    name: bytes,
+    encoding: str | None = "utf-8",
+) -> str | None:
+    """The value of the first attribute called `name` (browsers ignore the others), decoded
+    as the browser decodes the page (see `HTMLGate`)."""
     if name not in names:
         return None
     value = attrs[names.index(name)][2]
     if value[:1] == b'"' or value[:1] == b"'":
         value = value[1:-1]
-    text = value.decode("latin-1")
+    if value.isascii():
+        text = value.decode("ascii")
+    elif encoding is not None:
+        text = value.decode(encoding, "replace")
+    else:
+        # Not declared: a browser that guesses takes valid UTF-8 for UTF-8, and anything else
+        # for windows-1252 (where the lead byte of any UTF-8 sequence is a letter that stays
+        # in a host, so the other reading of valid UTF-8 names no host a service declares).
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            text = value.decode("cp1252", "replace")
     return html.unescape(text) if "&" in text else text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
 from collections.abc import Sequence
@@ -11,7 +12,9 @@ import anyio
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from consent._body import BodyError, GatedPage, accept_encoding, content_coding
 from consent._memo import remember
+from consent._mime import Mime, extract_mime
 from consent._scope import MAX_COPIES, SCOPE_KEY, ConsentSlot, get_consent
 from consent.config import ConsentConfig, SameSite, check_cookie_settings, normalize_origins
 from consent.cookies import cookie_names, cookie_values, parent_domains
@@ -34,6 +37,7 @@ from consent.state import ConsentState
 __all__ = ["ConsentMiddleware", "get_consent"]
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+logger = logging.getLogger("consent")
 
 
 class ConsentMiddleware:
@@ -150,7 +154,7 @@ class ConsentMiddleware:
 
         # This runs on every request, so it sticks to cheap byte operations.
         header = accept = match = b""
-        gpc = False
+        gpc = codings = False
         for key, value in scope["headers"]:
             if key == b"cookie":
                 header = value if not header else header + b"; " + value
@@ -160,6 +164,8 @@ class ConsentMiddleware:
                 gpc = gpc_signal(value)
             elif key == b"if-none-match":
                 match += value
+            elif key == b"accept-encoding" and accept_encoding(value) != value:
+                codings = True
         # A returning visitor sends the same Cookie header on every page: one look-up.
         found = self._cookie_cache.get(header)
         if found is None:
@@ -198,6 +204,13 @@ class ConsentMiddleware:
             await self.endpoints(scope, receive, send, path)
             return
 
+        if codings and self.gate_html:
+            # An HTML page in a coding the middleware cannot decode is refused: the app is
+            # asked for none of those.
+            scope["headers"] = [
+                (key, accept_encoding(value) if key == b"accept-encoding" else value)
+                for key, value in scope["headers"]
+            ]
         gated: _GatedBody | None = None
 
         async def send_wrapper(message: Message) -> None:
@@ -231,20 +244,18 @@ class ConsentMiddleware:
         ones on every response. A changed copy is sent instead."""
         headers: list[tuple[bytes, bytes]] = message.get("headers") or []
         vary = slot.accessed
-        html = has_cookies = has_vary = encoded = validators = False
+        has_cookies = has_vary = validators = False
+        types: list[bytes] = []
+        codings: list[bytes] = []
         for key, value in headers:  # ASGI header names are lower-case
             if key == b"content-type":
-                value = value.lower()
-                # (`find`, not `in`: for bytes, `in` first tries the needle as an int,
-                # and the TypeError it raises and drops costs more than the search.)
-                html = value.startswith(b"text/html") and value.find(b"utf-16") < 0
+                types.append(value)
             elif key == b"set-cookie":
                 has_cookies = True
             elif key == b"vary":
                 has_vary = True
             elif key == b"content-encoding":
-                # A compressed body is left alone; its cookies are filtered all the same.
-                encoded = encoded or value.strip().lower() not in (b"", b"identity")
+                codings.append(value)
             elif key == b"etag" or key == b"last-modified":
                 validators = True
             elif not key.islower() and key != key.lower():
@@ -253,23 +264,41 @@ class ConsentMiddleware:
                 lowered = [(name.lower(), text) for name, text in headers]
                 message = {**message, "headers": lowered}
                 return self._response_start(message, scope, slot, cookie_header, carries, send)
+        body = scope["method"] != "HEAD" and message.get("status") not in _BODILESS
+        mime = _mime(types)
+        # An HTML page, or a body a browser may sniff as HTML (no usable Content-Type).
+        html = self.gate_html and (
+            (mime is not None and mime.essence in _HTML_TYPES)
+            or (body and (mime is None or mime.essence in _UNKNOWN_TYPES))
+        )
         if not (vary or has_cookies or carries or html or slot.copies or slot.revalidated) and (
             slot.reissue is None
         ):
             return message, None  # nothing to change
+        coding = content_coding(codings) if codings else ""
+        if html and coding is None:
+            head = scope["method"] == "HEAD"
+            return message, _GatedBody(None, _refusal(codings), send, error_body=not head)
         # Any iterable of pairs will do for ASGI; a list takes the headers added below.
         message = {**message, "headers": list(headers)}
         if has_cookies or carries:
             vary = self._enforce_cookies(message, scope, slot.state, cookie_header, carries) or vary
         gated = None
-        gating = html and self.gate_html and not encoded
+        gating = html
         if validators and (gating or (slot.revalidated and message.get("status") == 304)):
             message["headers"] = consent_validators(message["headers"], slot.state)
             vary = True
         if gating:
             vary = True  # the markup depends on the consent cookie
-            if scope["method"] != "HEAD" and message.get("status") not in _BODILESS:
-                gated = _GatedBody(self._gate(slot.state), message, send)
+            if coding:
+                # Sent decoded: the gate read it, and the browser reads what the gate wrote.
+                message["headers"] = [h for h in message["headers"] if h[0] != b"content-encoding"]
+            if body:
+                state = slot.state
+                page = GatedPage(
+                    coding or "", mime, lambda codec, xml: self._gate(state, codec, xml=xml)
+                )
+                gated = _GatedBody(page, message, send)
             else:
                 # No body to gate, and the gated page's length is not known here: the
                 # app's Content-Length (of the page before gating) would be wrong.
@@ -329,10 +358,15 @@ class ConsentMiddleware:
         message["headers"] = headers
         return bool(dropped or expired)
 
-    def _gate(self, state: ConsentState) -> HTMLGate:
+    def _gate(
+        self, state: ConsentState, encoding: str | None = "utf-8", *, xml: bool = False
+    ) -> HTMLGate:
         ui = self.endpoints.ui
         return HTMLGate(
-            lambda id: ui.allows_markup(state, id), self._hosts if self._has_hosts else None
+            lambda id: ui.allows_markup(state, id),
+            self._hosts if self._has_hosts else None,
+            encoding=encoding,
+            xml=xml,
         )
 
     def _read_cookie(self, header: bytes) -> tuple[str | None, tuple[str, ...]]:
@@ -405,37 +439,85 @@ def copy_deletions(name: str, host: str, path: str, own_domain: str | None) -> l
 
 
 class _GatedBody:
-    """The rest of a gated HTML response: the held start message, then rewritten chunks."""
+    """The rest of a gated HTML response: the held start message, then rewritten chunks.
+    Without a `page`, the start message is an error page sent instead of the app's body."""
 
-    __slots__ = ("gate", "send_next", "start")
+    __slots__ = ("done", "error_body", "page", "send_next", "start")
 
-    def __init__(self, gate: HTMLGate, start: Message, send: Send) -> None:
-        self.gate = gate
+    def __init__(
+        self, page: GatedPage | None, start: Message, send: Send, *, error_body: bool = True
+    ) -> None:
+        self.page = page
         self.start: Message | None = start
         self.send_next = send
+        self.done = False  # the response has ended: what the app still sends is dropped
+        self.error_body = error_body  # (not for HEAD)
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
+        if self.done:
+            return
         if kind == "http.response.pathsend":
             await self._send_file(message["path"])
             return
         if kind != "http.response.body":
             await self.send_next(message)
             return
-        gate = self.gate
+        page = self.page
+        if page is None:
+            await self._end(self.start)  # the error page
+            return
         more = message.get("more_body", False)
-        body = gate.feed(message.get("body", b""))
+        # Each piece is sent as it comes: a small compressed body may decode to a large page.
+        pending = None
+        try:
+            for piece in page.feed(message.get("body", b""), final=not more):
+                if pending is not None:
+                    await self._write(pending, more=True)
+                pending = piece
+        except BodyError as error:
+            logger.warning("consent: a compressed HTML page is corrupt (%s): it ends here", error)
+            await self._end(_error_page())
+            return
         if not more:
-            body += gate.close()
+            await self._write(pending or b"", more=False)
+        elif pending:
+            await self._write(pending, more=True)
+
+    async def _write(self, body: bytes, more: bool) -> None:
         if self.start is not None:
             headers = MutableHeaders(scope=self.start)
             if more:
                 del headers["content-length"]  # the length changes; stream it chunked
             elif "content-length" in headers:
                 headers["content-length"] = str(len(body))
+            charset = None if self.page is None else self.page.charset
+            types = [v for k, v in self.start["headers"] if k == b"content-type"]
+            mime = _mime(types)
+            if charset is not None and mime is not None:
+                # Sent in another encoding than the header said (UTF-16 decoded, or a byte
+                # order mark that overrides the header, as it does in browsers).
+                kept = [h for h in self.start["headers"] if h[0] != b"content-type"]
+                written = f"{mime.essence}; charset={charset}".encode()
+                self.start["headers"] = [*kept, (b"content-type", written)]
             await self.send_next(self.start)
             self.start = None
-        await self.send_next(dict(message, body=body))
+        out: Message = {"type": "http.response.body", "body": body}
+        if more:
+            out["more_body"] = True
+        await self.send_next(out)
+
+    async def _end(self, error: Message | None) -> None:
+        """End the response: with the error page `error` if nothing was sent yet (else
+        the page stops where it is)."""
+        self.done = True
+        if self.start is not None and error is not None:
+            await self.send_next(error)
+            body = _ERROR_BODY if self.error_body else b""
+            await self.send_next({"type": "http.response.body", "body": body})
+        else:
+            await self.send_next({"type": "http.response.body", "body": b""})
+        self.start = None
 
     async def _send_file(self, path: str) -> None:
         """A page the app asked the server to send from a file (the ASGI `pathsend`
@@ -445,6 +527,48 @@ class _GatedBody:
             while chunk := await file.read(_FILE_CHUNK):
                 await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
         await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+# Types that make a browser sniff the body as if there were none.
+_UNKNOWN_TYPES = frozenset({"unknown/unknown", "application/unknown"})
+_MIMES: dict[bytes, tuple[Mime | None]] = {}
+
+
+def _mime(types: list[bytes]) -> Mime | None:
+    """The MIME type a browser reads from these Content-Type headers (None: none)."""
+    if len(types) != 1:
+        return extract_mime(types) if types else None
+    known = _MIMES.get(types[0])  # an app sends the same few types again and again
+    if known is None:
+        known = (extract_mime(types),)
+        if len(types[0]) <= 256:
+            remember(_MIMES, types[0], known, size=256)
+    return known[0]
+
+
+_ERROR_BODY = b"502 Bad Gateway: the page could not be read safely.\n"
+
+
+def _error_page() -> Message:
+    """The start of a plain 502 answer, whose body is `_ERROR_BODY`."""
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(_ERROR_BODY)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    return {"type": "http.response.start", "status": 502, "headers": headers}
+
+
+def _refusal(codings: list[bytes]) -> Message:
+    """The error page sent for an HTML page in a coding the middleware cannot decode."""
+    named = b", ".join(codings).decode("latin-1")[:60]
+    logger.warning(
+        "consent: an HTML page came with Content-Encoding %r, which the middleware cannot"
+        " decode: it answered 502 instead (for br, install asgi-consent[brotli])",
+        named,
+    )
+    return _error_page()
 
 
 _FILE_CHUNK = 64 * 1024
