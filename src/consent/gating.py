@@ -89,6 +89,10 @@ _RAW_ENDS = {
 # tokenizer's script data states). These are the tokens that move between them.
 _SCRIPT_TOKENS = re.compile(rb"<!--|-->|</?(?i:script)[\t\n\f\r />]")
 _DATA, _ESCAPED, _DOUBLE = 0, 1, 2
+# After "<!--" in the data state, while dashes follow (the escape start dash dash state): a
+# state of its own, so that a long run of dashes streams through instead of being held.
+_DASHES = 3
+_DASH_RUN = re.compile(rb"-*+")
 
 
 def _script_text(data: bytes, pos: int, state: int, final: bool) -> tuple[int, int, bool]:
@@ -97,6 +101,15 @@ def _script_text(data: bytes, pos: int, state: int, final: bool) -> tuple[int, i
     end = len(data)
     read = pos  # what is read for sure: the state holds here
     while True:
+        if state == _DASHES:
+            after = _DASH_RUN.match(data, pos).end()
+            if after == end and not final:
+                return end, state, False  # more dashes may follow
+            if after < end and data[after] == 0x3E:  # ">": "<!-->" escapes nothing
+                state, pos = _DATA, after + 1
+            else:
+                state, pos = _ESCAPED, after
+            read = pos
         token = _SCRIPT_TOKENS.search(data, pos)
         if token is None:
             # Keep a tail that could start a token (at most 9 bytes long).
@@ -110,15 +123,8 @@ def _script_text(data: bytes, pos: int, state: int, final: bool) -> tuple[int, i
             if state != _DATA:
                 pos = start + 1  # text there; its dashes may still end an escape
                 continue
-            after = token.end()
-            while after < end and data[after] == 0x2D:  # "-"
-                after += 1
-            if after == end and not final:
-                return start, state, False  # "<!--->" or more dashes: wait
-            if after < end and data[after] == 0x3E:  # ">": "<!-->" escapes nothing
-                pos = after + 1
-            else:
-                state, pos = _ESCAPED, after
+            state, pos = _DASHES, token.end()
+            continue
         elif text == b"-->":
             if state == _DATA:
                 pos = start + 1
@@ -205,13 +211,15 @@ def _watched_names() -> bytes:
 # Where the tokenizer state can change or a tag may need rewriting: comments and the start
 # tags of raw-text elements (scripts and iframes among them) and of the context elements,
 # found case-insensitively. A match may still be inside another tag: the gate checks. A
-# complete comment is read at once; a start tag up to its first ">", if any (the gate reads
-# the rest: see `HTMLGate._run_fast`). Most "<" open other elements: a character class
+# comment is matched by its "<!--" alone (or whole, "<!-->" and "<!--->"): the gate looks for
+# its end only where it is one, since searching on from every "<!--" in an attribute value
+# would read the rest of the page once for each; a start tag up to its first ">", if any
+# (the gate reads the rest: see `HTMLGate._run_fast`). Most "<" open other elements: a character class
 # right after it turns them away at the least cost to `re`.
 _NEXT = re.compile(
     b"<["
     + re.escape(bytes(sorted({c for w in [*_WATCHED, b"!"] for c in w[:1] + w[:1].upper()})))
-    + rb"](?:(?<=!)--(?:-?>|.*?--!?>)?|(?:"
+    + rb"](?:(?<=!)--(?:-?>)?|(?:"
     + _watched_names()
     + rb")(?=["
     + _WS
@@ -707,9 +715,12 @@ class HTMLGate:
                     return pos, _GO_ON
                 continue
             if data[pos + 1] == 0x21:  # "!": a comment
-                if close - pos == 4:  # "<!--" without its end yet
-                    out.append(data[sent:pos])
-                    return pos, _TOKEN
+                if close - pos == 4:
+                    comment = _COMMENT_END.search(data, close)
+                    if comment is None:  # "<!--" without its end yet
+                        out.append(data[sent:pos])
+                        return pos, _TOKEN
+                    close = comment.end()
                 pos = close  # a whole comment
                 if pos == end:
                     out.append(data[sent:pos])
