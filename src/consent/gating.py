@@ -34,6 +34,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from consent._memo import remember
@@ -95,14 +96,23 @@ _DASHES = 3
 _DASH_RUN = re.compile(rb"-*+")
 
 
-def _script_text(data: bytes, pos: int, state: int, final: bool) -> tuple[int, int, bool]:
+def _run_end(run: re.Pattern[bytes], data: bytes | bytearray, pos: int) -> int:
+    """Where `run`, a pattern that matches the empty string too, ends from `pos`."""
+    found = run.match(data, pos)
+    assert found is not None
+    return found.end()
+
+
+def _script_text(
+    data: bytes | bytearray, pos: int, state: int, final: bool
+) -> tuple[int, int, bool]:
     """Read script text from `pos` in `state`: (where it surely goes, the state there,
     whether that is the "<" of the end tag that closes the script)."""
     end = len(data)
     read = pos  # what is read for sure: the state holds here
     while True:
         if state == _DASHES:
-            after = _DASH_RUN.match(data, pos).end()
+            after = _run_end(_DASH_RUN, data, pos)
             if after == end and not final:
                 return end, state, False  # more dashes may follow
             if after < end and data[after] == 0x3E:  # ">": "<!-->" escapes nothing
@@ -214,8 +224,8 @@ def _watched_names() -> bytes:
 # comment is matched by its "<!--" alone (or whole, "<!-->" and "<!--->"): the gate looks for
 # its end only where it is one, since searching on from every "<!--" in an attribute value
 # would read the rest of the page once for each; a start tag up to its first ">", if any
-# (the gate reads the rest: see `HTMLGate._run_fast`). Most "<" open other elements: a character class
-# right after it turns them away at the least cost to `re`.
+# (the gate reads the rest: see `HTMLGate._run_fast`). Most "<" open other elements: a
+# character class right after it turns them away at the least cost to `re`.
 _NEXT = re.compile(
     b"<["
     + re.escape(bytes(sorted({c for w in [*_WATCHED, b"!"] for c in w[:1] + w[:1].upper()})))
@@ -585,6 +595,225 @@ _OTHER = re.compile(
 _GO_ON, _TOKEN, _WAIT = 0, 1, 2
 
 
+# --- work bounded by the input: resuming where a scan stopped --------------------------------
+#
+# Every byte of the body is read a bounded number of times, however it is cut into chunks and
+# whatever it holds. Two things could make the gate read bytes again and again: a construct
+# left unfinished at the end of a chunk (a tag, an end tag, "<!...>", or inside <noscript> a
+# comment or raw-text element held whole), which the gate read from its start on every chunk;
+# and, in paranoid mode, many candidate tags inside one another, each read to its own far end.
+# The first is met by `_Hold`, which follows the unfinished construct over each new chunk only
+# and wakes the gate once it can have ended; the second by `_Ends`, which reads the tags of
+# all candidates in one shared pass.
+
+# The tokenizer's states inside a start or end tag (those of the HTML standard, with the
+# ones that behave alike merged: after a quoted value and "/" as before an attribute name).
+_IN_NAME, _IN_BEFORE_ATTR, _IN_ATTR_NAME, _IN_AFTER_ATTR, _IN_BEFORE_VALUE = range(5)
+_IN_QUOTED, _IN_APOSTROPHED, _IN_UNQUOTED, _TAG_DONE = 5, 6, 7, 8
+_RUNS = {
+    _IN_NAME: re.compile(rb"[^" + _WS + rb"/>]*+"),
+    _IN_BEFORE_ATTR: re.compile(rb"[" + _WS + rb"/]*+"),
+    _IN_ATTR_NAME: re.compile(rb"[^" + _WS + rb"/=>]*+"),
+    _IN_AFTER_ATTR: _BLANKS,
+    _IN_BEFORE_VALUE: _BLANKS,
+    _IN_UNQUOTED: re.compile(rb"[^" + _WS + rb">]*+"),
+}
+# Whole attributes and separators from before an attribute name, as `_START_TAG` reads them,
+# group 1 the last one (which the end of the buffer may have cut short). An attribute without
+# a value takes the blanks after it, so that every earlier one is followed by a byte that
+# settles it.
+_TAG_UNITS = re.compile(
+    rb"(?:([" + _WS + rb"/]++|[^" + _WS + rb"/>][^" + _WS + rb"/=>]*+"
+    rb"(?:[" + _WS + rb"]*+=[" + _WS + rb"]*+(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])[^" + _WS + rb">]*+)"
+    rb"|[" + _WS + rb"]*+(?!=))))*+"
+)
+
+
+def _tag_step(data: bytes | bytearray, pos: int, state: int) -> tuple[int, int]:
+    """One step of the tokenizer through a tag from `pos` in `state` (not at the end of
+    `data`): where it is then and its state there, `_TAG_DONE` past the ">" that ends it."""
+    if state == _IN_QUOTED or state == _IN_APOSTROPHED:
+        close = data.find(b'"' if state == _IN_QUOTED else b"'", pos)
+        return (len(data), state) if close < 0 else (close + 1, _IN_BEFORE_ATTR)
+    pos = _run_end(_RUNS[state], data, pos)
+    if pos == len(data):
+        return pos, state
+    char = data[pos]
+    pos += 1
+    if char == 0x3E:  # ">"
+        return pos, _TAG_DONE
+    if state == _IN_NAME or state == _IN_UNQUOTED:
+        return pos, _IN_BEFORE_ATTR  # a blank, or "/" after the name
+    if state == _IN_BEFORE_ATTR:
+        return pos, _IN_ATTR_NAME  # any other byte starts a name, even "="
+    if state == _IN_BEFORE_VALUE:
+        if char == 0x22:
+            return pos, _IN_QUOTED
+        return pos, _IN_APOSTROPHED if char == 0x27 else _IN_UNQUOTED
+    if char == 0x3D:  # "=" after an attribute name
+        return pos, _IN_BEFORE_VALUE
+    if char == 0x2F:  # "/"
+        return pos, _IN_BEFORE_ATTR
+    if state == _IN_ATTR_NAME:
+        return pos, _IN_AFTER_ATTR
+    # After an attribute name and blanks, another byte starts the next name, as it does
+    # before one: that state (whose attributes `_tag_scan` reads in one match).
+    return pos - 1, _IN_BEFORE_ATTR
+
+
+def _tag_scan(data: bytes | bytearray, pos: int, state: int) -> tuple[int, int]:
+    """The tokenizer through a tag from `pos` in `state` to the end of `data` or the tag's
+    end (state `_TAG_DONE`, past its ">"); the attributes in between are read in one match."""
+    end = len(data)
+    whole = True
+    while pos < end and state != _TAG_DONE:
+        if state == _IN_BEFORE_ATTR and whole:
+            units = _TAG_UNITS.match(data, pos)
+            assert units is not None  # it matches the empty string too
+            stop = units.end()
+            if stop < end and data[stop] == 0x3E:
+                return stop + 1, _TAG_DONE
+            # The last unit may be cut short, and what follows it is an attribute whose
+            # quoted value has not ended: step through both.
+            if units.lastindex:
+                pos = units.start(1)
+            whole = False
+        pos, state = _tag_step(data, pos, state)
+    return pos, state
+
+
+# Where a quote may open an attribute value: after "=" and blanks, never anywhere else.
+_VALUE_QUOTE = re.compile(rb"=[" + _WS + rb"]*+[\"']")
+
+
+class _Ends:
+    """Where the start tags of many candidates in `data` end (paranoid mode), each byte read
+    a bounded number of times however the tags overlap.
+
+    Two readings of a tag from different places that are in the same state at the same byte
+    go on alike: each step of a reading is remembered, and a later reading that reaches one
+    takes its end from there. A tag with no quote that may open a value before the next ">"
+    ends there, which two byte searches, shared by the candidates, tell.
+    """
+
+    __slots__ = ("data", "known", "next_close", "next_quote")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.known: dict[int, int] = {}  # (position << 3 | state) -> the end, or -1
+        self.next_close = -2  # the first ">" at or after the last candidate (-1: none)
+        self.next_quote = -2  # the first `_VALUE_QUOTE` at or after it (-1: none)
+
+    def end(self, start: int) -> int:
+        """Where the start tag at `start` ends (past its ">"); -1: not in `data` yet."""
+        data = self.data
+        if self.next_close != -1 and self.next_close < start:
+            self.next_close = data.find(b">", start)
+        if self.next_quote != -1 and self.next_quote < start:
+            opens = _VALUE_QUOTE.search(data, start)
+            self.next_quote = -1 if opens is None else opens.start()
+        close, quote = self.next_close, self.next_quote
+        if close < 0:
+            return -1  # no ">" anywhere after it
+        if quote < 0 or close < quote:
+            return close + 1
+        known = self.known
+        path = []
+        end = len(data)
+        pos, state = start + 1, _IN_NAME
+        while True:
+            key = pos << 3 | state
+            found = known.get(key)
+            if found is not None:
+                break
+            path.append(key)
+            if pos == end:
+                found = -1
+                break
+            pos, state = _tag_step(data, pos, state)
+            if state == _TAG_DONE:
+                found = pos
+                break
+        for key in path:
+            known[key] = found
+        return found
+
+
+# What a gate waits for at the start of its buffer (`_Hold`).
+_HOLD_TAG, _HOLD_CLOSE, _HOLD_COMMENT, _HOLD_RAW = 0, 1, 2, 3
+_HOLD_MIN = 16  # a shorter buffer is read again whole: it costs no more than following it
+
+
+class _Hold:
+    """An unfinished construct at the start of the gate's buffer, followed over each chunk
+    that arrives (the chunks kept in one growing buffer): `feed` says when the gate can get
+    further, until then it would only read the construct from its start again.
+
+    `kind` is what it waits for: the end of a tag read from `pos` in tokenizer `state`
+    (`_HOLD_TAG`), a ">" (`_HOLD_CLOSE`: "<!...>", "<?...>", "</...>"), or inside <noscript>
+    the end of a comment (`_HOLD_COMMENT`) or of the text of raw-text element `name`
+    (`_HOLD_RAW`, `state` its script state), or more than `_NOSCRIPT_HOLD` bytes.
+    """
+
+    __slots__ = ("data", "kind", "name", "pos", "state")
+
+    def __init__(self, data: bytes, kind: int, pos: int, state: int, name: bytes) -> None:
+        self.data = bytearray(data)
+        self.kind = kind
+        self.pos = pos
+        self.state = state
+        self.name = name
+
+    def feed(self, chunk: bytes) -> bool:
+        """Add `chunk`; whether the gate may now get further."""
+        data = self.data
+        data += chunk
+        end = len(data)
+        kind = self.kind
+        if kind == _HOLD_TAG:
+            self.pos, self.state = _tag_scan(data, self.pos, self.state)
+            return self.state == _TAG_DONE
+        if kind == _HOLD_CLOSE:
+            if data.find(b">", self.pos) >= 0:
+                return True
+            self.pos = end
+            return False
+        if end > _NOSCRIPT_HOLD:
+            return True  # too long to hold: the gate goes paranoid
+        if kind == _HOLD_COMMENT:
+            if _COMMENT_END.search(data, self.pos) is not None:
+                return True
+            self.pos = max(self.pos, end - 2)
+            return False
+        if self.name == b"script":
+            self.pos, self.state, found = _script_text(data, self.pos, self.state, False)
+            return found
+        if _RAW_ENDS[self.name].search(data, self.pos) is not None:
+            return True
+        self.pos = max(self.pos, end - 12)
+        return False
+
+
+class _Await(NamedTuple):
+    """What a step of the gate stopped at, waiting for more data (see `_Hold`), read from
+    `pos` in the buffer on in `state` (`name`: the raw-text element)."""
+
+    kind: int
+    pos: int
+    state: int = _IN_NAME
+    name: bytes = b""
+
+
+def _await_construct(data: bytes, start: int) -> _Await:
+    """What the unfinished construct at `start` (a "<" that opens something) waits for."""
+    second = data[start + 1 : start + 2]
+    if second.isalpha():
+        return _Await(_HOLD_TAG, start + 1)
+    if second == b"/" and data[start + 2 : start + 3].isalpha():
+        return _Await(_HOLD_TAG, start + 2)
+    return _Await(_HOLD_CLOSE, start + 1)
+
+
 class HTMLGate:
     """Rewrites one HTML body, fed in chunks; `feed` and `close` return bytes to send."""
 
@@ -601,20 +830,34 @@ class HTMLGate:
         self._context = _Context()
         self._paranoid = False
         self._nested = 0  # paranoid mode: bytes of the buffer inside an earlier candidate tag
+        self._read = 0  # paranoid mode: bytes of the buffer inside the last nested tag read
+        self._hold: _Hold | None = None  # the buffer while it starts with what `_await` says
+        self._await: _Await | None = None  # what the last step stopped at, if it waits
         self.changed = False
 
     def feed(self, chunk: bytes) -> bytes:
         """Process `chunk`; returns what can be sent now (possibly b"")."""
-        self._buffer += chunk
+        hold = self._hold
+        if hold is None:
+            self._buffer += chunk
+        elif hold.feed(chunk):
+            self._buffer = bytes(hold.data)
+            self._hold = None
+        else:
+            return b""  # the gate would read the same unfinished construct again
         return self._run(final=False)
 
     def close(self) -> bytes:
         """Flush what is left at the end of the body (an unfinished tag passes unchanged)."""
+        if self._hold is not None:
+            self._buffer = bytes(self._hold.data)
+            self._hold = None
         return self._run(final=True)
 
     def _run(self, final: bool) -> bytes:
         data = self._buffer
         out: list[bytes] = []
+        self._await = None
         pos = 0
         end = len(data)
         context = self._context
@@ -673,6 +916,14 @@ class HTMLGate:
         if final:
             out.append(rest)
             rest = b""
+        elif self._await is not None and len(rest) >= _HOLD_MIN:
+            # Stopped at an unfinished construct: follow it over the chunks to come, from
+            # where this reading of it got to.
+            wait = self._await
+            hold = _Hold(rest, wait.kind, wait.pos - pos, wait.state, wait.name)
+            if not hold.feed(b""):
+                self._hold = hold
+                rest = b""
         self._buffer = rest
         return b"".join(out)
 
@@ -701,7 +952,9 @@ class HTMLGate:
                     pos = plain
                     if found is None:
                         out.append(data[sent:pos])
-                        return pos, _WAIT  # all sent, or a tag without its ">" yet
+                        if pos < end:  # a tag without its ">" yet
+                            self._await = _await_construct(data, pos)
+                        return pos, _WAIT
             if pos != stop or found is None:
                 # The candidate may be hidden in a tag, or the quick proof failed: read the
                 # bytes tag by tag up to the next place that matters.
@@ -778,7 +1031,10 @@ class HTMLGate:
                 close = short or _COMMENT_END.search(data, pos + 4)
                 stop = self._agrees(data, pos, None if close is None else close.end(), final)
                 if stop is None:
-                    return pos if self._paranoid else None
+                    if self._paranoid:
+                        return pos
+                    self._await = _Await(_HOLD_COMMENT, pos + 4)
+                    return None
                 out.append(data[pos:stop])
                 return stop
             if short is not None:
@@ -797,6 +1053,7 @@ class HTMLGate:
         if kind[:1] in (b"!", b"?", b"/"):
             other = _OTHER.match(data, pos)
             if other is None:
+                self._await = _await_construct(data, pos)
                 return None  # unfinished ("<!...", "</..." without its ">")
             if self._context.noscript and self._agrees(data, pos, other.end(), final) is None:
                 return pos  # paranoid from here
@@ -810,6 +1067,7 @@ class HTMLGate:
             return pos + 1
         tag = _START_TAG.match(data, pos)
         if tag is None:
+            self._await = _Await(_HOLD_TAG, pos + 1)
             return None  # an unfinished start tag: wait for more data
         return self._opened(tag, data, out, final)
 
@@ -832,7 +1090,10 @@ class HTMLGate:
                     # elements that only some read so send the gate to paranoid mode).
                     stop = _raw_stop(name, data, tag.end(), final)
                 if self._agrees(data, tag.start(), stop, final) is None:
-                    return tag.start() if self._paranoid else None
+                    if self._paranoid:
+                        return tag.start()
+                    self._await = _Await(_HOLD_RAW, tag.end(), _DATA, name)
+                    return None
             raw = context.start(name, tag.group(2), _self_closing(tag.group(2)))
             self._paranoid = context.doubt
         out.append(self._start_tag(tag))
@@ -883,9 +1144,17 @@ class HTMLGate:
         reading, a tag in another) is never rewritten, which could move the earlier tag's
         quotes: it is defused when it would be gated, written "&lt;...", the same attribute
         text in the first reading and no tag in the other.
+
+        Every byte is read a bounded number of times, however many candidates overlap:
+        where each candidate's tag ends comes from one shared reading (`_Ends`), and a
+        candidate inside an earlier one is read whole only if it starts past the last one
+        so read; any other is defused unread (written "&lt;...", which gates more: it is no
+        tag in any reading, and the same attribute text).
         """
         end = len(data)
         nested = pos + self._nested  # bytes up to here are inside an earlier candidate
+        read = pos + self._read  # and up to here inside the last such candidate read whole
+        ends: _Ends | None = None
         while True:
             found = _CANDIDATE.search(data, pos)
             if found is None:
@@ -895,9 +1164,17 @@ class HTMLGate:
                 break
             out.append(data[pos : found.start()])
             pos = found.start()
-            tag = _START_TAG.match(data, pos)
-            if tag is None:
+            if pos < nested:
+                if ends is None:
+                    ends = _Ends(data)
+                close = ends.end(pos)
+                tag = _START_TAG.match(data, pos) if close >= 0 and pos >= read else None
+            else:
+                tag = _START_TAG.match(data, pos)
+                close = -1 if tag is None else tag.end()
+            if close < 0:
                 if not final:
+                    self._await = _Await(_HOLD_TAG, pos + 1)
                     break  # an unfinished start tag: wait for more data
                 # Unfinished at the end: a browser reading it as a tag drops it and all
                 # that follows; one reading it otherwise may see tags in what follows.
@@ -905,25 +1182,40 @@ class HTMLGate:
                 nested = end
                 pos += 1
                 continue
+            if pos < nested:
+                as_is = False  # unread: defused
+                if tag is not None:
+                    read = close
+                    as_is = self._start_tag(tag) == tag.group(0)
+                out.append(b"<" if as_is else b"&lt;")
+                nested = max(nested, close)
+                pos += 1  # what it may hide is read on its own
+                continue
+            assert tag is not None
             rewritten = self._start_tag(tag)
-            if rewritten == tag.group(0) or pos < nested:
-                out.append(b"<" if rewritten == tag.group(0) else b"&lt;")
-                nested = max(nested, tag.end())
+            if rewritten == tag.group(0):
+                out.append(b"<")
+                nested = max(nested, close)
                 pos += 1  # what it may hide is read on its own
                 continue
             # A gated tag in its own right: every candidate inside it is defused, and the
             # tags those start may reach past its end.
-            reach = tag.end()
-            for inner in _CANDIDATE.finditer(data, pos + 1, tag.end()):
-                inner_tag = _START_TAG.match(data, inner.start())
-                if inner_tag is None and not final:
+            reach = close
+            for inner in _CANDIDATE.finditer(data, pos + 1, close):
+                if ends is None:
+                    ends = _Ends(data)
+                inner_close = ends.end(inner.start())
+                if inner_close < 0 and not final:
+                    self._await = _Await(_HOLD_TAG, inner.start() + 1)
                     self._nested = max(0, nested - pos)
+                    self._read = max(0, read - pos)
                     return pos  # wait until it ends
-                reach = max(reach, end if inner_tag is None else inner_tag.end())
+                reach = max(reach, end if inner_close < 0 else inner_close)
             out.append(_defuse_inside(rewritten))
-            pos = tag.end()
+            pos = close
             nested = max(nested, reach)
         self._nested = max(0, nested - pos)
+        self._read = max(0, read - pos)
         return pos
 
     def _start_tag(self, tag: re.Match[bytes]) -> bytes:
