@@ -635,7 +635,8 @@ def _tag_step(data: bytes | bytearray, pos: int, state: int) -> tuple[int, int]:
     if state == _IN_QUOTED or state == _IN_APOSTROPHED:
         close = data.find(b'"' if state == _IN_QUOTED else b"'", pos)
         return (len(data), state) if close < 0 else (close + 1, _IN_BEFORE_ATTR)
-    pos = _run_end(_RUNS[state], data, pos)
+    run = _RUNS[state].match(data, pos)  # it matches the empty string too
+    pos = run.end() if run is not None else pos
     if pos == len(data):
         return pos, state
     char = data[pos]
