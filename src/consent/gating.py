@@ -692,16 +692,17 @@ class _Ends:
     a bounded number of times however the tags overlap.
 
     Two readings of a tag from different places that are in the same state at the same byte
-    go on alike: each step of a reading is remembered, and a later reading that reaches one
-    takes its end from there. A tag with no quote that may open a value before the next ">"
-    ends there, which two byte searches, shared by the candidates, tell.
+    go on alike: where a reading is before an attribute name (which every reading is again
+    within a few steps) is remembered, and a later reading that gets there takes its end from
+    there. A tag with no quote that may open a value before the next ">" ends there, which
+    two byte searches, shared by the candidates, tell.
     """
 
     __slots__ = ("data", "known", "next_close", "next_quote")
 
     def __init__(self, data: bytes) -> None:
         self.data = data
-        self.known: dict[int, int] = {}  # (position << 3 | state) -> the end, or -1
+        self.known: dict[int, int] = {}  # before an attribute name here -> the end, or -1
         self.next_close = -2  # the first ">" at or after the last candidate (-1: none)
         self.next_quote = -2  # the first `_VALUE_QUOTE` at or after it (-1: none)
 
@@ -723,11 +724,6 @@ class _Ends:
         end = len(data)
         pos, state = start + 1, _IN_NAME
         while True:
-            key = pos << 3 | state
-            found = known.get(key)
-            if found is not None:
-                break
-            path.append(key)
             if pos == end:
                 found = -1
                 break
@@ -735,8 +731,14 @@ class _Ends:
             if state == _TAG_DONE:
                 found = pos
                 break
-        for key in path:
-            known[key] = found
+            if state == _IN_BEFORE_ATTR:
+                known_end = known.get(pos)
+                if known_end is not None:
+                    found = known_end
+                    break
+                path.append(pos)
+        for place in path:
+            known[place] = found
         return found
 
 
