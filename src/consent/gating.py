@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import html
 import re
+from array import array
 from collections.abc import Callable
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
@@ -702,7 +703,9 @@ class _Ends:
 
     def __init__(self, data: bytes) -> None:
         self.data = data
-        self.known: dict[int, int] = {}  # before an attribute name here -> the end, or -1
+        # By position: the end of a reading before an attribute name there (-1: not in
+        # `data`; -2: no reading was), four bytes a byte, made on the first reading.
+        self.known: array[int] | None = None
         self.next_close = -2  # the first ">" at or after the last candidate (-1: none)
         self.next_quote = -2  # the first `_VALUE_QUOTE` at or after it (-1: none)
 
@@ -720,6 +723,8 @@ class _Ends:
         if quote < 0 or close < quote:
             return close + 1
         known = self.known
+        if known is None:
+            known = self.known = array("i", [-2]) * (len(data) + 1)
         path = []
         end = len(data)
         pos, state = start + 1, _IN_NAME
@@ -732,9 +737,8 @@ class _Ends:
                 found = pos
                 break
             if state == _IN_BEFORE_ATTR:
-                known_end = known.get(pos)
-                if known_end is not None:
-                    found = known_end
+                found = known[pos]
+                if found != -2:
                     break
                 path.append(pos)
         for place in path:
@@ -1158,14 +1162,16 @@ class HTMLGate:
         nested = pos + self._nested  # bytes up to here are inside an earlier candidate
         read = pos + self._read  # and up to here inside the last such candidate read whole
         ends: _Ends | None = None
+        sent = pos  # bytes from here on are not in `out` yet: they pass as they are
+        # What is written, in one buffer: a defused candidate every few bytes would
+        # otherwise be two small objects each in `out`.
+        written = bytearray()
+        view = memoryview(data)
         while True:
             found = _CANDIDATE.search(data, pos)
             if found is None:
-                keep = end if final else max(pos, end - 7)
-                out.append(data[pos:keep])
-                pos = keep
+                pos = end if final else max(pos, end - 7)
                 break
-            out.append(data[pos : found.start()])
             pos = found.start()
             if pos < nested:
                 if ends is None:
@@ -1181,7 +1187,6 @@ class HTMLGate:
                     break  # an unfinished start tag: wait for more data
                 # Unfinished at the end: a browser reading it as a tag drops it and all
                 # that follows; one reading it otherwise may see tags in what follows.
-                out.append(b"<")
                 nested = end
                 pos += 1
                 continue
@@ -1190,14 +1195,16 @@ class HTMLGate:
                 if tag is not None:
                     read = close
                     as_is = self._start_tag(tag) == tag.group(0)
-                out.append(b"<" if as_is else b"&lt;")
+                if not as_is:
+                    written += view[sent:pos]
+                    written += b"&lt;"
+                    sent = pos + 1
                 nested = max(nested, close)
                 pos += 1  # what it may hide is read on its own
                 continue
             assert tag is not None
             rewritten = self._start_tag(tag)
             if rewritten == tag.group(0):
-                out.append(b"<")
                 nested = max(nested, close)
                 pos += 1  # what it may hide is read on its own
                 continue
@@ -1210,13 +1217,18 @@ class HTMLGate:
                 inner_close = ends.end(inner.start())
                 if inner_close < 0 and not final:
                     self._await = _Await(_HOLD_TAG, inner.start() + 1)
+                    written += view[sent:pos]
+                    out.append(bytes(written))
                     self._nested = max(0, nested - pos)
                     self._read = max(0, read - pos)
                     return pos  # wait until it ends
                 reach = max(reach, end if inner_close < 0 else inner_close)
-            out.append(_defuse_inside(rewritten))
-            pos = close
+            written += view[sent:pos]
+            written += _defuse_inside(rewritten)
+            pos = sent = close
             nested = max(nested, reach)
+        written += view[sent:pos]
+        out.append(bytes(written))
         self._nested = max(0, nested - pos)
         self._read = max(0, read - pos)
         return pos
