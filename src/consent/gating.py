@@ -840,6 +840,7 @@ class HTMLGate:
         self._read = 0  # paranoid mode: bytes of the buffer inside the last nested tag read
         self._hold: _Hold | None = None  # the buffer while it starts with what `_await` says
         self._await: _Await | None = None  # what the last step stopped at, if it waits
+        self._waited = False  # whether the last run stopped so too
         self.changed = False
 
     def feed(self, chunk: bytes) -> bytes:
@@ -924,13 +925,18 @@ class HTMLGate:
             out.append(rest)
             rest = b""
         elif self._await is not None and len(rest) >= _HOLD_MIN:
-            # Stopped at an unfinished construct: follow it over the chunks to come, from
-            # where this reading of it got to.
-            wait = self._await
-            hold = _Hold(rest, wait.kind, wait.pos - pos, wait.state, wait.name)
-            if not hold.feed(b""):
-                self._hold = hold
-                rest = b""
+            # Stopped at an unfinished construct twice (most are cut by one chunk's end
+            # only, and cost less read again once than followed): follow it over the
+            # chunks to come, from where this reading of it got to.
+            if self._waited and pos == 0:
+                wait = self._await
+                hold = _Hold(rest, wait.kind, wait.pos, wait.state, wait.name)
+                if not hold.feed(b""):
+                    self._hold = hold
+                    rest = b""
+            self._waited = True
+        else:
+            self._waited = False
         self._buffer = rest
         return b"".join(out)
 
