@@ -15,7 +15,10 @@ browser's tree builder makes them raw text: not inside ``<svg>`` or ``<math>`` (
 `_Context`). Where it cannot tell how a browser reads what follows, it gates every script
 and iframe start tag it finds (`HTMLGate._run_paranoid`). It keeps only the unfinished
 construct between chunks: memory is bounded by the longest tag, not the page (inside
-``<noscript>``, by the longest comment or raw-text element, at most 64 KiB).
+``<noscript>``, by the longest comment or raw-text element, at most 64 KiB). Time is linear
+in the body, whatever it holds and however it is cut: an unfinished construct is followed
+over the chunks that arrive, not read again from its start (`_Hold`), and in paranoid mode
+the tags of overlapping candidates are read in one shared pass (`_Ends`).
 Bytes outside rewritten tags pass through unchanged, so any ASCII-compatible charset is
 kept as it is.
 
