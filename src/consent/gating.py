@@ -765,7 +765,7 @@ class _Hold:
     (`_HOLD_RAW`, `state` its script state), or more than `_NOSCRIPT_HOLD` bytes.
     """
 
-    __slots__ = ("data", "kind", "name", "pos", "state")
+    __slots__ = ("data", "kind", "name", "pos", "seen", "state")
 
     def __init__(self, data: bytes, kind: int, pos: int, state: int, name: bytes) -> None:
         self.data = bytearray(data)
@@ -773,6 +773,7 @@ class _Hold:
         self.pos = pos
         self.state = state
         self.name = name
+        self.seen = pos  # a tag: no ">" from `pos` up to here
 
     def feed(self, chunk: bytes) -> bool:
         """Add `chunk`; whether the gate may now get further."""
@@ -781,7 +782,17 @@ class _Hold:
         end = len(data)
         kind = self.kind
         if kind == _HOLD_TAG:
-            self.pos, self.state = _tag_scan(data, self.pos, self.state)
+            # A tag ends only at a ">": the bytes before one are read when it comes, once.
+            close = data.find(b">", self.seen)
+            if close < 0:
+                self.seen = end
+                return False
+            pos, state = self.pos, self.state
+            if state != _IN_QUOTED and state != _IN_APOSTROPHED and state != _IN_BEFORE_VALUE:
+                if _VALUE_QUOTE.search(data, pos, close) is None:
+                    return True  # no value can open before it: it ends the tag
+            self.pos, self.state = _tag_scan(data, pos, state)
+            self.seen = end
             return self.state == _TAG_DONE
         if kind == _HOLD_CLOSE:
             if data.find(b">", self.pos) >= 0:
