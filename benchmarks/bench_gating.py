@@ -247,6 +247,7 @@ ADVERSARIAL: dict[str, tuple[Callable[[int], bytes], int]] = {
     "noscript comment": (lambda n: b"<noscript><!--" + b"a" * min(n, 60_000) + b"-->", 1024),
     "comments in values": (lambda n: b'<a title="<!--">x<script>1</script>' * (n // 34), 4096),
     "script dashes": (lambda n: b"<script><!--" + b"-" * n + b"x</script>", 1024),
+    "elements in <svg>": (lambda n: b"<svg><foreignObject>" + b"<i>" * (n // 3), 4096),
 }
 TARGET = 0.25  # of the normal page's throughput
 

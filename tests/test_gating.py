@@ -573,11 +573,16 @@ ADVERSARIAL: dict[str, Callable[[int], bytes]] = {
     "script dashes": lambda n: b"<script><!--" + b"-" * n + b"x</script>",
     # A "<!--" in each of many attribute values, a "-->" far away: each searched up to it.
     "hidden comments": lambda n: b'<a title="<!--">x<script>1</script>' * (n // 34) + b"-->",
+    # HTML elements open in an integration point: each tag walked the stack of them.
+    "elements in svg": lambda n: b"<svg><foreignObject>" + b"<i>" * (n // 3),
+    "end tags in svg": lambda n: b"<svg><foreignObject>" + b"<i>" * (n // 6) + b"</z>" * (n // 8),
 }
 ONE_PIECE = 1 << 30
 # The pages whose cost was quadratic even in one piece; the others were so in small chunks.
 QUADRATIC_IN_ONE_PIECE = [name for name in ADVERSARIAL if "candidates" in name] + [
-    "hidden comments"
+    "hidden comments",
+    "elements in svg",
+    "end tags in svg",
 ]
 
 

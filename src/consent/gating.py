@@ -404,6 +404,11 @@ _CLOSES: dict[bytes, frozenset[bytes]] = {
     b"optgroup": frozenset({b"option", b"optgroup"}),
     **dict.fromkeys(b"rb rp rt rtc".split(), frozenset({b"ruby", b"rb", b"rp", b"rt", b"rtc"})),
 }
+# The names those close, one bit each, and for each tag the bits of the names it closes.
+_CLOSER_BITS = {
+    name: 1 << bit for bit, name in enumerate(sorted(frozenset().union(*_CLOSES.values())))
+}
+_CLOSES_BITS = {tag: sum(_CLOSER_BITS[name] for name in names) for tag, names in _CLOSES.items()}
 # HTML tags whose effect on the tree the gate does not follow (tables, forms, templates, ...):
 # inside an integration point they end its certainty.
 _UNFOLLOWED = frozenset(
@@ -420,10 +425,15 @@ class _Context:
     """What the tree builder has open that changes how the tokenizer reads what follows:
     the elements of an <svg> or <math> subtree, an open <select>, an open <noscript>."""
 
-    __slots__ = ("active", "doubt", "noscript", "select", "stack")
+    __slots__ = ("active", "closers", "doubt", "html_open", "noscript", "select", "stack")
 
     def __init__(self) -> None:
         self.stack: list[tuple[bytes, int]] = []  # (name, namespace) from the <svg>/<math> on
+        # Kept with the stack, so that no tag costs a walk over it: for each entry, the
+        # `_CLOSER_BITS` of the HTML elements from the nearest foreign one below it up to
+        # it; and how many HTML elements of each name are open.
+        self.closers: list[int] = []
+        self.html_open: dict[bytes, int] = {}
         self.select = False
         self.noscript = False
         self.doubt = False
@@ -449,6 +459,25 @@ class _Context:
         self._end(name)
         self._settle()
 
+    def _push(self, name: bytes, namespace: int) -> None:
+        """Open element `name` in `namespace` on the stack."""
+        closers = 0
+        if namespace == _HTML:
+            self.html_open[name] = self.html_open.get(name, 0) + 1
+            closers = _CLOSER_BITS.get(name, 0)
+            if self.stack and self.stack[-1][1] == _HTML:
+                closers |= self.closers[-1]
+        self.stack.append((name, namespace))
+        self.closers.append(closers)
+
+    def _truncate(self, index: int) -> None:
+        """Close the elements of the stack from `index` up."""
+        for name, namespace in self.stack[index:]:
+            if namespace == _HTML:
+                self.html_open[name] -= 1
+        del self.stack[index:]
+        del self.closers[index:]
+
     def _start(self, name: bytes, attributes: bytes, self_closing: bool) -> bool:
         if self.doubt:
             return False
@@ -459,7 +488,7 @@ class _Context:
                 self._pop_foreign()
                 return self._start(name, attributes, self_closing)
             if not self_closing:
-                self.stack.append((name, self.stack[-1][1]))
+                self._push(name, self.stack[-1][1])
             return False
         return self._html_start(name, self_closing)
 
@@ -489,7 +518,7 @@ class _Context:
             if node == b"annotation-xml":
                 self.doubt = True
                 return
-            self.stack.pop()
+            self._truncate(len(self.stack) - 1)
 
     def _html_start(self, name: bytes, self_closing: bool) -> bool:
         if (self.select and name in _SELECT_UNSURE) or (self.noscript and name in _NESTED):
@@ -497,7 +526,7 @@ class _Context:
             return False
         if name == b"svg" or name == b"math":
             if not self_closing:
-                self.stack.append((name, _SVG if name == b"svg" else _MATH))
+                self._push(name, _SVG if name == b"svg" else _MATH)
             return False
         if not self.stack:
             if name == b"select":
@@ -506,16 +535,12 @@ class _Context:
                 self.noscript = True
             return name in _RAW_TEXT
         # HTML inside an integration point: follow its elements, to know when it ends.
-        html = set()
-        for node, namespace in reversed(self.stack):
-            if namespace != _HTML:
-                break
-            html.add(node)
-        if name in _UNFOLLOWED or not _CLOSES.get(name, frozenset()).isdisjoint(html):
+        html = self.closers[-1] if self.stack[-1][1] == _HTML else 0
+        if name in _UNFOLLOWED or _CLOSES_BITS.get(name, 0) & html:
             self.doubt = True
             return False
         if name not in _VOID:
-            self.stack.append((name, _HTML))
+            self._push(name, _HTML)
         return name in _RAW_TEXT
 
     def _end(self, name: bytes) -> None:
@@ -530,8 +555,8 @@ class _Context:
         node, namespace = self.stack[-1]
         if namespace == _HTML:
             if node == name:
-                self.stack.pop()
-            elif name in _UNFOLLOWED or any(n == name for n, ns in self.stack if ns == _HTML):
+                self._truncate(len(self.stack) - 1)
+            elif name in _UNFOLLOWED or self.html_open.get(name, 0) > 0:
                 self.doubt = True  # it would close more than its own element: not followed
             # Any other end tag stops at the integration point, which is special: ignored.
             return
@@ -549,7 +574,7 @@ class _Context:
             if namespace == _HTML:
                 break
             if node == name:
-                del self.stack[index:]
+                self._truncate(index)
                 return
         self.doubt = True
 
