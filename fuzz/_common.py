@@ -201,13 +201,14 @@ def run_fuzzer(harness: str, argv: list[str] | None = None) -> None:
     """Run `harness`'s check under libFuzzer, with `consent` instrumented for coverage.
 
     The harness ran as `__main__` and so imported `consent` before atheris could hook the
-    imports: those modules are dropped and the harness is imported afresh under its own
-    name, inside `instrument_imports`, so that the check calls instrumented code.
+    imports: those modules are dropped, with the harnesses and the test helpers that hold
+    on to them, and the harness is imported afresh under its own name, inside
+    `instrument_imports`, so that the check calls instrumented code.
     """
     import atheris  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     for name in list(sys.modules):
-        if name.split(".")[0] == "consent" or name.startswith("fuzz."):
+        if name.split(".")[0] == "consent" or name.startswith(("fuzz.", "tests.")):
             del sys.modules[name]
     # Comparison feedback for str.startswith / endswith. (Not the "RegEx" hook: its pattern
     # proxy lacks the `pos` argument of match/fullmatch, which signing.py and gating.py use.)

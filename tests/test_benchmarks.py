@@ -1,7 +1,8 @@
 """Short runs of the benchmarks `make bench` runs: they prove nothing about speed, only that
 each one still runs to its table. Each benchmark checks itself on the way: every
 configuration's answer before timing it (bench_middleware), the gate's bytes against the
-tag-by-tag reference and a cold memory (bench_gating), no answer but 200 and a stored receipt
+tag-by-tag reference and a cold memory (bench_gating, which on adversarial pages also
+counts how the gate's work grows, deterministically), no answer but 200 and a stored receipt
 for every answered decision, in SQLite and PostgreSQL (bench_receipts)."""
 
 from __future__ import annotations
@@ -54,6 +55,13 @@ def test_bench_gating_runs_and_checks_its_output() -> None:
         assert mb_per_s > 0 and ms > 0 and 0 < peak_kib < 1024, page  # bounded memory
     assert "Jinja2 render of the 100 KB page" in output
     assert "with ConsentMiddleware filtering them" in output
+    adversarial = output[output.index("Adversarial pages") :]
+    rows = [line for line in adversarial.splitlines() if line.endswith(("PASS", "FAIL"))]
+    assert len(rows) >= 8
+    for row in rows:
+        kib, chunk, mb_per_s, ratio, work = figures(row, row[:26].rstrip())[:5]
+        assert kib > 50 and chunk in (1024, 4096) and mb_per_s > 0 and ratio > 0, row
+        assert work < 5, row  # the work, counted, grows linearly: 4 x the page, about 4 x
 
 
 def test_bench_receipts_runs_with_every_store() -> None:

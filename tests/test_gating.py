@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 
 import html5lib
 import pytest
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 
 from consent import gating
 from consent.gating import HTMLGate, host_matcher
-from tests import gating_reference
+from tests import gating_reference, gating_work
 
 ALLOWED = {"essential", "ok"}
 DECLARED = {"www.googletagmanager.com": "ga", "*.youtube.com": "yt"}
@@ -543,3 +544,106 @@ def test_each_id_is_asked_about_once_per_page() -> None:
     out = b"".join([gate.feed(tag) for tag in tags] + [gate.close()])
     assert sorted(asked) == ["no", "ok"]
     assert out.count(b'type="text/plain"') == 80 and out.count(b"<script") == 120
+
+
+# --- linear time ------------------------------------------------------------------------
+#
+# Pages an attacker can make of a page's user text, each a function of its size in bytes.
+# The gate's work on them is counted (tests/gating_work.py: the bytes its patterns examine,
+# the lines of Python and calls into C it runs), which is the same on every run: no clock.
+
+DOUBT = b"<svg><g></x></g></svg>"  # a stray end tag in SVG: paranoid mode from here
+ADVERSARIAL: dict[str, Callable[[int], bytes]] = {
+    # Paranoid mode, many candidates with no ">" for a long stretch: each was read to the
+    # far ">", and so was every candidate inside a gated one.
+    "candidates": lambda n: DOUBT + b"<script " * (n // 8) + b">",
+    "candidates in quotes": lambda n: DOUBT + b'<script a="' * (n // 11) + b">",
+    "candidates in a gated tag": lambda n: (
+        DOUBT + b"<script data-consent=x title='" + b'<script a="' * (n // 11) + b"'>"
+    ),
+    "candidates with src": lambda n: DOUBT + b"<iframe src=//www.youtube.com/ " * (n // 32),
+    # One huge unfinished construct, read again from its start with every chunk.
+    "attribute value": lambda n: b'<p title="' + b"a" * n + b'">x',
+    "attributes": lambda n: b"<div " + b"a " * (n // 2) + b">x",
+    "unquoted values": lambda n: b"<div " + b"a=b " * (n // 4) + b">x",
+    "tag name": lambda n: b"<d" + b"a" * n + b">x",
+    "end tag": lambda n: b"</div " + b"a='>' " * (n // 6) + b">x",
+    "doctype": lambda n: b"<!doctype " + b"a" * n + b">x",
+    "script tag": lambda n: b"<script data-consent=x src=/a.js " + b"a " * (n // 2) + b">",
+    "script dashes": lambda n: b"<script><!--" + b"-" * n + b"x</script>",
+    # A "<!--" in each of many attribute values, a "-->" far away: each searched up to it.
+    "hidden comments": lambda n: b'<a title="<!--">x<script>1</script>' * (n // 34) + b"-->",
+    # HTML elements open in an integration point: each tag walked the stack of them.
+    "elements in svg": lambda n: b"<svg><foreignObject>" + b"<i>" * (n // 3),
+    "end tags in svg": lambda n: b"<svg><foreignObject>" + b"<i>" * (n // 6) + b"</z>" * (n // 8),
+}
+ONE_PIECE = 1 << 30
+# The pages whose cost was quadratic even in one piece; the others were so in small chunks.
+QUADRATIC_IN_ONE_PIECE = [name for name in ADVERSARIAL if "candidates" in name] + [
+    "hidden comments",
+    "elements in svg",
+    "end tags in svg",
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "chunk"),
+    [(name, 256) for name in ADVERSARIAL if name != "hidden comments"]
+    + [(name, ONE_PIECE) for name in QUADRATIC_IN_ONE_PIECE],
+    ids=lambda v: v if isinstance(v, str) else ("one piece" if v == ONE_PIECE else f"{v} B"),
+)
+def test_the_gate_s_work_grows_linearly_with_the_page(name: str, chunk: int) -> None:
+    """Four times the page costs about four times the work (a quadratic cost: sixteen)."""
+    build = ADVERSARIAL[name]
+    small, large = (gating_work.work_of(build(size), chunk) for size in (8192, 32768))
+    assert large < 5 * small, (small, large)
+
+
+@pytest.mark.parametrize("name", ["comment", "style", "script"])
+def test_noscript_content_held_whole_is_read_once(name: str) -> None:
+    """Inside <noscript> a comment or raw-text element is held until it ends (up to 64 KiB):
+    in small chunks it costs about what it costs in one piece, not once per chunk."""
+    start, end = (b"<!--", b"-->") if name == "comment" else (f"<{name}>".encode(), b"</")
+    page = b"<noscript>" + (start + b"a" * 40_000 + end + name.encode() + b">") * 2
+    one_piece = gating_work.work_of(page, ONE_PIECE)
+    chunks = len(page) // 256
+    assert gating_work.work_of(page, 256) < 2 * one_piece + 400 * chunks
+
+
+LONG_PIECES = st.sampled_from(
+    [
+        *(b"<script ", b'a="', b"a='", b"'", b'"', b">", b"<!--", b"-->", b"--", b"=", b" "),
+        *(b"<noscript>", b"</noscript>", DOUBT, b"<!doctype ", b"</div ", b"x", b"<style>"),
+        *(b"</style>", b"<script data-consent=x src=/a.js>", b"</script>", b"<select>"),
+        *(b'<p title="', b"<iframe src=https://www.youtube.com/e>", b"<svg>", b"<![CDATA["),
+        *(b"<script>", b"<!--<script>", b"<iframe ", b"data-consent=x ", b"/", b"<"),
+    ]
+)
+# Pieces repeated many times over: long tags, values, comments and runs of candidates.
+LONG_PAGES = st.lists(
+    st.tuples(LONG_PIECES, st.sampled_from([1, 1, 2, 20, 200])).map(lambda p: p[0] * p[1]),
+    min_size=1,
+    max_size=8,
+).map(b"".join)
+
+
+@PROPERTY
+@given(LONG_PAGES, st.lists(st.integers(1, 700), min_size=1, max_size=12))
+def test_long_constructs_cut_anywhere_give_the_same_bytes(page: bytes, sizes: list[int]) -> None:
+    """However a page of long tags, values and comments is cut, the output is the output of
+    one piece and of the reference gate; and what has come out after each chunk is at least
+    what one piece of the page so far gives (nothing waits longer than it must)."""
+    expected = reference_once(page)
+    gate = HTMLGate(allows, HOSTS)
+    out, pos = b"", 0
+    cuts = sizes * (len(page) // sum(sizes) + 1)
+    checked = set(range(0, len(cuts), max(1, len(cuts) // 5)))  # a few: each costs a gate
+    for number, size in enumerate(cuts):
+        if pos >= len(page):
+            break
+        out += gate.feed(page[pos : pos + size])
+        pos += size
+        if number in checked:
+            assert len(out) >= len(HTMLGate(allows, HOSTS).feed(page[:pos]))
+    assert out + gate.close() == expected
+    assert gate_once(page) == expected

@@ -15,7 +15,10 @@ browser's tree builder makes them raw text: not inside ``<svg>`` or ``<math>`` (
 `_Context`). Where it cannot tell how a browser reads what follows, it gates every script
 and iframe start tag it finds (`HTMLGate._run_paranoid`). It keeps only the unfinished
 construct between chunks: memory is bounded by the longest tag, not the page (inside
-``<noscript>``, by the longest comment or raw-text element, at most 64 KiB).
+``<noscript>``, by the longest comment or raw-text element, at most 64 KiB). Time is linear
+in the body, whatever it holds and however it is cut: an unfinished construct is followed
+over the chunks that arrive, not read again from its start (`_Hold`), and in paranoid mode
+the tags of overlapping candidates are read in one shared pass (`_Ends`).
 Bytes outside rewritten tags pass through unchanged, so any ASCII-compatible charset is
 kept as it is.
 
@@ -35,7 +38,9 @@ import html
 import importlib
 import re
 import unicodedata
+from array import array
 from collections.abc import Callable
+from typing import NamedTuple
 from urllib.parse import unquote
 
 from consent._memo import remember
@@ -91,14 +96,36 @@ _RAW_ENDS = {
 # tokenizer's script data states). These are the tokens that move between them.
 _SCRIPT_TOKENS = re.compile(rb"<!--|-->|</?(?i:script)[\t\n\f\r />]")
 _DATA, _ESCAPED, _DOUBLE = 0, 1, 2
+# After "<!--" in the data state, while dashes follow (the escape start dash dash state): a
+# state of its own, so that a long run of dashes streams through instead of being held.
+_DASHES = 3
+_DASH_RUN = re.compile(rb"-*+")
 
 
-def _script_text(data: bytes, pos: int, state: int, final: bool) -> tuple[int, int, bool]:
+def _run_end(run: re.Pattern[bytes], data: bytes | bytearray, pos: int) -> int:
+    """Where `run`, a pattern that matches the empty string too, ends from `pos`."""
+    found = run.match(data, pos)
+    assert found is not None
+    return found.end()
+
+
+def _script_text(
+    data: bytes | bytearray, pos: int, state: int, final: bool
+) -> tuple[int, int, bool]:
     """Read script text from `pos` in `state`: (where it surely goes, the state there,
     whether that is the "<" of the end tag that closes the script)."""
     end = len(data)
     read = pos  # what is read for sure: the state holds here
     while True:
+        if state == _DASHES:
+            after = _run_end(_DASH_RUN, data, pos)
+            if after == end and not final:
+                return end, state, False  # more dashes may follow
+            if after < end and data[after] == 0x3E:  # ">": "<!-->" escapes nothing
+                state, pos = _DATA, after + 1
+            else:
+                state, pos = _ESCAPED, after
+            read = pos
         token = _SCRIPT_TOKENS.search(data, pos)
         if token is None:
             # Keep a tail that could start a token (at most 9 bytes long).
@@ -112,15 +139,8 @@ def _script_text(data: bytes, pos: int, state: int, final: bool) -> tuple[int, i
             if state != _DATA:
                 pos = start + 1  # text there; its dashes may still end an escape
                 continue
-            after = token.end()
-            while after < end and data[after] == 0x2D:  # "-"
-                after += 1
-            if after == end and not final:
-                return start, state, False  # "<!--->" or more dashes: wait
-            if after < end and data[after] == 0x3E:  # ">": "<!-->" escapes nothing
-                pos = after + 1
-            else:
-                state, pos = _ESCAPED, after
+            state, pos = _DASHES, token.end()
+            continue
         elif text == b"-->":
             if state == _DATA:
                 pos = start + 1
@@ -207,13 +227,15 @@ def _watched_names() -> bytes:
 # Where the tokenizer state can change or a tag may need rewriting: comments and the start
 # tags of raw-text elements (scripts and iframes among them) and of the context elements,
 # found case-insensitively. A match may still be inside another tag: the gate checks. A
-# complete comment is read at once; a start tag up to its first ">", if any (the gate reads
-# the rest: see `HTMLGate._run_fast`). Most "<" open other elements: a character class
-# right after it turns them away at the least cost to `re`.
+# comment is matched by its "<!--" alone (or whole, "<!-->" and "<!--->"): the gate looks for
+# its end only where it is one, since searching on from every "<!--" in an attribute value
+# would read the rest of the page once for each; a start tag up to its first ">", if any
+# (the gate reads the rest: see `HTMLGate._run_fast`). Most "<" open other elements: a
+# character class right after it turns them away at the least cost to `re`.
 _NEXT = re.compile(
     b"<["
     + re.escape(bytes(sorted({c for w in [*_WATCHED, b"!"] for c in w[:1] + w[:1].upper()})))
-    + rb"](?:(?<=!)--(?:-?>|.*?--!?>)?|(?:"
+    + rb"](?:(?<=!)--(?:-?>)?|(?:"
     + _watched_names()
     + rb")(?=["
     + _WS
@@ -457,6 +479,11 @@ _CLOSES: dict[bytes, frozenset[bytes]] = {
     b"optgroup": frozenset({b"option", b"optgroup"}),
     **dict.fromkeys(b"rb rp rt rtc".split(), frozenset({b"ruby", b"rb", b"rp", b"rt", b"rtc"})),
 }
+# The names those close, one bit each, and for each tag the bits of the names it closes.
+_CLOSER_BITS = {
+    name: 1 << bit for bit, name in enumerate(sorted(frozenset().union(*_CLOSES.values())))
+}
+_CLOSES_BITS = {tag: sum(_CLOSER_BITS[name] for name in names) for tag, names in _CLOSES.items()}
 # HTML tags whose effect on the tree the gate does not follow (tables, forms, templates, ...):
 # inside an integration point they end its certainty.
 _UNFOLLOWED = frozenset(
@@ -473,10 +500,15 @@ class _Context:
     """What the tree builder has open that changes how the tokenizer reads what follows:
     the elements of an <svg> or <math> subtree, an open <select>, an open <noscript>."""
 
-    __slots__ = ("active", "doubt", "noscript", "select", "stack")
+    __slots__ = ("active", "closers", "doubt", "html_open", "noscript", "select", "stack")
 
     def __init__(self) -> None:
         self.stack: list[tuple[bytes, int]] = []  # (name, namespace) from the <svg>/<math> on
+        # Kept with the stack, so that no tag costs a walk over it: for each entry, the
+        # `_CLOSER_BITS` of the HTML elements from the nearest foreign one below it up to
+        # it; and how many HTML elements of each name are open.
+        self.closers: list[int] = []
+        self.html_open: dict[bytes, int] = {}
         self.select = False
         self.noscript = False
         self.doubt = False
@@ -502,6 +534,25 @@ class _Context:
         self._end(name)
         self._settle()
 
+    def _push(self, name: bytes, namespace: int) -> None:
+        """Open element `name` in `namespace` on the stack."""
+        closers = 0
+        if namespace == _HTML:
+            self.html_open[name] = self.html_open.get(name, 0) + 1
+            closers = _CLOSER_BITS.get(name, 0)
+            if self.stack and self.stack[-1][1] == _HTML:
+                closers |= self.closers[-1]
+        self.stack.append((name, namespace))
+        self.closers.append(closers)
+
+    def _truncate(self, index: int) -> None:
+        """Close the elements of the stack from `index` up."""
+        for name, namespace in self.stack[index:]:
+            if namespace == _HTML:
+                self.html_open[name] -= 1
+        del self.stack[index:]
+        del self.closers[index:]
+
     def _start(self, name: bytes, attributes: bytes, self_closing: bool) -> bool:
         if self.doubt:
             return False
@@ -512,7 +563,7 @@ class _Context:
                 self._pop_foreign()
                 return self._start(name, attributes, self_closing)
             if not self_closing:
-                self.stack.append((name, self.stack[-1][1]))
+                self._push(name, self.stack[-1][1])
             return False
         return self._html_start(name, self_closing)
 
@@ -542,7 +593,7 @@ class _Context:
             if node == b"annotation-xml":
                 self.doubt = True
                 return
-            self.stack.pop()
+            self._truncate(len(self.stack) - 1)
 
     def _html_start(self, name: bytes, self_closing: bool) -> bool:
         if (self.select and name in _SELECT_UNSURE) or (self.noscript and name in _NESTED):
@@ -550,7 +601,7 @@ class _Context:
             return False
         if name == b"svg" or name == b"math":
             if not self_closing:
-                self.stack.append((name, _SVG if name == b"svg" else _MATH))
+                self._push(name, _SVG if name == b"svg" else _MATH)
             return False
         if not self.stack:
             if name == b"select":
@@ -559,16 +610,12 @@ class _Context:
                 self.noscript = True
             return name in _RAW_TEXT
         # HTML inside an integration point: follow its elements, to know when it ends.
-        html = set()
-        for node, namespace in reversed(self.stack):
-            if namespace != _HTML:
-                break
-            html.add(node)
-        if name in _UNFOLLOWED or not _CLOSES.get(name, frozenset()).isdisjoint(html):
+        html = self.closers[-1] if self.stack[-1][1] == _HTML else 0
+        if name in _UNFOLLOWED or _CLOSES_BITS.get(name, 0) & html:
             self.doubt = True
             return False
         if name not in _VOID:
-            self.stack.append((name, _HTML))
+            self._push(name, _HTML)
         return name in _RAW_TEXT
 
     def _end(self, name: bytes) -> None:
@@ -583,8 +630,8 @@ class _Context:
         node, namespace = self.stack[-1]
         if namespace == _HTML:
             if node == name:
-                self.stack.pop()
-            elif name in _UNFOLLOWED or any(n == name for n, ns in self.stack if ns == _HTML):
+                self._truncate(len(self.stack) - 1)
+            elif name in _UNFOLLOWED or self.html_open.get(name, 0) > 0:
                 self.doubt = True  # it would close more than its own element: not followed
             # Any other end tag stops at the integration point, which is special: ignored.
             return
@@ -602,7 +649,7 @@ class _Context:
             if namespace == _HTML:
                 break
             if node == name:
-                del self.stack[index:]
+                self._truncate(index)
                 return
         self.doubt = True
 
@@ -652,6 +699,242 @@ _OTHER = re.compile(
 _GO_ON, _TOKEN, _WAIT = 0, 1, 2
 
 
+# --- work bounded by the input: resuming where a scan stopped --------------------------------
+#
+# Every byte of the body is read a bounded number of times, however it is cut into chunks and
+# whatever it holds. Two things could make the gate read bytes again and again: a construct
+# left unfinished at the end of a chunk (a tag, an end tag, "<!...>", or inside <noscript> a
+# comment or raw-text element held whole), which the gate read from its start on every chunk;
+# and, in paranoid mode, many candidate tags inside one another, each read to its own far end.
+# The first is met by `_Hold`, which follows the unfinished construct over each new chunk only
+# and wakes the gate once it can have ended; the second by `_Ends`, which reads the tags of
+# all candidates in one shared pass.
+
+# The tokenizer's states inside a start or end tag (those of the HTML standard, with the
+# ones that behave alike merged: after a quoted value and "/" as before an attribute name).
+_IN_NAME, _IN_BEFORE_ATTR, _IN_ATTR_NAME, _IN_AFTER_ATTR, _IN_BEFORE_VALUE = range(5)
+_IN_QUOTED, _IN_APOSTROPHED, _IN_UNQUOTED, _TAG_DONE = 5, 6, 7, 8
+_RUNS = {
+    _IN_NAME: re.compile(rb"[^" + _WS + rb"/>]*+"),
+    _IN_BEFORE_ATTR: re.compile(rb"[" + _WS + rb"/]*+"),
+    _IN_ATTR_NAME: re.compile(rb"[^" + _WS + rb"/=>]*+"),
+    _IN_AFTER_ATTR: _BLANKS,
+    _IN_BEFORE_VALUE: _BLANKS,
+    _IN_UNQUOTED: re.compile(rb"[^" + _WS + rb">]*+"),
+}
+# Whole attributes and separators from before an attribute name, as `_START_TAG` reads them,
+# group 1 the last one (which the end of the buffer may have cut short). An attribute without
+# a value takes the blanks after it, so that every earlier one is followed by a byte that
+# settles it.
+_TAG_UNITS = re.compile(
+    rb"(?:([" + _WS + rb"/]++|[^" + _WS + rb"/>][^" + _WS + rb"/=>]*+"
+    rb"(?:[" + _WS + rb"]*+=[" + _WS + rb"]*+(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])[^" + _WS + rb">]*+)"
+    rb"|[" + _WS + rb"]*+(?!=))))*+"
+)
+
+
+def _tag_step(data: bytes | bytearray, pos: int, state: int) -> tuple[int, int]:
+    """One step of the tokenizer through a tag from `pos` in `state` (not at the end of
+    `data`): where it is then and its state there, `_TAG_DONE` past the ">" that ends it."""
+    if state == _IN_QUOTED or state == _IN_APOSTROPHED:
+        close = data.find(b'"' if state == _IN_QUOTED else b"'", pos)
+        return (len(data), state) if close < 0 else (close + 1, _IN_BEFORE_ATTR)
+    run = _RUNS[state].match(data, pos)  # it matches the empty string too
+    pos = run.end() if run is not None else pos
+    if pos == len(data):
+        return pos, state
+    char = data[pos]
+    pos += 1
+    if char == 0x3E:  # ">"
+        return pos, _TAG_DONE
+    if state == _IN_NAME or state == _IN_UNQUOTED:
+        return pos, _IN_BEFORE_ATTR  # a blank, or "/" after the name
+    if state == _IN_BEFORE_ATTR:
+        return pos, _IN_ATTR_NAME  # any other byte starts a name, even "="
+    if state == _IN_BEFORE_VALUE:
+        if char == 0x22:
+            return pos, _IN_QUOTED
+        return pos, _IN_APOSTROPHED if char == 0x27 else _IN_UNQUOTED
+    if char == 0x3D:  # "=" after an attribute name
+        return pos, _IN_BEFORE_VALUE
+    if char == 0x2F:  # "/"
+        return pos, _IN_BEFORE_ATTR
+    if state == _IN_ATTR_NAME:
+        return pos, _IN_AFTER_ATTR
+    # After an attribute name and blanks, another byte starts the next name, as it does
+    # before one: that state (whose attributes `_tag_scan` reads in one match).
+    return pos - 1, _IN_BEFORE_ATTR
+
+
+def _tag_scan(data: bytes | bytearray, pos: int, state: int) -> tuple[int, int]:
+    """The tokenizer through a tag from `pos` in `state` to the end of `data` or the tag's
+    end (state `_TAG_DONE`, past its ">"); the attributes in between are read in one match."""
+    end = len(data)
+    whole = True
+    while pos < end and state != _TAG_DONE:
+        if state == _IN_BEFORE_ATTR and whole:
+            units = _TAG_UNITS.match(data, pos)
+            assert units is not None  # it matches the empty string too
+            stop = units.end()
+            if stop < end and data[stop] == 0x3E:
+                return stop + 1, _TAG_DONE
+            # The last unit may be cut short, and what follows it is an attribute whose
+            # quoted value has not ended: step through both.
+            if units.lastindex:
+                pos = units.start(1)
+            whole = False
+        pos, state = _tag_step(data, pos, state)
+    return pos, state
+
+
+# Where a quote may open an attribute value: after "=" and blanks, never anywhere else.
+_VALUE_QUOTE = re.compile(rb"=[" + _WS + rb"]*+[\"']")
+
+
+class _Ends:
+    """Where the start tags of many candidates in `data` end (paranoid mode), each byte read
+    a bounded number of times however the tags overlap.
+
+    Two readings of a tag from different places that are in the same state at the same byte
+    go on alike: where a reading is before an attribute name (which every reading is again
+    within a few steps) is remembered, and a later reading that gets there takes its end from
+    there. A tag with no quote that may open a value before the next ">" ends there, which
+    two byte searches, shared by the candidates, tell.
+    """
+
+    __slots__ = ("data", "known", "next_close", "next_quote")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        # By position: the end of a reading before an attribute name there (-1: not in
+        # `data`; -2: no reading was), four bytes a byte, made on the first reading.
+        self.known: array[int] | None = None
+        self.next_close = -2  # the first ">" at or after the last candidate (-1: none)
+        self.next_quote = -2  # the first `_VALUE_QUOTE` at or after it (-1: none)
+
+    def end(self, start: int) -> int:
+        """Where the start tag at `start` ends (past its ">"); -1: not in `data` yet."""
+        data = self.data
+        if self.next_close != -1 and self.next_close < start:
+            self.next_close = data.find(b">", start)
+        if self.next_quote != -1 and self.next_quote < start:
+            opens = _VALUE_QUOTE.search(data, start)
+            self.next_quote = -1 if opens is None else opens.start()
+        close, quote = self.next_close, self.next_quote
+        if close < 0:
+            return -1  # no ">" anywhere after it
+        if quote < 0 or close < quote:
+            return close + 1
+        known = self.known
+        if known is None:
+            known = self.known = array("i", [-2]) * (len(data) + 1)
+        path = []
+        end = len(data)
+        pos, state = start + 1, _IN_NAME
+        while True:
+            if pos == end:
+                found = -1
+                break
+            pos, state = _tag_step(data, pos, state)
+            if state == _TAG_DONE:
+                found = pos
+                break
+            if state == _IN_BEFORE_ATTR:
+                found = known[pos]
+                if found != -2:
+                    break
+                path.append(pos)
+        for place in path:
+            known[place] = found
+        return found
+
+
+# What a gate waits for at the start of its buffer (`_Hold`).
+_HOLD_TAG, _HOLD_CLOSE, _HOLD_COMMENT, _HOLD_RAW = 0, 1, 2, 3
+_HOLD_MIN = 16  # a shorter buffer is read again whole: it costs no more than following it
+
+
+class _Hold:
+    """An unfinished construct at the start of the gate's buffer, followed over each chunk
+    that arrives (the chunks kept in one growing buffer): `feed` says when the gate can get
+    further, until then it would only read the construct from its start again.
+
+    `kind` is what it waits for: the end of a tag read from `pos` in tokenizer `state`
+    (`_HOLD_TAG`), a ">" (`_HOLD_CLOSE`: "<!...>", "<?...>", "</...>"), or inside <noscript>
+    the end of a comment (`_HOLD_COMMENT`) or of the text of raw-text element `name`
+    (`_HOLD_RAW`, `state` its script state), or more than `_NOSCRIPT_HOLD` bytes.
+    """
+
+    __slots__ = ("data", "kind", "name", "pos", "seen", "state")
+
+    def __init__(self, data: bytes, kind: int, pos: int, state: int, name: bytes) -> None:
+        self.data = bytearray(data)
+        self.kind = kind
+        self.pos = pos
+        self.state = state
+        self.name = name
+        self.seen = pos  # a tag: no ">" from `pos` up to here
+
+    def feed(self, chunk: bytes) -> bool:
+        """Add `chunk`; whether the gate may now get further."""
+        data = self.data
+        data += chunk
+        end = len(data)
+        kind = self.kind
+        if kind == _HOLD_TAG:
+            # A tag ends only at a ">": the bytes before one are read when it comes, once.
+            close = data.find(b">", self.seen)
+            if close < 0:
+                self.seen = end
+                return False
+            pos, state = self.pos, self.state
+            if state != _IN_QUOTED and state != _IN_APOSTROPHED and state != _IN_BEFORE_VALUE:
+                if _VALUE_QUOTE.search(data, pos, close) is None:
+                    return True  # no value can open before it: it ends the tag
+            self.pos, self.state = _tag_scan(data, pos, state)
+            self.seen = end
+            return self.state == _TAG_DONE
+        if kind == _HOLD_CLOSE:
+            if data.find(b">", self.pos) >= 0:
+                return True
+            self.pos = end
+            return False
+        if end > _NOSCRIPT_HOLD:
+            return True  # too long to hold: the gate goes paranoid
+        if kind == _HOLD_COMMENT:
+            if _COMMENT_END.search(data, self.pos) is not None:
+                return True
+            self.pos = max(self.pos, end - 2)
+            return False
+        if self.name == b"script":
+            self.pos, self.state, found = _script_text(data, self.pos, self.state, False)
+            return found
+        if _RAW_ENDS[self.name].search(data, self.pos) is not None:
+            return True
+        self.pos = max(self.pos, end - 12)
+        return False
+
+
+class _Await(NamedTuple):
+    """What a step of the gate stopped at, waiting for more data (see `_Hold`), read from
+    `pos` in the buffer on in `state` (`name`: the raw-text element)."""
+
+    kind: int
+    pos: int
+    state: int = _IN_NAME
+    name: bytes = b""
+
+
+def _await_construct(data: bytes, start: int) -> _Await:
+    """What the unfinished construct at `start` (a "<" that opens something) waits for."""
+    second = data[start + 1 : start + 2]
+    if second.isalpha():
+        return _Await(_HOLD_TAG, start + 1)
+    if second == b"/" and data[start + 2 : start + 3].isalpha():
+        return _Await(_HOLD_TAG, start + 2)
+    return _Await(_HOLD_CLOSE, start + 1)
+
+
 class HTMLGate:
     """Rewrites one HTML body, fed in chunks; `feed` and `close` return bytes to send."""
 
@@ -686,20 +969,35 @@ class HTMLGate:
         self._context = _Context()
         self._paranoid = xml
         self._nested = 0  # paranoid mode: bytes of the buffer inside an earlier candidate tag
+        self._read = 0  # paranoid mode: bytes of the buffer inside the last nested tag read
+        self._hold: _Hold | None = None  # the buffer while it starts with what `_await` says
+        self._await: _Await | None = None  # what the last step stopped at, if it waits
+        self._waited = False  # whether the last run stopped so too
         self.changed = False
 
     def feed(self, chunk: bytes) -> bytes:
         """Process `chunk`; returns what can be sent now (possibly b"")."""
-        self._buffer += chunk
+        hold = self._hold
+        if hold is None:
+            self._buffer += chunk
+        elif hold.feed(chunk):
+            self._buffer = bytes(hold.data)
+            self._hold = None
+        else:
+            return b""  # the gate would read the same unfinished construct again
         return self._run(final=False)
 
     def close(self) -> bytes:
         """Flush what is left at the end of the body (an unfinished tag passes unchanged)."""
+        if self._hold is not None:
+            self._buffer = bytes(self._hold.data)
+            self._hold = None
         return self._run(final=True)
 
     def _run(self, final: bool) -> bytes:
         data = self._buffer
         out: list[bytes] = []
+        self._await = None
         pos = 0
         end = len(data)
         context = self._context
@@ -758,6 +1056,19 @@ class HTMLGate:
         if final:
             out.append(rest)
             rest = b""
+        elif self._await is not None and len(rest) >= _HOLD_MIN:
+            # Stopped at an unfinished construct twice (most are cut by one chunk's end
+            # only, and cost less read again once than followed): follow it over the
+            # chunks to come, from where this reading of it got to.
+            if self._waited and pos == 0:
+                wait = self._await
+                hold = _Hold(rest, wait.kind, wait.pos, wait.state, wait.name)
+                if not hold.feed(b""):
+                    self._hold = hold
+                    rest = b""
+            self._waited = True
+        else:
+            self._waited = False
         self._buffer = rest
         return b"".join(out)
 
@@ -786,7 +1097,9 @@ class HTMLGate:
                     pos = plain
                     if found is None:
                         out.append(data[sent:pos])
-                        return pos, _WAIT  # all sent, or a tag without its ">" yet
+                        if pos < end:  # a tag without its ">" yet
+                            self._await = _await_construct(data, pos)
+                        return pos, _WAIT
             if pos != stop or found is None:
                 # The candidate may be hidden in a tag, or the quick proof failed: read the
                 # bytes tag by tag up to the next place that matters.
@@ -800,9 +1113,12 @@ class HTMLGate:
                     return pos, _GO_ON
                 continue
             if data[pos + 1] == 0x21:  # "!": a comment
-                if close - pos == 4:  # "<!--" without its end yet
-                    out.append(data[sent:pos])
-                    return pos, _TOKEN
+                if close - pos == 4:
+                    comment = _COMMENT_END.search(data, close)
+                    if comment is None:  # "<!--" without its end yet
+                        out.append(data[sent:pos])
+                        return pos, _TOKEN
+                    close = comment.end()
                 pos = close  # a whole comment
                 if pos == end:
                     out.append(data[sent:pos])
@@ -860,7 +1176,10 @@ class HTMLGate:
                 close = short or _COMMENT_END.search(data, pos + 4)
                 stop = self._agrees(data, pos, None if close is None else close.end(), final)
                 if stop is None:
-                    return pos if self._paranoid else None
+                    if self._paranoid:
+                        return pos
+                    self._await = _Await(_HOLD_COMMENT, pos + 4)
+                    return None
                 out.append(data[pos:stop])
                 return stop
             if short is not None:
@@ -879,6 +1198,7 @@ class HTMLGate:
         if kind[:1] in (b"!", b"?", b"/"):
             other = _OTHER.match(data, pos)
             if other is None:
+                self._await = _await_construct(data, pos)
                 return None  # unfinished ("<!...", "</..." without its ">")
             if self._context.noscript and self._agrees(data, pos, other.end(), final) is None:
                 return pos  # paranoid from here
@@ -892,6 +1212,7 @@ class HTMLGate:
             return pos + 1
         tag = _START_TAG.match(data, pos)
         if tag is None:
+            self._await = _Await(_HOLD_TAG, pos + 1)
             return None  # an unfinished start tag: wait for more data
         return self._opened(tag, data, out, final)
 
@@ -914,7 +1235,10 @@ class HTMLGate:
                     # elements that only some read so send the gate to paranoid mode).
                     stop = _raw_stop(name, data, tag.end(), final)
                 if self._agrees(data, tag.start(), stop, final) is None:
-                    return tag.start() if self._paranoid else None
+                    if self._paranoid:
+                        return tag.start()
+                    self._await = _Await(_HOLD_RAW, tag.end(), _DATA, name)
+                    return None
             raw = context.start(name, tag.group(2), _self_closing(tag.group(2)))
             self._paranoid = context.doubt
         out.append(self._start_tag(tag))
@@ -965,47 +1289,86 @@ class HTMLGate:
         reading, a tag in another) is never rewritten, which could move the earlier tag's
         quotes: it is defused when it would be gated, written "&lt;...", the same attribute
         text in the first reading and no tag in the other.
+
+        Every byte is read a bounded number of times, however many candidates overlap:
+        where each candidate's tag ends comes from one shared reading (`_Ends`), and a
+        candidate inside an earlier one is read whole only if it starts past the last one
+        so read; any other is defused unread (written "&lt;...", which gates more: it is no
+        tag in any reading, and the same attribute text).
         """
         end = len(data)
         nested = pos + self._nested  # bytes up to here are inside an earlier candidate
+        read = pos + self._read  # and up to here inside the last such candidate read whole
+        ends: _Ends | None = None
+        sent = pos  # bytes from here on are not in `out` yet: they pass as they are
+        # What is written, in one buffer: a defused candidate every few bytes would
+        # otherwise be two small objects each in `out`.
+        written = bytearray()
+        view = memoryview(data)
         while True:
             found = _CANDIDATE.search(data, pos)
             if found is None:
-                keep = end if final else max(pos, end - 7)
-                out.append(data[pos:keep])
-                pos = keep
+                pos = end if final else max(pos, end - 7)
                 break
-            out.append(data[pos : found.start()])
             pos = found.start()
-            tag = _START_TAG.match(data, pos)
-            if tag is None:
+            if pos < nested:
+                if ends is None:
+                    ends = _Ends(data)
+                close = ends.end(pos)
+                tag = _START_TAG.match(data, pos) if close >= 0 and pos >= read else None
+            else:
+                tag = _START_TAG.match(data, pos)
+                close = -1 if tag is None else tag.end()
+            if close < 0:
                 if not final:
+                    self._await = _Await(_HOLD_TAG, pos + 1)
                     break  # an unfinished start tag: wait for more data
                 # Unfinished at the end: a browser reading it as a tag drops it and all
                 # that follows; one reading it otherwise may see tags in what follows.
-                out.append(b"<")
                 nested = end
                 pos += 1
                 continue
+            if pos < nested:
+                as_is = False  # unread: defused
+                if tag is not None:
+                    read = close
+                    as_is = self._start_tag(tag) == tag.group(0)
+                if not as_is:
+                    written += view[sent:pos]
+                    written += b"&lt;"
+                    sent = pos + 1
+                nested = max(nested, close)
+                pos += 1  # what it may hide is read on its own
+                continue
+            assert tag is not None
             rewritten = self._start_tag(tag)
-            if rewritten == tag.group(0) or pos < nested:
-                out.append(b"<" if rewritten == tag.group(0) else b"&lt;")
-                nested = max(nested, tag.end())
+            if rewritten == tag.group(0):
+                nested = max(nested, close)
                 pos += 1  # what it may hide is read on its own
                 continue
             # A gated tag in its own right: every candidate inside it is defused, and the
             # tags those start may reach past its end.
-            reach = tag.end()
-            for inner in _CANDIDATE.finditer(data, pos + 1, tag.end()):
-                inner_tag = _START_TAG.match(data, inner.start())
-                if inner_tag is None and not final:
+            reach = close
+            for inner in _CANDIDATE.finditer(data, pos + 1, close):
+                if ends is None:
+                    ends = _Ends(data)
+                inner_close = ends.end(inner.start())
+                if inner_close < 0 and not final:
+                    self._await = _Await(_HOLD_TAG, inner.start() + 1)
+                    written += view[sent:pos]
+                    out.append(bytes(written))
                     self._nested = max(0, nested - pos)
+                    self._read = max(0, read - pos)
                     return pos  # wait until it ends
-                reach = max(reach, end if inner_tag is None else inner_tag.end())
-            out.append(_defuse_inside(rewritten))
-            pos = tag.end()
+                reach = max(reach, end if inner_close < 0 else inner_close)
+            written += view[sent:pos]
+            written += _defuse_inside(rewritten)
+            pos = sent = close
             nested = max(nested, reach)
+        written += view[sent:pos]
+        out.append(bytes(written))
         self._nested = max(0, nested - pos)
+        self._read = max(0, read - pos)
         return pos
 
     def _start_tag(self, tag: re.Match[bytes]) -> bytes:
