@@ -34,6 +34,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from consent._memo import remember
@@ -155,7 +156,15 @@ def _raw_stop(name: bytes, data: bytes, pos: int, final: bool) -> int | None:
 
 # Start tags after which the tree builder may read tags differently (see `_Context`).
 _CONTEXT_TAGS = frozenset({b"svg", b"math", b"select", b"noscript"})
-_WATCHED = _RAW_TEXT | _CONTEXT_TAGS
+# The other start tags the gate may rewrite or must note (see `_plan`): what loads an image,
+# a frame, media, a plug-in or a link's resource, a declarative shadow root, and the
+# <base> and media containers that change how later tags are read.
+_GATED_ONLY = frozenset(
+    b"img image source track video audio picture embed object input link template base".split()
+)
+# Every start tag the gate reads for a plan, in every mode (paranoid too: `_CANDIDATE`).
+_GATED_NAMES = _GATED_ONLY | {b"script", b"iframe"}
+_WATCHED = _RAW_TEXT | _CONTEXT_TAGS | _GATED_ONLY
 _COMMENT_END = re.compile(rb"--!?>")
 _CDATA_END = re.compile(rb"]]>")
 # Everything the gate passes on unchanged, consumed in one C-level match: text, tags other
@@ -550,15 +559,13 @@ def _self_closing(attributes: bytes) -> bool:
 
 
 def _defuse_inside(tag: bytes) -> bytes:
-    """`tag` with every script or iframe start tag inside it written "&lt;...": the same
+    """`tag` with every candidate start tag inside it written "&lt;...": the same
     text where it is an attribute value, and no tag wherever else a browser may read it."""
     return tag[:1] + _CANDIDATE.sub(lambda m: b"&lt;" + m.group(0)[1:], tag[1:])
 
 
-# The start of a script or iframe start tag, anywhere (paranoid mode).
-_CANDIDATE = re.compile(
-    rb"<(?:[sS][cC][rR][iI][pP][tT]|[iI][fF][rR][aA][mM][eE])(?=[" + _WS + rb"/>]|\Z)"
-)
+# The start of a start tag the gate reads for a plan, anywhere (paranoid mode).
+_CANDIDATE = re.compile(b"<" + _either_case(sorted(_GATED_NAMES)) + rb"(?=[" + _WS + rb"/>]|\Z)")
 # Where a browser with scripting ends a <noscript> (its raw text).
 _NOSCRIPT_END = re.compile(rb"</(?i:noscript)[" + _WS + rb"/>]")
 # Inside <noscript>, how long a comment or raw-text element the gate holds to read it whole.
@@ -593,6 +600,9 @@ class HTMLGate:
         self._context = _Context()
         self._paranoid = False
         self._nested = 0  # paranoid mode: bytes of the buffer inside an earlier candidate tag
+        self._base: str | None = None  # the service whose host the <base href> is on
+        self._base_fixed = False  # whether the first <base href> has been read for sure
+        self._holder: _Plan | None = None  # an open <video>, <audio> or <picture> with an id
         self.changed = False
 
     def feed(self, chunk: bytes) -> bytes:
@@ -730,6 +740,19 @@ class HTMLGate:
                 close = tag.end()
                 known = _read_tag(raw, tag.group(1), tag.group(2))
             name, plan = known
+            if name in _GATED_ONLY:
+                # An image, a link, ...: it changes no state of the tokenizer or tree context.
+                if plan is not _AS_IS:
+                    written = self._gated(raw, plan)
+                    if written is not raw:
+                        out.append(data[sent:pos])
+                        out.append(written)
+                        sent = close
+                pos = close
+                if pos == end:
+                    out.append(data[sent:pos])
+                    return pos, _GO_ON
+                continue
             if name not in _RAW_TEXT:
                 out.append(data[sent:pos])
                 if tag is None:  # known by its bytes: a complete tag
@@ -921,59 +944,178 @@ class HTMLGate:
         known = _TAGS.get(raw)
         if known is None:
             name = tag.group(1).lower()
-            if name != b"script" and name != b"iframe":
+            if name not in _GATED_NAMES:
                 return raw
             known = _read_tag(raw, tag.group(1), tag.group(2))
         plan = known[1]
         return raw if plan is _AS_IS else self._gated(raw, plan)
 
     def _gated(self, raw: bytes, plan: _Plan) -> bytes:
-        """Start tag `raw` as this visitor's consent has it written (`raw` itself if as is)."""
-        consent_id, src, cut, inserted, renamed = plan
+        """Start tag `raw` as this visitor's consent has it written (`raw` itself if as is),
+        noting on the way what it changes for the tags after it (a <base>, a container)."""
+        role = plan.role
+        holder: _Plan | None = None  # the container whose data-consent it waits with
+        if role:
+            if role == _BASE:
+                self._note_base(plan.urls[0])
+                return raw
+            if role == _MEDIA or role == _PICTURE:
+                # Its <source> and <track> children (and a picture's <img>) come next.
+                self._holder = None if plan.consent_id is None else plan
+            elif self._holder is not None and (role == _CHILD or self._holder.role == _PICTURE):
+                holder = self._holder
+                if role == _IMG and not self._paranoid:
+                    # A picture has one <img>. (In paranoid mode the gate may read a tag
+                    # twice, and the picture's id stays for the <img> tags after it.)
+                    self._holder = None
+        if not plan.inserted and plan.renamed is None:
+            return raw  # nothing it loads: a container
+        consent_id = plan.consent_id
         added = b""
         if consent_id is None:
-            if self._hosts is None:
-                return raw
-            consent_id = self._hosts(src)
+            if holder is not None and holder.consent_id is not None:
+                if self._refused(holder.consent_id):
+                    consent_id = holder.consent_id
+                    added = b" data-consent=" + holder.written_id
             if consent_id is None:
-                return raw
-            added = b' data-consent="' + consent_id.encode() + b'"'
-            consent_id = consent_id.strip(_ID_BLANKS)
+                consent_id = self._owner(plan.urls)
+                if consent_id is None:
+                    return raw
+                added = b' data-consent="' + consent_id.encode() + b'"'
+        elif not self._refused(consent_id):
+            return raw
+        self.changed = True
+        # The new attributes go first: the first of duplicate attributes wins, and nothing
+        # the page wrote after them (`defer=`, `a/=b`) can swallow or split them.
+        rest = raw[plan.cut :] if plan.renamed is None else plan.renamed
+        return raw[: plan.cut] + added + plan.inserted + rest
+
+    def _refused(self, consent_id: str) -> bool:
+        """Whether this visitor's consent refuses `consent_id` (ASCII blanks around it
+        dropped); asked once per id and page."""
+        consent_id = consent_id.strip(_ID_BLANKS)
         allowed = self._verdicts.get(consent_id)
         if allowed is None:
             allowed = self._allows(consent_id)
             if len(self._verdicts) < 256:  # a page names a few ids, many times over
                 self._verdicts[consent_id] = allowed
-        if allowed:
-            return raw
-        self.changed = True
-        # The new attributes go first: the first of duplicate attributes wins, and nothing
-        # the page wrote after them (`defer=`, `a/=b`) can swallow or split them.
-        return raw[:cut] + added + inserted + (raw[cut:] if renamed is None else renamed)
+        return not allowed
+
+    def _owner(self, urls: tuple[str, ...]) -> str | None:
+        """The refused service a tag without a data-consent waits for: one whose host one of
+        its `urls` loads from (None: it loads)."""
+        hosts = self._hosts
+        if hosts is None:
+            return None
+        for url in urls:
+            service = hosts(url)
+            if service is None and self._base is not None and _relative(url):
+                service = self._base  # resolved against a declared host's <base href>
+            if service is not None and self._refused(service):
+                return service
+        return None
+
+    def _note_base(self, href: str) -> None:
+        """A <base href>: the first one sets the URL that relative URLs after it resolve
+        against. Once the gate cannot tell which tags a browser sees (`_paranoid`), any of
+        the ones it finds may be that first one: a declared host's that is refused wins."""
+        if self._base_fixed or self._hosts is None:
+            return
+        service = self._hosts(href)
+        if not self._paranoid:
+            self._base_fixed = True
+            self._base = service
+        elif service is not None and (self._base is None or not self._refused(self._base)):
+            self._base = service
 
 
 # What may surround a data-consent id: ASCII whitespace only. str.strip() would also take
 # U+00A0 and U+0085 away, and ask about "ok" for an id that a browser reads as "\ufffdok".
 _ID_BLANKS = "\t\n\f\r "
-_Plan = tuple[str | None, str, int, bytes, bytes | None]
-"""How a script or iframe start tag is gated, whoever the visitor: (its data-consent id,
-stripped, or None; when None, the URL it loads, which may be a declared service's; where
-the attributes the gate adds go; the one it adds to any gated tag, `type="text/plain"` to a
-script; the rest of the tag after them, or None when it stays as it is)."""
-_AS_IS: _Plan = (None, "", 0, b"", None)
+# What a start tag is to the tags after it (`_Plan.role`): nothing; the <base> whose href
+# relative URLs resolve against; a <video> or <audio>, whose <source> and <track> children
+# wait with it; a <picture>, whose <source> children and <img> wait with it; such a child;
+# an <img>.
+_PLAIN, _BASE, _MEDIA, _PICTURE, _CHILD, _IMG = range(6)
+
+
+class _Plan(NamedTuple):
+    """How a start tag the gate reads is gated, whoever the visitor."""
+
+    consent_id: str | None
+    """Its data-consent id, or None."""
+    urls: tuple[str, ...]
+    """What it loads, when it has no data-consent (a srcset gives each candidate's URL),
+    for the hosts of declared services; for a <base>, its href."""
+    cut: int
+    """Where the attributes the gate adds go: after the tag name."""
+    inserted: bytes
+    """The attribute the gate adds to any gated tag: `type="text/plain"` to a script."""
+    renamed: bytes | None
+    """The rest of the tag after them, what it loads moved aside; None: as it is."""
+    role: int = _PLAIN
+    """What it is to the tags after it (`_BASE`, `_MEDIA`, ...)."""
+    written_id: bytes = b""
+    """A container's data-consent value as the page wrote it, for its children."""
+
+
+_AS_IS = _Plan(None, (), 0, b"", None)
 """The plan of a tag that no consent changes: no data-consent or URL, or inert already."""
 # What the gate learnt of the start tags it read, by their bytes: (the name in lower case,
-# the plan). Only the tags the fast path stops at and scripts and iframes are kept, at most
+# the plan). Only the tags the fast path stops at and the ones it gates are kept, at most
 # 4,096 of up to 2 KiB (forgotten all at once when full), each with a plan of about its
 # size: a few hundred KiB for a site's own tags, about 25 MiB at worst. A plain dict: reads and
 # writes are atomic, and no thread ever iterates over it.
 _TAGS: dict[bytes, tuple[bytes, _Plan]] = {}
 
+# The attributes whose values each element loads, in the order their URLs are matched with
+# hosts; the gate moves each to "data-consent-<name>" (a script's `type` is changed instead).
+_LOADS: dict[bytes, tuple[bytes, ...]] = {
+    b"iframe": (b"src", b"srcdoc"),
+    b"img": (b"src", b"srcset"),
+    # <image> is an <img> in HTML (the tree builder renames it) and an image in SVG.
+    b"image": (b"src", b"srcset", b"href", b"xlink:href"),
+    b"source": (b"src", b"srcset"),
+    b"track": (b"src",),
+    b"video": (b"src", b"poster"),
+    b"audio": (b"src",),
+    b"embed": (b"src",),
+    b"object": (b"data",),
+    # Only <input type=image> loads its src; moving it aside from any other type is harmless,
+    # and a script may change the type.
+    b"input": (b"src",),
+    b"link": (b"href", b"imagesrcset"),
+    # A declarative shadow root is attached, its content live, as the parser reads it.
+    b"template": (b"shadowrootmode",),
+}
+# The attribute values that are not one URL: srcset lists, HTML and a shadow root mode.
+_SRCSETS = frozenset({b"srcset", b"imagesrcset"})
+_NOT_URLS = frozenset({b"srcdoc", b"shadowrootmode"})
+_ROLES = {
+    b"base": _BASE,
+    b"video": _MEDIA,
+    b"audio": _MEDIA,
+    b"picture": _PICTURE,
+    b"source": _CHILD,
+    b"track": _CHILD,
+    b"img": _IMG,
+    b"image": _IMG,
+}
+# A container with no data-consent: its children are read on their own.
+_CONTAINERS = {role: _Plan(None, (), 0, b"", None, role) for role in (_MEDIA, _PICTURE)}
+# The link types for which a browser fetches or connects to the link's href (or imagesrcset).
+_LOADING_RELS = frozenset(
+    "stylesheet preload prefetch preconnect dns-prefetch modulepreload prerender icon "
+    "apple-touch-icon manifest compression-dictionary".split()
+)
+_ASCII_BLANKS = re.compile(r"[\t\n\f\r ]+")
+_SCRIPT_URLS = (b"src", b"href")  # a script loads src, or in SVG href or xlink:href
+
 
 def _read_tag(raw: bytes, name: bytes, attributes: bytes) -> tuple[bytes, _Plan]:
     """Read the start tag `raw` (its `name` as written, its `attributes`), and remember it."""
     lowered = name.lower()
-    plan = _plan(lowered, name, attributes) if lowered in (b"script", b"iframe") else _AS_IS
+    plan = _plan(lowered, name, attributes) if lowered in _GATED_NAMES else _AS_IS
     known = (lowered, plan)
     if len(raw) <= 2048:
         remember(_TAGS, raw, known)
@@ -981,49 +1123,128 @@ def _read_tag(raw: bytes, name: bytes, attributes: bytes) -> tuple[bytes, _Plan]
 
 
 def _plan(name: bytes, written: bytes, attributes: bytes) -> _Plan:
-    """The plan of the start tag of script or iframe `name` (`written` as the page has it)."""
+    """The plan of the start tag of candidate element `name` (`written` as the page has it)."""
+    role = _ROLES.get(name, _PLAIN)
+    loads = _LOADS.get(name, ())
     lowered = attributes.lower()
-    if b"data-consent" not in lowered and b"src" not in lowered and b"href" not in lowered:
-        return _AS_IS  # no attribute that can gate it
+    if b"data-consent" not in lowered and not any(a in lowered for a in (*loads, *_SCRIPT_URLS)):
+        return _CONTAINERS.get(role, _AS_IS)  # no attribute that can gate it
     attrs = _ATTRS.findall(attributes)
     names = [attr.lower() for _, attr, _ in attrs]
     consent_id = _first(attrs, names, b"data-consent")
-    src = _first(attrs, names, b"src")
-    if src is None and name == b"script":  # an SVG script loads its href
-        src = _first(attrs, names, b"href") or _first(attrs, names, b"xlink:href")
-    src = "" if src is None else src.strip()
-    if consent_id is None and not src:
-        return _AS_IS
+    if name == b"base":
+        href = _first(attrs, names, b"href")  # only a <base> with an href counts
+        return _AS_IS if href is None else _Plan(None, (href.strip(),), 0, b"", None, _BASE)
+    cut = 1 + len(written)
     if name == b"script":
+        src = _first(attrs, names, b"src")
+        if src is None:  # an SVG script loads its href
+            src = _first(attrs, names, b"href") or _first(attrs, names, b"xlink:href")
+        src = "" if src is None else src.strip()
+        if consent_id is None and not src:
+            return _AS_IS
         kind = _first(attrs, names, b"type")
         if kind is not None and kind.strip().lower() == "text/plain":
             return _AS_IS  # written inert already
-        moved, dropped = b"type", b"data-consent-type"
-        inserted = b' type="text/plain"'
-    else:
-        if not src:
+        urls: tuple[str, ...] = () if consent_id is not None else (src,)
+        return _moved(attributes, names, consent_id, urls, cut, (b"type",), b' type="text/plain"')
+    if name == b"link":
+        rel = _first(attrs, names, b"rel")
+        if rel is None or _LOADING_RELS.isdisjoint(_rel_tokens(rel)):
             return _AS_IS
-        moved, dropped = b"src", b"data-consent-src"
-        inserted = b""
-    cut = 1 + len(written)
-    if consent_id is not None:
-        consent_id, src = consent_id.strip(_ID_BLANKS), ""
-    if moved not in names and dropped not in names:
-        return consent_id, src, cut, inserted, None
-    # The page's own attributes keep their bytes and separators; only `moved` is renamed in
-    # place, and any `dropped` it already had is left out.
+    found: list[str] = []
+    active = False  # whether it loads anything at all
+    for attr in loads:
+        value = _first(attrs, names, attr)
+        if value is None:
+            continue
+        if attr in _NOT_URLS:
+            active = True  # present, even empty: srcdoc then wins over src
+        elif attr in _SRCSETS:
+            candidates = _srcset_urls(value)
+            found += candidates
+            active = active or bool(candidates)
+        elif value.strip():
+            found.append(value.strip())
+            active = True
+    written_id = b""
+    if consent_id is not None and (role == _MEDIA or role == _PICTURE):
+        # Its children get its data-consent as the page wrote it (quotes, references and
+        # charset kept), so that they name the same id.
+        written_id = attrs[names.index(b"data-consent")][2] or b'""'
+    if not active or (consent_id is None and not found):
+        if consent_id is None or not written_id:
+            return _CONTAINERS.get(role, _AS_IS)
+        return _Plan(consent_id, (), 0, b"", None, role, written_id)
+    urls = () if consent_id is not None else tuple(found)
+    return _moved(attributes, names, consent_id, urls, cut, loads, b"", role, written_id)
+
+
+def _moved(
+    attributes: bytes,
+    names: list[bytes],
+    consent_id: str | None,
+    urls: tuple[str, ...],
+    cut: int,
+    moved: tuple[bytes, ...],
+    inserted: bytes,
+    role: int = _PLAIN,
+    written_id: bytes = b"",
+) -> _Plan:
+    """The plan that renames each attribute in `moved` to "data-consent-<name>" in place;
+    the page's own attributes keep their bytes and separators, and any "data-consent-<name>"
+    the tag already had is left out."""
+    dropped = {b"data-consent-" + attr: attr for attr in moved}
+    if dropped.keys().isdisjoint(names) and not any(attr in names for attr in moved):
+        return _Plan(consent_id, urls, cut, inserted, None, role, written_id)
     pieces: list[bytes] = []
     last = 0
     for match in _ATTRS.finditer(attributes):
         attr_name = match.group(2).lower()
-        if attr_name == dropped:
+        if attr_name in dropped:
             pieces.append(attributes[last : match.start()])
             last = match.end()
-        elif attr_name == moved:
-            pieces.append(attributes[last : match.start()] + dropped)
-            last = match.start() + len(moved)
+        elif attr_name in moved:
+            pieces.append(attributes[last : match.start()] + b"data-consent-" + attr_name)
+            last = match.start() + len(attr_name)
     pieces.append(attributes[last:])
-    return consent_id, src, cut, inserted, b"".join(pieces) + b">"
+    return _Plan(consent_id, urls, cut, inserted, b"".join(pieces) + b">", role, written_id)
+
+
+# One image candidate of a srcset, as the HTML standard splits the list: commas and blanks,
+# then its URL (all up to a blank; trailing commas end the candidate), then its descriptors up
+# to a comma outside parentheses. Group 1: the URL.
+_SRCSET_CANDIDATE = re.compile(
+    r"[\t\n\f\r ,]*+([^\t\n\f\r ]++)(?:(?<=,)|(?:[^,(]++|\([^)]*+\)?)*+,?)"
+)
+
+
+def _srcset_urls(value: str) -> list[str]:
+    """The URL of each image candidate in the srcset `value`: a browser may fetch any one
+    (a candidate whose descriptors it rejects counts too, which only gates more)."""
+    return [match.group(1).rstrip(",") for match in _SRCSET_CANDIDATE.finditer(value)]
+
+
+def _rel_tokens(rel: str) -> set[str]:
+    """The link types in `rel`: split at ASCII whitespace, ASCII letters in lower case
+    (another letter makes a token no link type equals)."""
+    return {token.lower() for token in _ASCII_BLANKS.split(rel) if token.isascii()}
+
+
+# A URL with a scheme of its own: it does not resolve against the document's base URL.
+# ("https:x" does, on a page whose base is https: it is read as relative, which gates more.)
+_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*+:")
+_TABS_AND_NEWLINES = re.compile(r"[\t\n\r]")
+
+
+def _relative(url: str) -> bool:
+    """Whether `url` resolves against the base URL to the base's host: no host of its own,
+    and no scheme other than http(s)."""
+    if browser_host(url) is not None:
+        return False
+    url = _TABS_AND_NEWLINES.sub("", url.strip(_C0_AND_SPACE))
+    scheme = _SCHEME.match(url)
+    return scheme is None or scheme.group().lower() in ("http:", "https:")
 
 
 def _first(attrs: list[tuple[bytes, bytes, bytes]], names: list[bytes], name: bytes) -> str | None:
