@@ -15,7 +15,7 @@ import re
 from consent import gating
 from consent.gating import host_matcher
 
-__all__ = ["HTMLGate", "host_matcher"]
+__all__ = ["HTMLGate", "host_matcher", "srcset_urls"]
 
 # One attribute: group 1 its name, group 2, 3 or 4 its value (double, single, no quotes).
 _ATTR_PARTS = re.compile(gating._attribute(b"("))
@@ -44,11 +44,13 @@ class HTMLGate(gating.HTMLGate):
         if name == b"base":
             if b"href" in values and not self._base_fixed and self._hosts is not None:
                 service = self._hosts(values[b"href"].strip())
-                if not self._paranoid:
+                if not (self._paranoid or self._context.active or self._template):
                     self._base_fixed, self._base = True, service
                 elif service is not None and (self._base is None or self._allows(self._base)):
                     self._base = service
             return tag.group(0)
+        if name == b"template":
+            self._template = True
         # What a <video>, <audio> or <picture> with an id passes on to its children.
         inherited = None
         if name in (b"video", b"audio", b"picture"):
@@ -88,7 +90,7 @@ class HTMLGate(gating.HTMLGate):
                 if attr in (b"srcdoc", b"shadowrootmode"):
                     loads = True
                 elif attr in (b"srcset", b"imagesrcset"):
-                    found = _srcset(value)
+                    found = srcset_urls(value)
                     urls += found
                     loads = loads or bool(found)
                 elif value.strip():
@@ -165,7 +167,7 @@ def _loading(rel: str | None) -> bool:
     return False
 
 
-def _srcset(value: str) -> list[str]:
+def srcset_urls(value: str) -> list[str]:
     """The URLs of a srcset, step by step as the HTML standard's parsing algorithm reads it."""
     blanks = "\t\n\f\r "
     urls: list[str] = []

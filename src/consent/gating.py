@@ -603,6 +603,7 @@ class HTMLGate:
         self._base: str | None = None  # the service whose host the <base href> is on
         self._base_fixed = False  # whether the first <base href> has been read for sure
         self._holder: _Plan | None = None  # an open <video>, <audio> or <picture> with an id
+        self._template = False  # whether a <template> start tag came
         self.changed = False
 
     def feed(self, chunk: bytes) -> bytes:
@@ -962,6 +963,8 @@ class HTMLGate:
             if role == _MEDIA or role == _PICTURE:
                 # Its <source> and <track> children (and a picture's <img>) come next.
                 self._holder = None if plan.consent_id is None else plan
+            elif role == _TEMPLATE:
+                self._template = True  # a <base> after it may be in its content
             elif self._holder is not None and (role == _CHILD or self._holder.role == _PICTURE):
                 holder = self._holder
                 if role == _IMG and not self._paranoid:
@@ -1017,12 +1020,14 @@ class HTMLGate:
 
     def _note_base(self, href: str) -> None:
         """A <base href>: the first one sets the URL that relative URLs after it resolve
-        against. Once the gate cannot tell which tags a browser sees (`_paranoid`), any of
-        the ones it finds may be that first one: a declared host's that is refused wins."""
+        against. Where the gate cannot tell whether a browser sees it as the document's
+        (in paranoid mode, inside SVG, MathML, <noscript> or <select>, or after a <template>
+        start tag, in whose content a <base> counts for nothing), it may be that first one
+        or not: a refused declared host's wins, and a later <base> may still count."""
         if self._base_fixed or self._hosts is None:
             return
         service = self._hosts(href)
-        if not self._paranoid:
+        if not (self._paranoid or self._context.active or self._template):
             self._base_fixed = True
             self._base = service
         elif service is not None and (self._base is None or not self._refused(self._base)):
@@ -1035,8 +1040,8 @@ _ID_BLANKS = "\t\n\f\r "
 # What a start tag is to the tags after it (`_Plan.role`): nothing; the <base> whose href
 # relative URLs resolve against; a <video> or <audio>, whose <source> and <track> children
 # wait with it; a <picture>, whose <source> children and <img> wait with it; such a child;
-# an <img>.
-_PLAIN, _BASE, _MEDIA, _PICTURE, _CHILD, _IMG = range(6)
+# an <img>; a <template>.
+_PLAIN, _BASE, _MEDIA, _PICTURE, _CHILD, _IMG, _TEMPLATE = range(7)
 
 
 class _Plan(NamedTuple):
@@ -1100,9 +1105,12 @@ _ROLES = {
     b"track": _CHILD,
     b"img": _IMG,
     b"image": _IMG,
+    b"template": _TEMPLATE,
 }
 # A container with no data-consent: its children are read on their own.
-_CONTAINERS = {role: _Plan(None, (), 0, b"", None, role) for role in (_MEDIA, _PICTURE)}
+_CONTAINERS = {
+    role: _Plan(None, (), 0, b"", None, role) for role in (_MEDIA, _PICTURE, _TEMPLATE)
+}
 # The link types for which a browser fetches or connects to the link's href (or imagesrcset).
 _LOADING_RELS = frozenset(
     "stylesheet preload prefetch preconnect dns-prefetch modulepreload prerender icon "
