@@ -1108,9 +1108,7 @@ _ROLES = {
     b"template": _TEMPLATE,
 }
 # A container with no data-consent: its children are read on their own.
-_CONTAINERS = {
-    role: _Plan(None, (), 0, b"", None, role) for role in (_MEDIA, _PICTURE, _TEMPLATE)
-}
+_CONTAINERS = {role: _Plan(None, (), 0, b"", None, role) for role in (_MEDIA, _PICTURE, _TEMPLATE)}
 # The link types for which a browser fetches or connects to the link's href (or imagesrcset).
 _LOADING_RELS = frozenset(
     "stylesheet preload prefetch preconnect dns-prefetch modulepreload prerender icon "
