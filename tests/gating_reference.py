@@ -17,6 +17,7 @@ from consent.gating import host_matcher
 
 __all__ = ["HTMLGate", "host_matcher", "srcset_urls"]
 
+_Entry = tuple[bytes, str, bytes] | None
 # One attribute: group 1 its name, group 2, 3 or 4 its value (double, single, no quotes).
 _ATTR_PARTS = re.compile(gating._attribute(b"("))
 
@@ -28,9 +29,17 @@ class HTMLGate(gating.HTMLGate):
 
     def __init__(self, allows: gating.Allows, hosts: gating.HostLookup | None = None) -> None:
         super().__init__(allows, hosts)
-        # The open <video>, <audio> or <picture> with a data-consent: (its name, its id, its
-        # data-consent value as written).
-        self._container: tuple[bytes, str, bytes] | None = None
+        # The <video>, <audio> and <picture> elements open, each with (its name, its id, its
+        # data-consent value as written) if it has an id.
+        self._containers: list[tuple[bytes, _Entry]] = []
+        self._last_container: _Entry = None
+        self._frozen_containers = False
+
+    def _container_end(self, name: bytes) -> None:
+        if not self._frozen_containers:
+            names = [n for n, _ in self._containers]
+            if name in names:
+                del self._containers[len(names) - 1 - names[::-1].index(name) :]
 
     def _start_tag(self, tag: re.Match[bytes]) -> bytes:
         name = tag.group(1).lower()
@@ -51,23 +60,29 @@ class HTMLGate(gating.HTMLGate):
             return tag.group(0)
         if name == b"template":
             self._template = True
-        # What a <video>, <audio> or <picture> with an id passes on to its children.
+        # What a <video>, <audio> or <picture> with an id passes on to its children: open
+        # from its start tag to its end tag, and also to the next such start tag (or a
+        # picture's first <img> that loads anything).
         inherited = None
         if name in (b"video", b"audio", b"picture"):
-            self._container = None
+            entry = None
             if consent_id is not None:
                 written = next(m for attr, m in attrs if attr == b"data-consent")
                 raw_value = written.group(0)[len(b"data-consent") :].lstrip(b"\t\n\f\r ")
                 raw_value = raw_value[1:].lstrip(b"\t\n\f\r ") if raw_value else b""
-                self._container = (name, consent_id, raw_value or b'""')
-        elif self._container is not None and consent_id is None:
-            if name in (b"source", b"track") or (
-                name in (b"img", b"image") and self._container[0] == b"picture"
-            ):
-                inherited = self._container
-        if name in (b"img", b"image") and self._container is not None and not self._paranoid:
-            if self._container[0] == b"picture":
-                self._container = None
+                entry = (name, consent_id, raw_value or b'""')
+            self._last_container = entry
+            if len(self._containers) < 64:
+                self._containers.append((name, entry))
+            else:
+                self._frozen_containers = True
+        elif name in (b"source", b"track", b"img", b"image"):
+            for held in [self._last_container, *[e for _, e in reversed(self._containers)]]:
+                if held is None or (name in (b"img", b"image") and held[0] != b"picture"):
+                    continue
+                if not self._allows(held[1].strip("\t\n\f\r ")):
+                    inherited = held
+                    break
         urls: list[str] = []
         if name == b"script":
             src = values.get(b"src")
@@ -98,6 +113,11 @@ class HTMLGate(gating.HTMLGate):
                     loads = True
         if not loads:
             return tag.group(0)
+        held = self._last_container
+        if name in (b"img", b"image") and not self._paranoid and held and held[0] == b"picture":
+            self._last_container = None
+        if consent_id is not None:
+            inherited = None
         added = b""
         if consent_id is None and inherited is not None:
             if not self._allows(inherited[1].strip("\t\n\f\r ")):
@@ -202,9 +222,10 @@ def _from_base(url: str) -> bool:
     """Whether `url` goes to the host of the base URL."""
     url = url.strip("".join(map(chr, range(0x21)))).replace("\t", "").replace("\n", "")
     url = url.replace("\r", "")
-    if gating.browser_host(url) is not None:
-        return False
     scheme = re.match("[a-zA-Z][a-zA-Z0-9+.-]*:", url)
+    rest = url[scheme.end() :] if scheme else url
+    if re.match(r"[/\\]{2}", rest):
+        return False  # a host of its own
     return scheme is None or scheme.group().lower() in ("http:", "https:")
 
 

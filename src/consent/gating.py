@@ -165,6 +165,8 @@ _GATED_ONLY = frozenset(
 # Every start tag the gate reads for a plan, in every mode (paranoid too: `_CANDIDATE`).
 _GATED_NAMES = _GATED_ONLY | {b"script", b"iframe"}
 _WATCHED = _RAW_TEXT | _CONTEXT_TAGS | _GATED_ONLY
+# The containers whose children load for them: their end tags matter too.
+_CONTAINER_NAMES = frozenset({b"video", b"audio", b"picture"})
 _COMMENT_END = re.compile(rb"--!?>")
 _CDATA_END = re.compile(rb"]]>")
 # Everything the gate passes on unchanged, consumed in one C-level match: text, tags other
@@ -176,7 +178,8 @@ _SKIP = re.compile(
     rb"|<(?![a-zA-Z!/?]|\Z)"
     rb"|<(?!(?i:" + b"|".join(sorted(_WATCHED)) + rb")[" + _WS + rb"/>])"
     rb"[a-zA-Z][^" + _WS + rb"/>]*+(?:[" + _WS + rb"/]++|(?>" + _attribute(b"(?:") + rb"))*+>"
-    rb"|</[a-zA-Z][^" + _WS + rb"/>]*+(?:[" + _WS + rb"/]++|(?>" + _attribute(b"(?:") + rb"))*+>"
+    rb"|</(?!(?i:" + b"|".join(sorted(_CONTAINER_NAMES)) + rb")[" + _WS + rb"/>])"
+    rb"[a-zA-Z][^" + _WS + rb"/>]*+(?:[" + _WS + rb"/]++|(?>" + _attribute(b"(?:") + rb"))*+>"
     rb"|</(?![a-zA-Z])[^>]*+>"
     rb"|<!(?!--)[^>]*+>"
     rb"|<\?[^>]*+>"
@@ -219,9 +222,11 @@ def _watched_names() -> bytes:
 # right after it turns them away at the least cost to `re`.
 _NEXT = re.compile(
     b"<["
-    + re.escape(bytes(sorted({c for w in [*_WATCHED, b"!"] for c in w[:1] + w[:1].upper()})))
+    + re.escape(bytes(sorted({c for w in [*_WATCHED, b"!", b"/"] for c in w[:1] + w[:1].upper()})))
     + rb"](?:(?<=!)--(?:-?>|.*?--!?>)?|(?:"
     + _watched_names()
+    + b"|(?<=/)"
+    + _either_case(sorted(_CONTAINER_NAMES))
     + rb")(?=["
     + _WS
     + rb"/>])(?:[^>]*+>)?)",
@@ -602,7 +607,10 @@ class HTMLGate:
         self._nested = 0  # paranoid mode: bytes of the buffer inside an earlier candidate tag
         self._base: str | None = None  # the service whose host the <base href> is on
         self._base_fixed = False  # whether the first <base href> has been read for sure
-        self._holder: _Plan | None = None  # an open <video>, <audio> or <picture> with an id
+        # The <video>, <audio> and <picture> elements open (see `_container_start`).
+        self._open: list[_Plan] = []
+        self._latest: _Plan | None = None
+        self._frozen = False
         self._template = False  # whether a <template> start tag came
         self.changed = False
 
@@ -717,6 +725,17 @@ class HTMLGate:
                     out.append(data[sent:pos])
                     return pos, _GO_ON
                 continue
+            if data[pos + 1] == 0x2F:  # "/": the end tag of a container
+                other = _OTHER.match(data, pos)
+                if other is None:
+                    out.append(data[sent:pos])
+                    return pos, _TOKEN  # no ">" yet
+                self._container_end(other.group(1).lower())
+                pos = other.end()
+                if pos == end:
+                    out.append(data[sent:pos])
+                    return pos, _GO_ON
+                continue
             if data[pos + 1] == 0x21:  # "!": a comment
                 if close - pos == 4:  # "<!--" without its end yet
                     out.append(data[sent:pos])
@@ -814,6 +833,8 @@ class HTMLGate:
             if self._context.noscript and self._agrees(data, pos, other.end(), final) is None:
                 return pos  # paranoid from here
             out.append(other.group(0))
+            if other.group(1) is not None and other.group(1).lower() in _CONTAINER_NAMES:
+                self._container_end(other.group(1).lower())
             if other.group(1) is not None and self._context.active:
                 self._context.end(other.group(1).lower())
                 self._paranoid = self._context.doubt
@@ -961,25 +982,25 @@ class HTMLGate:
                 self._note_base(plan.urls[0])
                 return raw
             if role == _MEDIA or role == _PICTURE:
-                # Its <source> and <track> children (and a picture's <img>) come next.
-                self._holder = None if plan.consent_id is None else plan
+                self._container_start(plan)  # its <source>, <track> or <img> come next
             elif role == _TEMPLATE:
                 self._template = True  # a <base> after it may be in its content
-            elif self._holder is not None and (role == _CHILD or self._holder.role == _PICTURE):
-                holder = self._holder
-                if role == _IMG and not self._paranoid:
+            elif role == _CHILD or role == _IMG:
+                holder = self._container_of(role)
+                latest = self._latest
+                if role == _IMG and latest is not None and latest.role == _PICTURE:
                     # A picture has one <img>. (In paranoid mode the gate may read a tag
                     # twice, and the picture's id stays for the <img> tags after it.)
-                    self._holder = None
+                    if not self._paranoid:
+                        self._latest = None
         if not plan.inserted and plan.renamed is None:
             return raw  # nothing it loads: a container
         consent_id = plan.consent_id
         added = b""
         if consent_id is None:
-            if holder is not None and holder.consent_id is not None:
-                if self._refused(holder.consent_id):
-                    consent_id = holder.consent_id
-                    added = b" data-consent=" + holder.written_id
+            if holder is not None:
+                consent_id = holder.consent_id
+                added = b" data-consent=" + holder.written_id
             if consent_id is None:
                 consent_id = self._owner(plan.urls)
                 if consent_id is None:
@@ -1016,6 +1037,38 @@ class HTMLGate:
                 service = self._base  # resolved against a declared host's <base href>
             if service is not None and self._refused(service):
                 return service
+        return None
+
+    def _container_start(self, plan: _Plan) -> None:
+        """A <video>, <audio> or <picture> start tag. Its children wait with it while either
+        of two readings has it open: the tree's, up to its end tag (`_open`, which a browser
+        may ignore, as in `<video><div></video></div><source>`), and up to the next such
+        start tag or, for a picture, its <img> (`_latest`, which is wrong for one nested in
+        another: `<video><video></video><source>`)."""
+        self._latest = plan if plan.consent_id is not None else None
+        if len(self._open) < 64:
+            self._open.append(plan)
+        else:
+            self._frozen = True  # too deep to follow: none ends any more
+
+    def _container_end(self, name: bytes) -> None:
+        """The end tag of a container `name`: it closes the nearest open one, and any
+        opened inside it."""
+        if self._frozen:
+            return
+        for index in range(len(self._open) - 1, -1, -1):
+            if self._open[index].container == name:
+                del self._open[index:]
+                return
+
+    def _container_of(self, role: int) -> _Plan | None:
+        """The open container, with a refused data-consent, that a <source> or <track>
+        (`role` `_CHILD`) or an <img> (`_IMG`: only a picture) may be loading for."""
+        for plan in (self._latest, *reversed(self._open)):
+            if plan is None or plan.consent_id is None:
+                continue
+            if (role == _CHILD or plan.role == _PICTURE) and self._refused(plan.consent_id):
+                return plan
         return None
 
     def _note_base(self, href: str) -> None:
@@ -1062,6 +1115,8 @@ class _Plan(NamedTuple):
     """What it is to the tags after it (`_BASE`, `_MEDIA`, ...)."""
     written_id: bytes = b""
     """A container's data-consent value as the page wrote it, for its children."""
+    container: bytes = b""
+    """A container's name (video, audio, picture), to match its end tag."""
 
 
 _AS_IS = _Plan(None, (), 0, b"", None)
@@ -1108,7 +1163,11 @@ _ROLES = {
     b"template": _TEMPLATE,
 }
 # A container with no data-consent: its children are read on their own.
-_CONTAINERS = {role: _Plan(None, (), 0, b"", None, role) for role in (_MEDIA, _PICTURE, _TEMPLATE)}
+_CONTAINERS = {
+    name: _Plan(None, (), 0, b"", None, role, b"", name if role != _TEMPLATE else b"")
+    for name, role in _ROLES.items()
+    if role in (_MEDIA, _PICTURE, _TEMPLATE)
+}
 # The link types for which a browser fetches or connects to the link's href (or imagesrcset).
 _LOADING_RELS = frozenset(
     "stylesheet preload prefetch preconnect dns-prefetch modulepreload prerender icon "
@@ -1134,7 +1193,7 @@ def _plan(name: bytes, written: bytes, attributes: bytes) -> _Plan:
     loads = _LOADS.get(name, ())
     lowered = attributes.lower()
     if b"data-consent" not in lowered and not any(a in lowered for a in (*loads, *_SCRIPT_URLS)):
-        return _CONTAINERS.get(role, _AS_IS)  # no attribute that can gate it
+        return _CONTAINERS.get(name, _AS_IS)  # no attribute that can gate it
     attrs = _ATTRS.findall(attributes)
     names = [attr.lower() for _, attr, _ in attrs]
     consent_id = _first(attrs, names, b"data-consent")
@@ -1180,10 +1239,11 @@ def _plan(name: bytes, written: bytes, attributes: bytes) -> _Plan:
         written_id = attrs[names.index(b"data-consent")][2] or b'""'
     if not active or (consent_id is None and not found):
         if consent_id is None or not written_id:
-            return _CONTAINERS.get(role, _AS_IS)
-        return _Plan(consent_id, (), 0, b"", None, role, written_id)
+            return _CONTAINERS.get(name, _AS_IS)
+        return _Plan(consent_id, (), 0, b"", None, role, written_id, name)
     urls = () if consent_id is not None else tuple(found)
-    return _moved(attributes, names, consent_id, urls, cut, loads, b"", role, written_id)
+    plan = _moved(attributes, names, consent_id, urls, cut, loads, b"", role, written_id)
+    return plan._replace(container=name) if name in _CONTAINER_NAMES else plan
 
 
 def _moved(
@@ -1244,12 +1304,14 @@ _TABS_AND_NEWLINES = re.compile(r"[\t\n\r]")
 
 
 def _relative(url: str) -> bool:
-    """Whether `url` resolves against the base URL to the base's host: no host of its own,
-    and no scheme other than http(s)."""
-    if browser_host(url) is not None:
-        return False
+    """Whether `url` resolves against the base URL to the base's host: no authority of its
+    own ("//host"), and no scheme but http(s), which a base of that scheme takes as its own
+    ("https:p.gif")."""
     url = _TABS_AND_NEWLINES.sub("", url.strip(_C0_AND_SPACE))
     scheme = _SCHEME.match(url)
+    rest = url if scheme is None else url[scheme.end() :]
+    if rest[:1] in ("/", "\\") and rest[1:2] in ("/", "\\"):
+        return False
     return scheme is None or scheme.group().lower() in ("http:", "https:")
 
 
