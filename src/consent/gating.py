@@ -202,11 +202,11 @@ def _either_case(words: list[bytes]) -> bytes:
     return branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
 
 
-def _watched_names() -> bytes:
+def _watched_names(names: frozenset[bytes]) -> bytes:
     # After the first letter, which `_NEXT` reads with one character class: a look-behind
     # tells which names that letter begins ("(?<=[sS])(?:[cC][rR]...|...)|(?<=[tT])...").
     heads: dict[bytes, list[bytes]] = {}
-    for name in sorted(_WATCHED):
+    for name in sorted(names):
         heads.setdefault(name[:1], []).append(name[1:])
     return b"|".join(
         b"(?<=[" + head + head.upper() + b"])" + _either_case(tails)
@@ -214,22 +214,33 @@ def _watched_names() -> bytes:
     )
 
 
-# Where the tokenizer state can change or a tag may need rewriting: comments and the start
-# tags of raw-text elements (scripts and iframes among them) and of the context elements,
-# found case-insensitively. A match may still be inside another tag: the gate checks. A
-# complete comment is read at once; a start tag up to its first ">", if any (the gate reads
-# the rest: see `HTMLGate._run_fast`). Most "<" open other elements: a character class
-# right after it turns them away at the least cost to `re`.
+# The first letters of the raw-text and context elements (and "!"), which few other tags
+# share: `_NEXT` turns any other "<" away with one character class. The other watched names
+# begin like common tags (<a>, <p>, <b>, <li>, <em>, <ol>, end tags): each is tried whole, so
+# that those cost a failed letter or two.
+_HEADS = frozenset({c for w in [*_RAW_TEXT, *_CONTEXT_TAGS, b"!"] for c in w[:1] + w[:1].upper()})
+_AFTER_NAME = rb"(?=[" + _WS + rb"/>])(?:[^>]*+>)?"
+
+# Where the tokenizer state can change or a tag may need rewriting: comments, the start tags
+# of raw-text elements (scripts and iframes among them), of the context elements and of the
+# other elements the gate reads, and the end tags of containers, found case-insensitively. A
+# match may still be inside another tag: the gate checks. A complete comment is read at
+# once; a tag up to its first ">", if any (the gate reads the rest: see
+# `HTMLGate._run_fast`).
 _NEXT = re.compile(
-    b"<["
-    + re.escape(bytes(sorted({c for w in [*_WATCHED, b"!", b"/"] for c in w[:1] + w[:1].upper()})))
+    b"<(?:["
+    + re.escape(bytes(sorted(_HEADS)))
     + rb"](?:(?<=!)--(?:-?>|.*?--!?>)?|(?:"
-    + _watched_names()
-    + b"|(?<=/)"
+    + _watched_names(frozenset(n for n in _WATCHED if n[0] in _HEADS))
+    + b")"
+    + _AFTER_NAME
+    + b")|"
+    + _either_case(sorted(n for n in _WATCHED if n[0] not in _HEADS))
+    + _AFTER_NAME
+    + b"|/"
     + _either_case(sorted(_CONTAINER_NAMES))
-    + rb")(?=["
-    + _WS
-    + rb"/>])(?:[^>]*+>)?)",
+    + _AFTER_NAME
+    + b")",
     re.DOTALL,
 )
 # What can begin a tag, an end tag, a comment or "<!...>" / "<?...>" (or might, once more
@@ -611,6 +622,7 @@ class HTMLGate:
         self._open: list[_Plan] = []
         self._latest: _Plan | None = None
         self._frozen = False
+        self._held = False  # whether one of them has a data-consent
         self._template = False  # whether a <template> start tag came
         self.changed = False
 
@@ -762,7 +774,11 @@ class HTMLGate:
             name, plan = known
             if name in _GATED_ONLY:
                 # An image, a link, ...: it changes no state of the tokenizer or tree context.
-                if plan is not _AS_IS:
+                # Most load only the site's own URLs, which only a <base> or a container
+                # would change.
+                if plan is not _AS_IS and not (
+                    plan.quiet and self._base is None and not self._held
+                ):
                     written = self._gated(raw, plan)
                     if written is not raw:
                         out.append(data[sent:pos])
@@ -993,6 +1009,7 @@ class HTMLGate:
                     # twice, and the picture's id stays for the <img> tags after it.)
                     if not self._paranoid:
                         self._latest = None
+                        self._settle_containers()
         if not plan.inserted and plan.renamed is None:
             return raw  # nothing it loads: a container
         consent_id = plan.consent_id
@@ -1050,6 +1067,7 @@ class HTMLGate:
             self._open.append(plan)
         else:
             self._frozen = True  # too deep to follow: none ends any more
+        self._settle_containers()
 
     def _container_end(self, name: bytes) -> None:
         """The end tag of a container `name`: it closes the nearest open one, and any
@@ -1059,7 +1077,12 @@ class HTMLGate:
         for index in range(len(self._open) - 1, -1, -1):
             if self._open[index].container == name:
                 del self._open[index:]
+                self._settle_containers()
                 return
+
+    def _settle_containers(self) -> None:
+        open_ids = (p.consent_id is not None for p in self._open)
+        self._held = self._latest is not None or any(open_ids)
 
     def _container_of(self, role: int) -> _Plan | None:
         """The open container, with a refused data-consent, that a <source> or <track>
@@ -1117,6 +1140,9 @@ class _Plan(NamedTuple):
     """A container's data-consent value as the page wrote it, for its children."""
     container: bytes = b""
     """A container's name (video, audio, picture), to match its end tag."""
+    quiet: bool = False
+    """Whether it is gated only through a <base> or a container: no data-consent, and only
+    URLs without a host (the site's own, unless a <base> says otherwise)."""
 
 
 _AS_IS = _Plan(None, (), 0, b"", None)
@@ -1243,7 +1269,11 @@ def _plan(name: bytes, written: bytes, attributes: bytes) -> _Plan:
         return _Plan(consent_id, (), 0, b"", None, role, written_id, name)
     urls = () if consent_id is not None else tuple(found)
     plan = _moved(attributes, names, consent_id, urls, cut, loads, b"", role, written_id)
-    return plan._replace(container=name) if name in _CONTAINER_NAMES else plan
+    if name in _CONTAINER_NAMES:
+        return plan._replace(container=name)
+    if consent_id is None and all(browser_host(url) is None for url in urls):
+        return plan._replace(quiet=True)
+    return plan
 
 
 def _moved(
