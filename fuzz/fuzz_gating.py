@@ -203,7 +203,9 @@ def _loads(
     return urls, name == "iframe" and "srcdoc" in attributes
 
 
-def active_gated(html: bytes) -> list[tuple[str, str]]:
+def active_gated(
+    html: bytes, base: tuple[str, str | None] | None = None, depth: int = 0
+) -> list[tuple[str, str]]:
     """Elements that a browser would run or load although they are refused, as (kind of
     bug, markup): read with scripting on (<noscript> is raw text) and off (it is markup:
     its images and iframes load).
@@ -212,7 +214,9 @@ def active_gated(html: bytes) -> list[tuple[str, str]]:
     of its own (an iframe's srcdoc, a declarative shadow root), whose data-consent is
     refused; without one, the data-consent of the <video>, <audio> or <picture> it is a
     <source>, <track> or <img> of; without that, any URL of it (resolved against the first
-    <base href>) on a refused service's host.
+    <base href>) on a refused service's host. In an iframe's srcdoc that stays, the same,
+    its relative URLs resolved against this document's base (up to 8 documents deep, as the
+    gate reads them).
     """
     # U+0000 as U+FFFD: the tokenizer of the standard treats the two alike wherever markup
     # is concerned, but html5lib 1.1 ends a comment that starts "<!--\0" at the next ">"
@@ -230,7 +234,7 @@ def active_gated(html: bytes) -> list[tuple[str, str]]:
             # <select> in HTML inside MathML, as in <math><select><mtext><select><select>:
             # no verdict from that parse (fuzz/regressions/gating/html5lib-select-*).
             continue
-        base: tuple[str, str | None] | None = None
+        document_base = base
         # Tree order, each element with its parent and whether it is in a template's content
         # (a stack, not recursion: the fuzzer nests deeply).
         stack: list[tuple[Any, Any, bool]] = [(document, None, False)]
@@ -244,9 +248,9 @@ def active_gated(html: bytes) -> list[tuple[str, str]]:
             inside = in_template or (namespace is _HTML and name == "template")
             stack.extend((child, element, inside) for child in reversed(children))
             attributes = dict(element.attrib)
-            if namespace is _HTML and name == "base" and "href" in attributes and base is None:
-                if not in_template:  # only the first <base href> in the document counts
-                    base = browser_target(attributes["href"])
+            if namespace is _HTML and name == "base" and "href" in attributes and not in_template:
+                if document_base is base:  # only the first <base href> in the document counts
+                    document_base = browser_target(attributes["href"])
                 continue
             if name == "script" and namespace in (_HTML, _SVG):
                 src = attributes.get("src")
@@ -267,9 +271,12 @@ def active_gated(html: bytes) -> list[tuple[str, str]]:
             else:
                 holder = _holder_id(parent, name)
                 refused = holder is not None and not allows(holder)
-                refused = refused or any(_goes_to_refused_host(url, base) for url in urls)
+                refused = refused or any(_goes_to_refused_host(url, document_base) for url in urls)
             if refused:
                 found.append((_kind(attributes), _start_tag(name, attributes)))
+            elif name == "iframe" and "srcdoc" in attributes and depth < 8:
+                inner = attributes["srcdoc"].encode("utf-8", "replace")
+                found += active_gated(inner, document_base, depth + 1)
     return sorted(set(found))
 
 

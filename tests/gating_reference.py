@@ -132,6 +132,16 @@ class HTMLGate(gating.HTMLGate):
                     consent_id = service
                     added = b' data-consent="' + service.encode() + b'"'
                     break
+        if consent_id is None and name == b"iframe" and b"srcdoc" in values and self._depth < 8:
+            # The document in the srcdoc, read by a gate of its own: the first id it gates.
+            inner = HTMLGate(self._allows, self._hosts)
+            inner._base, inner._depth = self._base, self._depth + 1
+            inner.feed(values[b"srcdoc"].encode("latin-1", "xmlcharrefreplace"))
+            inner.close()
+            if inner._first_refused is not None:
+                consent_id = inner._first_refused.strip("\t\n\f\r ")
+                escaped = html.escape(consent_id).encode("ascii", "xmlcharrefreplace")
+                added = b' data-consent="' + escaped + b'"'
         if consent_id is None or self._allows(consent_id.strip("\t\n\f\r ")):
             return tag.group(0)
         if name == b"script":
@@ -155,6 +165,8 @@ class HTMLGate(gating.HTMLGate):
                 last = match.end()
         parts.append(text[last:])
         self.changed = True
+        if self._first_refused is None:
+            self._first_refused = consent_id
         return b"<" + tag.group(1) + added + b"".join(parts) + b">"
 
 

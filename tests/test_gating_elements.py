@@ -288,6 +288,38 @@ def test_a_container_s_id_holds_its_sources_back(page: str, expected: str) -> No
     assert fuzz_gating.active_gated(gate(page).encode()) == []
 
 
+@pytest.mark.parametrize(
+    ("page", "waits_for"),
+    [
+        (f'<iframe srcdoc="<img src={T}/p.gif>"></iframe>', "pixel"),
+        (f"<base href={T}/><iframe srcdoc='<img src=/p.gif>'></iframe>", "pixel"),
+        ("<iframe srcdoc='<script data-consent=&quot;analytics&quot;>go()</script>'>", "analytics"),
+        (
+            "<iframe srcdoc=\"<iframe srcdoc='<link rel=preload href=//tracker.example/a>'>\">",
+            "pixel",
+        ),
+        # Its own <base> wins inside; the site's own URLs load as they are.
+        (f"<base href={T}/><iframe srcdoc='<base href=/><img src=/p.gif>'></iframe>", None),
+        ("<iframe srcdoc='<p>Hello <img src=/p.gif>'></iframe>", None),
+    ],
+)
+def test_an_iframe_srcdoc_waits_for_what_its_document_loads(
+    page: str, waits_for: str | None
+) -> None:
+    """A2: the document in a srcdoc (which relative URLs resolve against the page's base)
+    is not rewritten: when it would load or run anything refused, the whole iframe waits,
+    with the first refused id."""
+    out = gate(page)
+    assert out == reference(page)
+    if waits_for is None:
+        assert out == page
+    else:
+        assert f'<iframe data-consent="{waits_for}" data-consent-srcdoc=' in out
+    youtube = page.replace("tracker.example", "www.youtube.com").replace("analytics", "x")
+    assert bool(fuzz_gating.active_gated(youtube.encode())) == (waits_for is not None)
+    assert fuzz_gating.active_gated(gate(youtube).encode()) == []
+
+
 def test_a_template_without_a_shadow_root_is_left_to_consent_js() -> None:
     page = "<template data-consent=x><img src=/a></template>"
     shadow = "<template data-consent=x shadowrootmode=closed shadowrootdelegatesfocus>"
@@ -337,6 +369,8 @@ PIECES = [
     *("'", "=", "https://www.youtube.com/v", "//m.youtube.com/x", "/local", ",", "(", ")"),
     *("<script>", "</script>", "<iframe", "</iframe>", "<math>", "<mtext>", "<table>", "<td>"),
     *('<a title="', "<image href=//www.youtube.com/i>", "<textarea>", "</textarea>", "<div>"),
+    *("<iframe srcdoc='<img src=//www.youtube.com/x>'>", ' srcdoc="', "&quot;", "&lt;", "&amp;"),
+    '<iframe srcdoc="<base href=https://www.youtube.com/><img src=/p>"></iframe>',
 ]
 
 

@@ -623,6 +623,8 @@ class HTMLGate:
         self._latest: _Plan | None = None
         self._frozen = False
         self._held = False  # whether one of them has a data-consent
+        self._first_refused: str | None = None  # the id of the first tag it gated
+        self._depth = 0  # how deep in iframe srcdoc documents it reads
         self._template = False  # whether a <template> start tag came
         self.changed = False
 
@@ -1020,16 +1022,38 @@ class HTMLGate:
                 added = b" data-consent=" + holder.written_id
             if consent_id is None:
                 consent_id = self._owner(plan.urls)
+                if consent_id is None and plan.srcdoc is not None:
+                    consent_id = self._inside(plan.srcdoc)
                 if consent_id is None:
                     return raw
-                added = b' data-consent="' + consent_id.encode() + b'"'
+                escaped = html.escape(consent_id).encode("ascii", "xmlcharrefreplace")
+                added = b' data-consent="' + escaped + b'"'
         elif not self._refused(consent_id):
             return raw
         self.changed = True
+        if self._first_refused is None:
+            self._first_refused = consent_id
         # The new attributes go first: the first of duplicate attributes wins, and nothing
         # the page wrote after them (`defer=`, `a/=b`) can swallow or split them.
         rest = raw[plan.cut :] if plan.renamed is None else plan.renamed
         return raw[: plan.cut] + added + plan.inserted + rest
+
+    def _inside(self, srcdoc: str) -> str | None:
+        """The first refused id of what the document in an iframe's `srcdoc` loads or runs
+        (its relative URLs resolve against this page's base URL). The gate does not rewrite
+        that document: the whole iframe waits for that id. Nested more than 8 deep, an
+        iframe's srcdoc is not read."""
+        if self._depth >= 8:
+            return None
+        inner = HTMLGate(self._allows, self._hosts)
+        inner._verdicts = self._verdicts
+        inner._base = self._base  # until a <base> of its own
+        inner._depth = self._depth + 1
+        # (any character an entity gave, as a reference again: the inner gate reads bytes)
+        inner.feed(srcdoc.encode("latin-1", "xmlcharrefreplace"))
+        inner.close()
+        found = inner._first_refused
+        return None if found is None else found.strip(_ID_BLANKS)
 
     def _refused(self, consent_id: str) -> bool:
         """Whether this visitor's consent refuses `consent_id` (ASCII blanks around it
@@ -1143,6 +1167,8 @@ class _Plan(NamedTuple):
     quiet: bool = False
     """Whether it is gated only through a <base> or a container: no data-consent, and only
     URLs without a host (the site's own, unless a <base> says otherwise)."""
+    srcdoc: str | None = None
+    """An iframe's srcdoc when it has no data-consent: the document that it loads."""
 
 
 _AS_IS = _Plan(None, (), 0, b"", None)
@@ -1245,12 +1271,15 @@ def _plan(name: bytes, written: bytes, attributes: bytes) -> _Plan:
             return _AS_IS
     found: list[str] = []
     active = False  # whether it loads anything at all
+    srcdoc: str | None = None
     for attr in loads:
         value = _first(attrs, names, attr)
         if value is None:
             continue
         if attr in _NOT_URLS:
             active = True  # present, even empty: srcdoc then wins over src
+            if attr == b"srcdoc" and consent_id is None:
+                srcdoc = value
         elif attr in _SRCSETS:
             candidates = _srcset_urls(value)
             found += candidates
@@ -1263,7 +1292,7 @@ def _plan(name: bytes, written: bytes, attributes: bytes) -> _Plan:
         # Its children get its data-consent as the page wrote it (quotes, references and
         # charset kept), so that they name the same id.
         written_id = attrs[names.index(b"data-consent")][2] or b'""'
-    if not active or (consent_id is None and not found):
+    if not active or (consent_id is None and not found and srcdoc is None):
         if consent_id is None or not written_id:
             return _CONTAINERS.get(name, _AS_IS)
         return _Plan(consent_id, (), 0, b"", None, role, written_id, name)
@@ -1271,6 +1300,8 @@ def _plan(name: bytes, written: bytes, attributes: bytes) -> _Plan:
     plan = _moved(attributes, names, consent_id, urls, cut, loads, b"", role, written_id)
     if name in _CONTAINER_NAMES:
         return plan._replace(container=name)
+    if srcdoc is not None:
+        return plan._replace(srcdoc=srcdoc)
     if consent_id is None and all(browser_host(url) is None for url in urls):
         return plan._replace(quiet=True)
     return plan

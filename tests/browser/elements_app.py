@@ -28,6 +28,7 @@ ELEMENTS = f"""
 <noscript><img alt="" src="{T}/noscript.gif"></noscript>
 <iframe data-consent="marketing" title="doc"
  srcdoc="<script>parent.ran.push('srcdoc')</script><img src={T}/srcdoc.gif>"></iframe>
+<iframe title="doc by host" srcdoc="<img src={T}/srcdoc-host.gif>"></iframe>
 <div id="host"><template shadowrootmode="open" data-consent="marketing">
 <img alt="" src="{T}/shadow.gif"><script>window.ran.push("shadow")</script>
 <p>in the shadow</p></template></div>
@@ -43,6 +44,7 @@ ELEMENTS = f"""
 NAMES = [
     *("img.gif", "srcset.gif", "picture.gif", "srcdoc.gif", "shadow.gif", "preload.gif"),
     *("prefetch.txt", "poster.gif", "video.webm", "embed.html", "object.html", "input.gif"),
+    "srcdoc-host.gif",
 ]
 
 PAGE = """<!doctype html><html lang="en"><head><title>Elements</title>
