@@ -1,32 +1,37 @@
-"""Streaming gate for text/html bodies: scripts and iframes wait for consent.
+"""Streaming gate for text/html bodies: scripts, iframes, images, media, ... wait for consent.
 
 `HTMLGate` rewrites start tags as the body streams through:
 
 * ``<script data-consent="x" ...>`` whose id is not allowed gets ``type="text/plain"`` (the
   original type kept in ``data-consent-type``): the browser neither fetches nor runs it;
-* ``<iframe data-consent="x" src=...>`` not allowed has ``src`` moved to ``data-consent-src``;
-* with auto-blocking, a ``<script src>`` or ``<iframe src>`` from a host a service declares
-  is gated as that service even without ``data-consent``.
+* any other element that loads something (`_LOADS`: an iframe's ``src`` and ``srcdoc``, an
+  image's ``src`` and ``srcset``, media, ``<embed>``, ``<object>``, links that fetch, a
+  declarative shadow root's ``shadowrootmode``) not allowed has it moved to
+  ``data-consent-<attribute>``; the <source> and <track> children of a ``<video>``,
+  ``<audio>`` or ``<picture>`` with a data-consent wait with it;
+* with auto-blocking, such an element loading from a host a service declares (every
+  srcset candidate, relative URLs after a ``<base href>`` on such a host, what an iframe's
+  srcdoc document loads) is gated as that service even without ``data-consent``.
 
 The tokenizer follows the HTML start-tag grammar (quoted, single-quoted and unquoted
 attribute values, ``>`` inside quotes) and skips comments and raw-text elements such as
 ``<script>`` bodies, so ``"<iframe"`` inside a script is left alone, but only where a
 browser's tree builder makes them raw text: not inside ``<svg>`` or ``<math>`` (see
-`_Context`). Where it cannot tell how a browser reads what follows, it gates every script
-and iframe start tag it finds (`HTMLGate._run_paranoid`). It keeps only the unfinished
+`_Context`). Where it cannot tell how a browser reads what follows, it gates every start
+tag of those elements that it finds (`HTMLGate._run_paranoid`). It keeps only the unfinished
 construct between chunks: memory is bounded by the longest tag, not the page (inside
 ``<noscript>``, by the longest comment or raw-text element, at most 64 KiB).
 Bytes outside rewritten tags pass through unchanged, so any ASCII-compatible charset is
 kept as it is.
 
 Most of a page is text and ordinary tags, which never change. The gate jumps with one
-C-level search to the next place that can matter (a comment, or the start tag of a script,
-iframe or other raw-text element) and proves with a few byte searches that the bytes before
-it are plain (see `_plain_until`); only when that proof fails does it read them tag by tag.
-A site serves the same script and iframe tags on every page to every visitor: each is read
-once, and what its reading found is kept for the next (`_TAGS`, bounded), so that only the
-visitor's consent is applied to it. The output is byte for byte what reading every tag
-gives (tests/gating_reference.py).
+C-level search to the next place that can matter (a comment, the start tag of a script, an
+iframe, an image, ... or another raw-text element, a container's end tag) and proves with a
+few byte searches that the bytes before it are plain (see `_plain_until`); only when that
+proof fails does it read them tag by tag. A site serves the same script, iframe and image
+tags on every page to every visitor: each is read once, and what its reading found is kept
+for the next (`_TAGS`, bounded), so that only the visitor's consent is applied to it. The
+output is byte for byte what reading every tag gives (tests/gating_reference.py).
 """
 
 from __future__ import annotations
