@@ -64,7 +64,6 @@
   const attach = (el) => {
     const mode = el.getAttribute("data-consent-shadowrootmode").toLowerCase();
     const flag = (f) => el.hasAttribute("shadowroot" + f);
-    el.removeAttribute("data-consent-shadowrootmode");
     try {
       const root = el.parentElement.attachShadow({ mode, delegatesFocus: flag("delegatesfocus"), clonable: flag("clonable"), serializable: flag("serializable") });
       return roots.push(root) && root;
