@@ -279,6 +279,7 @@ PIECES = [
     # The other elements the gate reads, and what they load.
     *("<img", "<IMG", "<image", "<source", "<track", "<video", "<AUDIO", "<picture", "<embed"),
     *("<object", "<input", "<link", "<template", "<base", "<imgs", "<bases", "<linked"),
+    *("</video>", "</picture >", "</AUDIO", "</videos>", " data-consent=marketing>", "<a>", "<p>"),
     *(" srcset=", ' srcset="/a 1x, https://www.youtube.com/b 2x"', " srcset=/a,//m.youtube.com/b"),
     *(" srcdoc=", " srcdoc='<script>1</script>'", " poster=//www.youtube.com/p", " data="),
     *(" href=https://www.googletagmanager.com/a.css", " rel=preload", ' rel="Icon dns-prefetch"'),
@@ -403,6 +404,7 @@ CANDIDATES = [
     *('<iframe data-consent="x" src="/e">', "<textarea>", "<scripts>", "<script"),
     *("<img data-consent=x src=/p>", "<base href=https://www.youtube.com/>", "<img src=/p>"),
     *("<picture data-consent=x>", "<source srcset=/s>", "<link rel=preload href=/l>"),
+    *("</video>", "</picture title='>'>"),
 ]
 ENDINGS = ["", '">', "'>", ">", "-->", "</style>", '"><script data-consent=x>', "</textarea>"]
 
