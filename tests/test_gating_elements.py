@@ -11,6 +11,8 @@ tag-by-tag reference.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fuzz import fuzz_gating
 from hypothesis import HealthCheck, given, settings
@@ -199,6 +201,25 @@ def test_srcset_split_equals_the_standard_s_steps(srcset: str) -> None:
     from consent.gating import _srcset_urls
 
     assert _srcset_urls(srcset) == gating_reference.srcset_urls(srcset)
+
+
+@pytest.mark.parametrize("filler", [", ", ",", " ,\t"])
+def test_a_srcset_is_read_in_time_linear_in_its_length(filler: str) -> None:
+    """A srcset of nothing but blanks and commas costs time linear in its
+    length: 8 times as long takes well under 64 times as long (each byte is read once,
+    where a failed match retried from every comma read the rest again)."""
+    from consent.gating import _srcset_urls
+
+    def best(text: str) -> float:
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            _srcset_urls(text)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    short, long = best(filler * 3_000), best(filler * 24_000)
+    assert long / short < 24
 
 
 @pytest.mark.parametrize(

@@ -1345,16 +1345,18 @@ def _moved(
 
 # One image candidate of a srcset, as the HTML standard splits the list: commas and blanks,
 # then its URL (all up to a blank; trailing commas end the candidate), then its descriptors up
-# to a comma outside parentheses. Group 1: the URL.
+# to a comma outside parentheses. Group 1: the URL, empty only at the end of the list (so
+# that no attempt fails after reading far: each byte is read once).
 _SRCSET_CANDIDATE = re.compile(
-    r"[\t\n\f\r ,]*+([^\t\n\f\r ]++)(?:(?<=,)|(?:[^,(]++|\([^)]*+\)?)*+,?)"
+    r"[\t\n\f\r ,]*+([^\t\n\f\r ]*+)(?:(?<=,)|(?:[^,(]++|\([^)]*+\)?)*+,?)"
 )
 
 
 def _srcset_urls(value: str) -> list[str]:
     """The URL of each image candidate in the srcset `value`: a browser may fetch any one
     (a candidate whose descriptors it rejects counts too, which only gates more)."""
-    return [match.group(1).rstrip(",") for match in _SRCSET_CANDIDATE.finditer(value)]
+    found = (match.group(1) for match in _SRCSET_CANDIDATE.finditer(value))
+    return [url.rstrip(",") for url in found if url]
 
 
 def _rel_tokens(rel: str) -> set[str]:
