@@ -15,8 +15,9 @@ import re
 from consent import gating
 from consent.gating import host_matcher
 
-__all__ = ["HTMLGate", "host_matcher"]
+__all__ = ["HTMLGate", "host_matcher", "srcset_urls"]
 
+_Entry = tuple[bytes, str, bytes] | None
 # One attribute: group 1 its name, group 2, 3 or 4 its value (double, single, no quotes).
 _ATTR_PARTS = re.compile(gating._attribute(b"("))
 
@@ -26,51 +27,218 @@ class HTMLGate(gating.HTMLGate):
 
     _fast = False
 
+    def __init__(self, allows: gating.Allows, hosts: gating.HostLookup | None = None) -> None:
+        super().__init__(allows, hosts)
+        # The <video>, <audio> and <picture> elements open, each with (its name, its id, its
+        # data-consent value as written) if it has an id.
+        self._containers: list[tuple[bytes, _Entry]] = []
+        self._last_container: _Entry = None
+        self._frozen_containers = False
+
+    def _container_end(self, name: bytes) -> None:
+        if not self._frozen_containers:
+            names = [n for n, _ in self._containers]
+            if name in names:
+                del self._containers[len(names) - 1 - names[::-1].index(name) :]
+
     def _start_tag(self, tag: re.Match[bytes]) -> bytes:
         name = tag.group(1).lower()
-        if name not in (b"script", b"iframe"):
+        if name not in _LOADS and name not in (b"base", b"picture"):
             return tag.group(0)
         attrs = [(m.group(1).lower(), m) for m in _ATTR_PARTS.finditer(tag.group(2))]
         values: dict[bytes, str] = {}
         for attr, match in attrs:
             values.setdefault(attr, _value(match))  # the first of duplicates wins, as in browsers
         consent_id = values.get(b"data-consent")
-        src = values.get(b"src")
-        if src is None and name == b"script":  # an SVG script loads its href
-            src = values.get(b"href") or values.get(b"xlink:href")
-        src = (src or "").strip()
-        added = b""
-        if consent_id is None and src and self._hosts is not None:
-            consent_id = self._hosts(src)
+        if name == b"base":
+            if b"href" in values and not self._base_fixed and self._hosts is not None:
+                service = self._hosts(values[b"href"].strip())
+                if not (self._paranoid or self._context.active or self._template):
+                    self._base_fixed, self._base = True, service
+                elif service is not None and (self._base is None or self._allows(self._base)):
+                    self._base = service
+            return tag.group(0)
+        if name == b"template":
+            self._template = True
+        # What a <video>, <audio> or <picture> with an id passes on to its children: open
+        # from its start tag to its end tag, and also to the next such start tag (or a
+        # picture's first <img> that loads anything).
+        inherited = None
+        if name in (b"video", b"audio", b"picture"):
+            entry = None
             if consent_id is not None:
-                added = b' data-consent="' + consent_id.encode() + b'"'
+                written = next(m for attr, m in attrs if attr == b"data-consent")
+                raw_value = written.group(0)[len(b"data-consent") :].lstrip(b"\t\n\f\r ")
+                raw_value = raw_value[1:].lstrip(b"\t\n\f\r ") if raw_value else b""
+                entry = (name, consent_id, raw_value or b'""')
+            self._last_container = entry
+            if len(self._containers) < 64:
+                self._containers.append((name, entry))
+            else:
+                self._frozen_containers = True
+        elif name in (b"source", b"track", b"img", b"image"):
+            for held in [self._last_container, *[e for _, e in reversed(self._containers)]]:
+                if held is None or (name in (b"img", b"image") and held[0] != b"picture"):
+                    continue
+                if not self._allows(held[1].strip("\t\n\f\r ")):
+                    inherited = held
+                    break
+        urls: list[str] = []
+        if name == b"script":
+            src = values.get(b"src")
+            if src is None:  # an SVG script loads its href
+                src = values.get(b"href") or values.get(b"xlink:href")
+            src = (src or "").strip()
+            if src:
+                urls.append(src)
+            loads = consent_id is not None or bool(src)
+            moved = [b"type"]
+        else:
+            if name == b"link" and not _loading(values.get(b"rel")):
+                return tag.group(0)
+            moved = list(_LOADS.get(name, ()))
+            loads = False
+            for attr in moved:
+                value = values.get(attr)
+                if value is None:
+                    continue
+                if attr in (b"srcdoc", b"shadowrootmode"):
+                    loads = True
+                elif attr in (b"srcset", b"imagesrcset"):
+                    found = srcset_urls(value)
+                    urls += found
+                    loads = loads or bool(found)
+                elif value.strip():
+                    urls.append(value.strip())
+                    loads = True
+        if not loads:
+            return tag.group(0)
+        held = self._last_container
+        if name in (b"img", b"image") and not self._paranoid and held and held[0] == b"picture":
+            self._last_container = None
+        if consent_id is not None:
+            inherited = None
+        added = b""
+        if consent_id is None and inherited is not None:
+            if not self._allows(inherited[1].strip("\t\n\f\r ")):
+                consent_id = inherited[1]
+                added = b" data-consent=" + inherited[2]
+        if consent_id is None and self._hosts is not None:
+            for url in urls:
+                service = self._hosts(url)
+                if service is None and self._base is not None and _from_base(url):
+                    service = self._base
+                if service is not None and not self._allows(service):
+                    consent_id = service
+                    added = b' data-consent="' + service.encode() + b'"'
+                    break
+        if consent_id is None and name == b"iframe" and b"srcdoc" in values and self._depth < 8:
+            # The document in the srcdoc, read by a gate of its own: the first id it gates.
+            inner = HTMLGate(self._allows, self._hosts)
+            inner._base, inner._depth = self._base, self._depth + 1
+            inner.feed(values[b"srcdoc"].encode("utf-8", "xmlcharrefreplace"))
+            inner.close()
+            if inner._first_refused is not None:
+                consent_id = inner._first_refused.strip("\t\n\f\r ")
+                escaped = html.escape(consent_id).encode("ascii", "xmlcharrefreplace")
+                added = b' data-consent="' + escaped + b'"'
         if consent_id is None or self._allows(consent_id.strip("\t\n\f\r ")):
             return tag.group(0)
         if name == b"script":
             kind = values.get(b"type")
             if kind is not None and kind.strip().lower() == "text/plain":
                 return tag.group(0)  # written inert already
-            moved, dropped = b"type", b"data-consent-type"
             added += b' type="text/plain"'
-        else:
-            if not src:
-                return tag.group(0)
-            moved, dropped = b"src", b"data-consent-src"
         # The new attributes first; the page's own keep their bytes and separators, with
-        # `moved` renamed to `dropped` and any `dropped` it already had left out.
+        # each moved attribute renamed to "data-consent-<name>" and any such attribute it
+        # already had left out.
+        dropped = [b"data-consent-" + attr for attr in moved]
         text = tag.group(2)
         parts = []
         last = 0
         for attr, match in attrs:
-            if attr == moved:
-                parts.append(text[last : match.start()] + dropped)
+            if attr in moved:
+                parts.append(text[last : match.start()] + b"data-consent-" + attr)
                 last = match.start() + len(attr)
-            elif attr == dropped:
+            elif attr in dropped:
                 parts.append(text[last : match.start()])
                 last = match.end()
         parts.append(text[last:])
         self.changed = True
+        if self._first_refused is None:
+            self._first_refused = consent_id
         return b"<" + tag.group(1) + added + b"".join(parts) + b">"
+
+
+# What each element loads (a script: its src, or in SVG href).
+_LOADS: dict[bytes, tuple[bytes, ...]] = {
+    b"script": (b"src", b"href", b"xlink:href"),
+    b"iframe": (b"src", b"srcdoc"),
+    b"img": (b"src", b"srcset"),
+    b"image": (b"src", b"srcset", b"href", b"xlink:href"),
+    b"source": (b"src", b"srcset"),
+    b"track": (b"src",),
+    b"video": (b"src", b"poster"),
+    b"audio": (b"src",),
+    b"embed": (b"src",),
+    b"object": (b"data",),
+    b"input": (b"src",),
+    b"link": (b"href", b"imagesrcset"),
+    b"template": (b"shadowrootmode",),
+}
+_FETCHING = "stylesheet preload prefetch preconnect dns-prefetch modulepreload prerender icon "
+_FETCHING += "apple-touch-icon manifest compression-dictionary"
+
+
+def _loading(rel: str | None) -> bool:
+    if rel is None:
+        return False
+    for token in re.split("[\t\n\f\r ]", rel):
+        if token.isascii() and token.lower() in _FETCHING.split():
+            return True
+    return False
+
+
+def srcset_urls(value: str) -> list[str]:
+    """The URLs of a srcset, step by step as the HTML standard's parsing algorithm reads it."""
+    blanks = "\t\n\f\r "
+    urls: list[str] = []
+    pos = 0
+    while True:
+        while pos < len(value) and value[pos] in blanks + ",":
+            pos += 1
+        if pos == len(value):
+            return urls
+        start = pos
+        while pos < len(value) and value[pos] not in blanks:
+            pos += 1
+        url = value[start:pos]
+        if url.endswith(","):
+            urls.append(url.rstrip(","))
+            continue
+        urls.append(url)
+        state = "descriptor"
+        while pos < len(value):
+            char = value[pos]
+            pos += 1
+            if state == "parens":
+                if char == ")":
+                    state = "descriptor"
+            elif char == "(":
+                state = "parens"
+            elif char == ",":
+                break
+
+
+def _from_base(url: str) -> bool:
+    """Whether `url` goes to the host of the base URL."""
+    url = url.strip("".join(map(chr, range(0x21)))).replace("\t", "").replace("\n", "")
+    url = url.replace("\r", "")
+    scheme = re.match("[a-zA-Z][a-zA-Z0-9+.-]*:", url)
+    rest = url[scheme.end() :] if scheme else url
+    if re.match(r"[/\\]{2}", rest):
+        return False  # a host of its own
+    return scheme is None or scheme.group().lower() in ("http:", "https:")
 
 
 def _value(match: re.Match[bytes]) -> str:

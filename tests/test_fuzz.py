@@ -171,6 +171,46 @@ def test_gating_oracle_reads_noscript_with_scripting_on_and_off() -> None:
     assert off == [("refused", "<iframe data-consent='x' src='/f'>")]
 
 
+@pytest.mark.parametrize(
+    "markup",
+    [
+        b"<img data-consent=x src=/p.gif>",
+        b'<img srcset="/a 1x, //www.youtube.com/b 2x">',
+        b"<picture data-consent=x><source srcset=/a><img alt=''></picture>",
+        b"<video data-consent=x><source src=/v.mp4></video>",
+        b"<audio><track src=//m.youtube.com/t.vtt></audio>",
+        b"<iframe data-consent=x srcdoc='<p>x'></iframe>",
+        b"<embed src=//www.youtube.com/e>",
+        b"<object data-consent=x data=/o></object>",
+        b"<input type=Image src=//www.youtube.com/i>",
+        b"<link rel='dns-prefetch' href=//www.youtube.com>",
+        b"<template shadowrootmode=open data-consent=x></template>",
+        b"<svg><image href=//www.youtube.com/s /></svg>",
+        b"<base href=https://www.youtube.com/><img src=/p.gif>",
+    ],
+)
+def test_gating_oracle_finds_each_element_that_loads(markup: bytes) -> None:
+    """The oracle reads what else loads as a browser does, with scripting on and off: each
+    of these is active as written, and inert as the gate writes it."""
+    assert [kind for kind, _ in fuzz_gating.active_gated(markup)] == ["refused"]
+    assert fuzz_gating.active_gated(_gate(markup)) == []
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        b"<link rel=canonical href=//www.youtube.com/>",
+        b"<input src=//www.youtube.com/i>",
+        b"<img src=/p.gif><base href=https://www.youtube.com/>",
+        b"<template><base href=https://www.youtube.com/></template><img src=/p.gif>",
+        b"<picture data-consent=x></picture><source srcset=/a>",
+        b"<template shadowrootmode=sideways data-consent=x></template>",
+    ],
+)
+def test_gating_oracle_leaves_what_loads_nothing_refused(markup: bytes) -> None:
+    assert fuzz_gating.active_gated(markup) == []
+
+
 # --- the bugs found, as focused unit tests ------------------------------------------------
 
 

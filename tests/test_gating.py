@@ -277,6 +277,16 @@ PIECES = [
     *("<svg", "<SVG>", "</svg>", "<svg/>", "<math>", "</math", "<foreignObject>", "<mi>", "<p>"),
     *("</foreignObject>", "<![CDATA[", "]]>", "<select>", "</select>", "<noscript>", "<g>"),
     *("</noscript>", "<table>", "</p>", "<font color=red>", "<desc>", "</desc>", "/>"),
+    # The other elements the gate reads, and what they load.
+    *("<img", "<IMG", "<image", "<source", "<track", "<video", "<AUDIO", "<picture", "<embed"),
+    *("<object", "<input", "<link", "<template", "<base", "<imgs", "<bases", "<linked"),
+    *("</video>", "</picture >", "</AUDIO", "</videos>", " data-consent=marketing>", "<a>", "<p>"),
+    *(" srcset=", ' srcset="/a 1x, https://www.youtube.com/b 2x"', " srcset=/a,//m.youtube.com/b"),
+    *(" srcdoc=", " srcdoc='<script>1</script>'", " poster=//www.youtube.com/p", " data="),
+    *(" href=https://www.googletagmanager.com/a.css", " rel=preload", ' rel="Icon dns-prefetch"'),
+    *(" rel=canonical", " imagesrcset=", " shadowrootmode=open", " data-consent-srcset=z"),
+    *(" href=", " href=/p", " href=https://www.youtube.com/", " src=/p.gif", " type=image"),
+    *("(", ")", ","),
 ]
 SOUP = st.lists(st.sampled_from(PIECES), max_size=40).map("".join)
 
@@ -296,6 +306,14 @@ BLOCKS = [
     "<SCRIPT Data-Consent=analytics Type=module SRC=/a.js></SCRIPT>",
     "<!doctype html><html lang=en><head><meta charset=utf-8>",
     "<?xml version='1.0'?><![CDATA[<script data-consent=x>]]>",
+    '<picture data-consent="marketing"><source srcset="/a.webp 1x, /b.webp 2x"><img src=/a.png>',
+    '</picture><img srcset="https://www.youtube.com/i.png 2x" alt="">',
+    "<video data-consent=marketing poster=/p.png><source src=/v.mp4><track src=/t.vtt></video>",
+    '<link rel="preload stylesheet" href="https://www.googletagmanager.com/a.css" as=style>',
+    '<base href="https://www.youtube.com/"><img src="/p.gif"><base href=/x/>',
+    "<template shadowrootmode=open data-consent=analytics><img src=/s.png></template>",
+    '<iframe data-consent=ok srcdoc="<p>x"></iframe><embed src=//m.youtube.com/e>',
+    '<object data="https://www.youtube.com/o"></object><input type=image src=/i.png>',
 ]
 BLANKS = st.sampled_from(["", " ", "\n", "\t ", "  \r\n"])
 HIDDEN = st.sampled_from(
@@ -385,6 +403,9 @@ CONTEXTS = [
 CANDIDATES = [
     *("<script data-consent=x>", "<SCRIPT src=https://www.youtube.com/e>", "<!--", "<style>"),
     *('<iframe data-consent="x" src="/e">', "<textarea>", "<scripts>", "<script"),
+    *("<img data-consent=x src=/p>", "<base href=https://www.youtube.com/>", "<img src=/p>"),
+    *("<picture data-consent=x>", "<source srcset=/s>", "<link rel=preload href=/l>"),
+    *("</video>", "</picture title='>'>"),
 ]
 ENDINGS = ["", '">', "'>", ">", "-->", "</style>", '"><script data-consent=x>', "</textarea>"]
 

@@ -1,19 +1,24 @@
-"""Streaming gate for text/html bodies: scripts and iframes wait for consent.
+"""Streaming gate for text/html bodies: scripts, iframes, images, media, ... wait for consent.
 
 `HTMLGate` rewrites start tags as the body streams through:
 
 * ``<script data-consent="x" ...>`` whose id is not allowed gets ``type="text/plain"`` (the
   original type kept in ``data-consent-type``): the browser neither fetches nor runs it;
-* ``<iframe data-consent="x" src=...>`` not allowed has ``src`` moved to ``data-consent-src``;
-* with auto-blocking, a ``<script src>`` or ``<iframe src>`` from a host a service declares
-  is gated as that service even without ``data-consent``.
+* any other element that loads something (`_LOADS`: an iframe's ``src`` and ``srcdoc``, an
+  image's ``src`` and ``srcset``, media, ``<embed>``, ``<object>``, links that fetch, a
+  declarative shadow root's ``shadowrootmode``) not allowed has it moved to
+  ``data-consent-<attribute>``; the <source> and <track> children of a ``<video>``,
+  ``<audio>`` or ``<picture>`` with a data-consent wait with it;
+* with auto-blocking, such an element loading from a host a service declares (every
+  srcset candidate, relative URLs after a ``<base href>`` on such a host, what an iframe's
+  srcdoc document loads) is gated as that service even without ``data-consent``.
 
 The tokenizer follows the HTML start-tag grammar (quoted, single-quoted and unquoted
 attribute values, ``>`` inside quotes) and skips comments and raw-text elements such as
 ``<script>`` bodies, so ``"<iframe"`` inside a script is left alone, but only where a
 browser's tree builder makes them raw text: not inside ``<svg>`` or ``<math>`` (see
-`_Context`). Where it cannot tell how a browser reads what follows, it gates every script
-and iframe start tag it finds (`HTMLGate._run_paranoid`). It keeps only the unfinished
+`_Context`). Where it cannot tell how a browser reads what follows, it gates every start
+tag of those elements that it finds (`HTMLGate._run_paranoid`). It keeps only the unfinished
 construct between chunks: memory is bounded by the longest tag, not the page (inside
 ``<noscript>``, by the longest comment or raw-text element, at most 64 KiB). Time is linear
 in the body, whatever it holds and however it is cut: an unfinished construct is followed
@@ -23,13 +28,13 @@ Bytes outside rewritten tags pass through unchanged, so any ASCII-compatible cha
 kept as it is.
 
 Most of a page is text and ordinary tags, which never change. The gate jumps with one
-C-level search to the next place that can matter (a comment, or the start tag of a script,
-iframe or other raw-text element) and proves with a few byte searches that the bytes before
-it are plain (see `_plain_until`); only when that proof fails does it read them tag by tag.
-A site serves the same script and iframe tags on every page to every visitor: each is read
-once, and what its reading found is kept for the next (`_TAGS`, bounded), so that only the
-visitor's consent is applied to it. The output is byte for byte what reading every tag
-gives (tests/gating_reference.py).
+C-level search to the next place that can matter (a comment, the start tag of a script, an
+iframe, an image, ... or another raw-text element, a container's end tag) and proves with a
+few byte searches that the bytes before it are plain (see `_plain_until`); only when that
+proof fails does it read them tag by tag. A site serves the same script, iframe and image
+tags on every page to every visitor: each is read once, and what its reading found is kept
+for the next (`_TAGS`, bounded), so that only the visitor's consent is applied to it. The
+output is byte for byte what reading every tag gives (tests/gating_reference.py).
 """
 
 from __future__ import annotations
@@ -177,7 +182,17 @@ def _raw_stop(name: bytes, data: bytes, pos: int, final: bool) -> int | None:
 
 # Start tags after which the tree builder may read tags differently (see `_Context`).
 _CONTEXT_TAGS = frozenset({b"svg", b"math", b"select", b"noscript"})
-_WATCHED = _RAW_TEXT | _CONTEXT_TAGS
+# The other start tags the gate may rewrite or must note (see `_plan`): what loads an image,
+# a frame, media, a plug-in or a link's resource, a declarative shadow root, and the
+# <base> and media containers that change how later tags are read.
+_GATED_ONLY = frozenset(
+    b"img image source track video audio picture embed object input link template base".split()
+)
+# Every start tag the gate reads for a plan, in every mode (paranoid too: `_CANDIDATE`).
+_GATED_NAMES = _GATED_ONLY | {b"script", b"iframe"}
+_WATCHED = _RAW_TEXT | _CONTEXT_TAGS | _GATED_ONLY
+# The containers whose children load for them: their end tags matter too.
+_CONTAINER_NAMES = frozenset({b"video", b"audio", b"picture"})
 _COMMENT_END = re.compile(rb"--!?>")
 _CDATA_END = re.compile(rb"]]>")
 # Everything the gate passes on unchanged, consumed in one C-level match: text, tags other
@@ -189,7 +204,8 @@ _SKIP = re.compile(
     rb"|<(?![a-zA-Z!/?]|\Z)"
     rb"|<(?!(?i:" + b"|".join(sorted(_WATCHED)) + rb")[" + _WS + rb"/>])"
     rb"[a-zA-Z][^" + _WS + rb"/>]*+(?:[" + _WS + rb"/]++|(?>" + _attribute(b"(?:") + rb"))*+>"
-    rb"|</[a-zA-Z][^" + _WS + rb"/>]*+(?:[" + _WS + rb"/]++|(?>" + _attribute(b"(?:") + rb"))*+>"
+    rb"|</(?!(?i:" + b"|".join(sorted(_CONTAINER_NAMES)) + rb")[" + _WS + rb"/>])"
+    rb"[a-zA-Z][^" + _WS + rb"/>]*+(?:[" + _WS + rb"/]++|(?>" + _attribute(b"(?:") + rb"))*+>"
     rb"|</(?![a-zA-Z])[^>]*+>"
     rb"|<!(?!--)[^>]*+>"
     rb"|<\?[^>]*+>"
@@ -212,11 +228,11 @@ def _either_case(words: list[bytes]) -> bytes:
     return branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
 
 
-def _watched_names() -> bytes:
+def _watched_names(names: frozenset[bytes]) -> bytes:
     # After the first letter, which `_NEXT` reads with one character class: a look-behind
     # tells which names that letter begins ("(?<=[sS])(?:[cC][rR]...|...)|(?<=[tT])...").
     heads: dict[bytes, list[bytes]] = {}
-    for name in sorted(_WATCHED):
+    for name in sorted(names):
         heads.setdefault(name[:1], []).append(name[1:])
     return b"|".join(
         b"(?<=[" + head + head.upper() + b"])" + _either_case(tails)
@@ -224,22 +240,35 @@ def _watched_names() -> bytes:
     )
 
 
-# Where the tokenizer state can change or a tag may need rewriting: comments and the start
-# tags of raw-text elements (scripts and iframes among them) and of the context elements,
-# found case-insensitively. A match may still be inside another tag: the gate checks. A
-# comment is matched by its "<!--" alone (or whole, "<!-->" and "<!--->"): the gate looks for
-# its end only where it is one, since searching on from every "<!--" in an attribute value
-# would read the rest of the page once for each; a start tag up to its first ">", if any
-# (the gate reads the rest: see `HTMLGate._run_fast`). Most "<" open other elements: a
-# character class right after it turns them away at the least cost to `re`.
+# The first letters of the raw-text and context elements (and "!"), which few other tags
+# share: `_NEXT` turns any other "<" away with one character class. The other watched names
+# begin like common tags (<a>, <p>, <b>, <li>, <em>, <ol>, end tags): each is tried whole, so
+# that those cost a failed letter or two.
+_HEADS = frozenset({c for w in [*_RAW_TEXT, *_CONTEXT_TAGS, b"!"] for c in w[:1] + w[:1].upper()})
+_AFTER_NAME = rb"(?=[" + _WS + rb"/>])(?:[^>]*+>)?"
+
+# Where the tokenizer state can change or a tag may need rewriting: comments, the start tags
+# of raw-text elements (scripts and iframes among them), of the context elements and of the
+# other elements the gate reads, and the end tags of containers, found case-insensitively. A
+# match may still be inside another tag: the gate checks. A comment is matched by
+# its "<!--" alone (or whole, "<!-->" and "<!--->"): the gate looks for its end only where
+# it is one, since searching on from every "<!--" in an attribute value would read the rest
+# of the page once for each; a tag up to its first ">", if any (the gate reads the rest: see
+# `HTMLGate._run_fast`).
 _NEXT = re.compile(
-    b"<["
-    + re.escape(bytes(sorted({c for w in [*_WATCHED, b"!"] for c in w[:1] + w[:1].upper()})))
+    b"<(?:["
+    + re.escape(bytes(sorted(_HEADS)))
     + rb"](?:(?<=!)--(?:-?>)?|(?:"
-    + _watched_names()
-    + rb")(?=["
-    + _WS
-    + rb"/>])(?:[^>]*+>)?)",
+    + _watched_names(frozenset(n for n in _WATCHED if n[0] in _HEADS))
+    + b")"
+    + _AFTER_NAME
+    + b")|"
+    + _either_case(sorted(n for n in _WATCHED if n[0] not in _HEADS))
+    + _AFTER_NAME
+    + b"|/"
+    + _either_case(sorted(_CONTAINER_NAMES))
+    + _AFTER_NAME
+    + b")",
     re.DOTALL,
 )
 # What can begin a tag, an end tag, a comment or "<!...>" / "<?...>" (or might, once more
@@ -672,15 +701,13 @@ def _self_closing(attributes: bytes) -> bool:
 
 
 def _defuse_inside(tag: bytes) -> bytes:
-    """`tag` with every script or iframe start tag inside it written "&lt;...": the same
+    """`tag` with every candidate start tag inside it written "&lt;...": the same
     text where it is an attribute value, and no tag wherever else a browser may read it."""
     return tag[:1] + _CANDIDATE.sub(lambda m: b"&lt;" + m.group(0)[1:], tag[1:])
 
 
-# The start of a script or iframe start tag, anywhere (paranoid mode).
-_CANDIDATE = re.compile(
-    rb"<(?:[sS][cC][rR][iI][pP][tT]|[iI][fF][rR][aA][mM][eE])(?=[" + _WS + rb"/>]|\Z)"
-)
+# The start of a start tag the gate reads for a plan, anywhere (paranoid mode).
+_CANDIDATE = re.compile(b"<" + _either_case(sorted(_GATED_NAMES)) + rb"(?=[" + _WS + rb"/>]|\Z)")
 # Where a browser with scripting ends a <noscript> (its raw text).
 _NOSCRIPT_END = re.compile(rb"</(?i:noscript)[" + _WS + rb"/>]")
 # Inside <noscript>, how long a comment or raw-text element the gate holds to read it whole.
@@ -973,6 +1000,16 @@ class HTMLGate:
         self._hold: _Hold | None = None  # the buffer while it starts with what `_await` says
         self._await: _Await | None = None  # what the last step stopped at, if it waits
         self._waited = False  # whether the last run stopped so too
+        self._base: str | None = None  # the service whose host the <base href> is on
+        self._base_fixed = False  # whether the first <base href> has been read for sure
+        # The <video>, <audio> and <picture> elements open (see `_container_start`).
+        self._open: list[_Plan] = []
+        self._latest: _Plan | None = None
+        self._frozen = False
+        self._held = False  # whether one of them has a data-consent
+        self._first_refused: str | None = None  # the id of the first tag it gated
+        self._depth = 0  # how deep in iframe srcdoc documents it reads
+        self._template = False  # whether a <template> start tag came
         self.changed = False
 
     def feed(self, chunk: bytes) -> bytes:
@@ -1112,6 +1149,17 @@ class HTMLGate:
                     out.append(data[sent:pos])
                     return pos, _GO_ON
                 continue
+            if data[pos + 1] == 0x2F:  # "/": the end tag of a container
+                other = _OTHER.match(data, pos)
+                if other is None:
+                    out.append(data[sent:pos])
+                    return pos, _TOKEN  # no ">" yet
+                self._container_end(other.group(1).lower())
+                pos = other.end()
+                if pos == end:
+                    out.append(data[sent:pos])
+                    return pos, _GO_ON
+                continue
             if data[pos + 1] == 0x21:  # "!": a comment
                 if close - pos == 4:
                     comment = _COMMENT_END.search(data, close)
@@ -1139,6 +1187,23 @@ class HTMLGate:
                 close = tag.end()
                 known = _read_tag(raw, tag.group(1), tag.group(2), self._encoding)
             name, plan = known
+            if name in _GATED_ONLY:
+                # An image, a link, ...: it changes no state of the tokenizer or tree context.
+                # Most load only the site's own URLs, which only a <base> or a container
+                # would change.
+                if plan is not _AS_IS and not (
+                    plan.quiet and self._base is None and not self._held
+                ):
+                    written = self._gated(raw, plan)
+                    if written is not raw:
+                        out.append(data[sent:pos])
+                        out.append(written)
+                        sent = close
+                pos = close
+                if pos == end:
+                    out.append(data[sent:pos])
+                    return pos, _GO_ON
+                continue
             if name not in _RAW_TEXT:
                 out.append(data[sent:pos])
                 if tag is None:  # known by its bytes: a complete tag
@@ -1203,6 +1268,8 @@ class HTMLGate:
             if self._context.noscript and self._agrees(data, pos, other.end(), final) is None:
                 return pos  # paranoid from here
             out.append(other.group(0))
+            if other.group(1) is not None and other.group(1).lower() in _CONTAINER_NAMES:
+                self._container_end(other.group(1).lower())
             if other.group(1) is not None and self._context.active:
                 self._context.end(other.group(1).lower())
                 self._paranoid = self._context.doubt
@@ -1377,53 +1444,249 @@ class HTMLGate:
         known = _TAGS.get(raw)
         if known is None:
             name = tag.group(1).lower()
-            if name != b"script" and name != b"iframe":
+            if name not in _GATED_NAMES:
                 return raw
             known = _read_tag(raw, tag.group(1), tag.group(2), self._encoding)
         plan = known[1]
         return raw if plan is _AS_IS else self._gated(raw, plan)
 
     def _gated(self, raw: bytes, plan: _Plan) -> bytes:
-        """Start tag `raw` as this visitor's consent has it written (`raw` itself if as is)."""
-        consent_id, src, cut, inserted, renamed = plan
+        """Start tag `raw` as this visitor's consent has it written (`raw` itself if as is),
+        noting on the way what it changes for the tags after it (a <base>, a container)."""
+        role = plan.role
+        holder: _Plan | None = None  # the container whose data-consent it waits with
+        if role:
+            if role == _BASE:
+                self._note_base(plan.urls[0])
+                return raw
+            if role == _MEDIA or role == _PICTURE:
+                self._container_start(plan)  # its <source>, <track> or <img> come next
+            elif role == _TEMPLATE:
+                self._template = True  # a <base> after it may be in its content
+            elif role == _CHILD or role == _IMG:
+                holder = self._container_of(role)
+                latest = self._latest
+                if role == _IMG and latest is not None and latest.role == _PICTURE:
+                    # A picture has one <img>. (In paranoid mode the gate may read a tag
+                    # twice, and the picture's id stays for the <img> tags after it.)
+                    if not self._paranoid:
+                        self._latest = None
+                        self._settle_containers()
+        if not plan.inserted and plan.renamed is None:
+            return raw  # nothing it loads: a container
+        consent_id = plan.consent_id
         added = b""
         if consent_id is None:
-            if self._hosts is None:
-                return raw
-            consent_id = self._hosts(src)
+            if holder is not None:
+                consent_id = holder.consent_id
+                added = b" data-consent=" + holder.written_id
             if consent_id is None:
-                return raw
-            added = b' data-consent="' + consent_id.encode() + b'"'
-            consent_id = consent_id.strip(_ID_BLANKS)
+                consent_id = self._owner(plan.urls)
+                if consent_id is None and plan.srcdoc is not None:
+                    consent_id = self._inside(plan.srcdoc)
+                if consent_id is None:
+                    return raw
+                escaped = html.escape(consent_id).encode("ascii", "xmlcharrefreplace")
+                added = b' data-consent="' + escaped + b'"'
+        elif not self._refused(consent_id):
+            return raw
+        self.changed = True
+        if self._first_refused is None:
+            self._first_refused = consent_id
+        # The new attributes go first: the first of duplicate attributes wins, and nothing
+        # the page wrote after them (`defer=`, `a/=b`) can swallow or split them.
+        rest = raw[plan.cut :] if plan.renamed is None else plan.renamed
+        return raw[: plan.cut] + added + plan.inserted + rest
+
+    def _inside(self, srcdoc: str) -> str | None:
+        """The first refused id of what the document in an iframe's `srcdoc` loads or runs
+        (its relative URLs resolve against this page's base URL). The gate does not rewrite
+        that document: the whole iframe waits for that id. Nested more than 8 deep, an
+        iframe's srcdoc is not read."""
+        if self._depth >= 8:
+            return None
+        inner = HTMLGate(self._allows, self._hosts)
+        inner._verdicts = self._verdicts
+        inner._base = self._base  # until a <base> of its own
+        inner._depth = self._depth + 1
+        # (the document as text: the inner gate reads it as UTF-8, its default)
+        inner.feed(srcdoc.encode("utf-8", "xmlcharrefreplace"))
+        inner.close()
+        found = inner._first_refused
+        return None if found is None else found.strip(_ID_BLANKS)
+
+    def _refused(self, consent_id: str) -> bool:
+        """Whether this visitor's consent refuses `consent_id` (ASCII blanks around it
+        dropped); asked once per id and page."""
+        consent_id = consent_id.strip(_ID_BLANKS)
         allowed = self._verdicts.get(consent_id)
         if allowed is None:
             allowed = self._allows(consent_id)
             if len(self._verdicts) < 256:  # a page names a few ids, many times over
                 self._verdicts[consent_id] = allowed
-        if allowed:
-            return raw
-        self.changed = True
-        # The new attributes go first: the first of duplicate attributes wins, and nothing
-        # the page wrote after them (`defer=`, `a/=b`) can swallow or split them.
-        return raw[:cut] + added + inserted + (raw[cut:] if renamed is None else renamed)
+        return not allowed
+
+    def _owner(self, urls: tuple[str, ...]) -> str | None:
+        """The refused service a tag without a data-consent waits for: one whose host one of
+        its `urls` loads from (None: it loads)."""
+        hosts = self._hosts
+        if hosts is None:
+            return None
+        for url in urls:
+            service = hosts(url)
+            if service is None and self._base is not None and _relative(url):
+                service = self._base  # resolved against a declared host's <base href>
+            if service is not None and self._refused(service):
+                return service
+        return None
+
+    def _container_start(self, plan: _Plan) -> None:
+        """A <video>, <audio> or <picture> start tag. Its children wait with it while either
+        of two readings has it open: the tree's, up to its end tag (`_open`, which a browser
+        may ignore, as in `<video><div></video></div><source>`), and up to the next such
+        start tag or, for a picture, its <img> (`_latest`, which is wrong for one nested in
+        another: `<video><video></video><source>`)."""
+        self._latest = plan if plan.consent_id is not None else None
+        if len(self._open) < 64:
+            self._open.append(plan)
+        else:
+            self._frozen = True  # too deep to follow: none ends any more
+        self._settle_containers()
+
+    def _container_end(self, name: bytes) -> None:
+        """The end tag of a container `name`: it closes the nearest open one, and any
+        opened inside it."""
+        if self._frozen:
+            return
+        for index in range(len(self._open) - 1, -1, -1):
+            if self._open[index].container == name:
+                del self._open[index:]
+                self._settle_containers()
+                return
+
+    def _settle_containers(self) -> None:
+        open_ids = (p.consent_id is not None for p in self._open)
+        self._held = self._latest is not None or any(open_ids)
+
+    def _container_of(self, role: int) -> _Plan | None:
+        """The open container, with a refused data-consent, that a <source> or <track>
+        (`role` `_CHILD`) or an <img> (`_IMG`: only a picture) may be loading for."""
+        for plan in (self._latest, *reversed(self._open)):
+            if plan is None or plan.consent_id is None:
+                continue
+            if (role == _CHILD or plan.role == _PICTURE) and self._refused(plan.consent_id):
+                return plan
+        return None
+
+    def _note_base(self, href: str) -> None:
+        """A <base href>: the first one sets the URL that relative URLs after it resolve
+        against. Where the gate cannot tell whether a browser sees it as the document's
+        (in paranoid mode, inside SVG, MathML, <noscript> or <select>, or after a <template>
+        start tag, in whose content a <base> counts for nothing), it may be that first one
+        or not: a refused declared host's wins, and a later <base> may still count."""
+        if self._base_fixed or self._hosts is None:
+            return
+        service = self._hosts(href)
+        if not (self._paranoid or self._context.active or self._template):
+            self._base_fixed = True
+            self._base = service
+        elif service is not None and (self._base is None or not self._refused(self._base)):
+            self._base = service
 
 
 # What may surround a data-consent id: ASCII whitespace only. str.strip() would also take
 # U+00A0 and U+0085 away, and ask about "ok" for an id that a browser reads as "\ufffdok".
 _ID_BLANKS = "\t\n\f\r "
-_Plan = tuple[str | None, str, int, bytes, bytes | None]
-"""How a script or iframe start tag is gated, whoever the visitor: (its data-consent id,
-stripped, or None; when None, the URL it loads, which may be a declared service's; where
-the attributes the gate adds go; the one it adds to any gated tag, `type="text/plain"` to a
-script; the rest of the tag after them, or None when it stays as it is)."""
-_AS_IS: _Plan = (None, "", 0, b"", None)
+# What a start tag is to the tags after it (`_Plan.role`): nothing; the <base> whose href
+# relative URLs resolve against; a <video> or <audio>, whose <source> and <track> children
+# wait with it; a <picture>, whose <source> children and <img> wait with it; such a child;
+# an <img>; a <template>.
+_PLAIN, _BASE, _MEDIA, _PICTURE, _CHILD, _IMG, _TEMPLATE = range(7)
+
+
+class _Plan(NamedTuple):
+    """How a start tag the gate reads is gated, whoever the visitor."""
+
+    consent_id: str | None
+    """Its data-consent id, or None."""
+    urls: tuple[str, ...]
+    """What it loads, when it has no data-consent (a srcset gives each candidate's URL),
+    for the hosts of declared services; for a <base>, its href."""
+    cut: int
+    """Where the attributes the gate adds go: after the tag name."""
+    inserted: bytes
+    """The attribute the gate adds to any gated tag: `type="text/plain"` to a script."""
+    renamed: bytes | None
+    """The rest of the tag after them, what it loads moved aside; None: as it is."""
+    role: int = _PLAIN
+    """What it is to the tags after it (`_BASE`, `_MEDIA`, ...)."""
+    written_id: bytes = b""
+    """A container's data-consent value as the page wrote it, for its children."""
+    container: bytes = b""
+    """A container's name (video, audio, picture), to match its end tag."""
+    quiet: bool = False
+    """Whether it is gated only through a <base> or a container: no data-consent, and only
+    URLs without a host (the site's own, unless a <base> says otherwise)."""
+    srcdoc: str | None = None
+    """An iframe's srcdoc when it has no data-consent: the document that it loads."""
+
+
+_AS_IS = _Plan(None, (), 0, b"", None)
 """The plan of a tag that no consent changes: no data-consent or URL, or inert already."""
 # What the gate learnt of the start tags it read, by their bytes: (the name in lower case,
-# the plan). Only the tags the fast path stops at and scripts and iframes are kept, at most
+# the plan). Only the tags the fast path stops at and the ones it gates are kept, at most
 # 4,096 of up to 2 KiB (forgotten all at once when full), each with a plan of about its
 # size: a few hundred KiB for a site's own tags, about 25 MiB at worst. A plain dict: reads and
 # writes are atomic, and no thread ever iterates over it.
 _TAGS: dict[bytes, tuple[bytes, _Plan]] = {}
+
+# The attributes whose values each element loads, in the order their URLs are matched with
+# hosts; the gate moves each to "data-consent-<name>" (a script's `type` is changed instead).
+_LOADS: dict[bytes, tuple[bytes, ...]] = {
+    b"iframe": (b"src", b"srcdoc"),
+    b"img": (b"src", b"srcset"),
+    # <image> is an <img> in HTML (the tree builder renames it) and an image in SVG.
+    b"image": (b"src", b"srcset", b"href", b"xlink:href"),
+    b"source": (b"src", b"srcset"),
+    b"track": (b"src",),
+    b"video": (b"src", b"poster"),
+    b"audio": (b"src",),
+    b"embed": (b"src",),
+    b"object": (b"data",),
+    # Only <input type=image> loads its src; moving it aside from any other type is harmless,
+    # and a script may change the type.
+    b"input": (b"src",),
+    b"link": (b"href", b"imagesrcset"),
+    # A declarative shadow root is attached, its content live, as the parser reads it.
+    b"template": (b"shadowrootmode",),
+}
+# The attribute values that are not one URL: srcset lists, HTML and a shadow root mode.
+_SRCSETS = frozenset({b"srcset", b"imagesrcset"})
+_NOT_URLS = frozenset({b"srcdoc", b"shadowrootmode"})
+_ROLES = {
+    b"base": _BASE,
+    b"video": _MEDIA,
+    b"audio": _MEDIA,
+    b"picture": _PICTURE,
+    b"source": _CHILD,
+    b"track": _CHILD,
+    b"img": _IMG,
+    b"image": _IMG,
+    b"template": _TEMPLATE,
+}
+# A container with no data-consent: its children are read on their own.
+_CONTAINERS = {
+    name: _Plan(None, (), 0, b"", None, role, b"", name if role != _TEMPLATE else b"")
+    for name, role in _ROLES.items()
+    if role in (_MEDIA, _PICTURE, _TEMPLATE)
+}
+# The link types for which a browser fetches or connects to the link's href (or imagesrcset).
+_LOADING_RELS = frozenset(
+    "stylesheet preload prefetch preconnect dns-prefetch modulepreload prerender icon "
+    "apple-touch-icon manifest compression-dictionary".split()
+)
+_ASCII_BLANKS = re.compile(r"[\t\n\f\r ]+")
+_SCRIPT_URLS = (b"src", b"href")  # a script loads src, or in SVG href or xlink:href
 
 
 def _read_tag(
@@ -1432,7 +1695,7 @@ def _read_tag(
     """Read the start tag `raw` (its `name` as written, its `attributes`) of a page in
     `encoding` (see `HTMLGate`), and remember it."""
     lowered = name.lower()
-    gated = lowered in (b"script", b"iframe")
+    gated = lowered in _GATED_NAMES
     plan = _plan(lowered, name, attributes, encoding) if gated else _AS_IS
     known = (lowered, plan)
     # A plan holds the attribute values as decoded in this page's encoding: only a tag in
@@ -1443,51 +1706,144 @@ def _read_tag(
 
 
 def _plan(name: bytes, written: bytes, attributes: bytes, encoding: str | None = "utf-8") -> _Plan:
-    """The plan of the start tag of script or iframe `name` (`written` as the page has it)."""
+    """The plan of the start tag of candidate element `name` (`written` as the page has it)."""
+    role = _ROLES.get(name, _PLAIN)
+    loads = _LOADS.get(name, ())
     lowered = attributes.lower()
-    if b"data-consent" not in lowered and b"src" not in lowered and b"href" not in lowered:
-        return _AS_IS  # no attribute that can gate it
+    if b"data-consent" not in lowered and not any(a in lowered for a in (*loads, *_SCRIPT_URLS)):
+        return _CONTAINERS.get(name, _AS_IS)  # no attribute that can gate it
     attrs = _ATTRS.findall(attributes)
     names = [attr.lower() for _, attr, _ in attrs]
     consent_id = _first(attrs, names, b"data-consent", encoding)
-    src = _first(attrs, names, b"src", encoding)
-    if src is None and name == b"script":  # an SVG script loads its href
-        src = _first(attrs, names, b"href", encoding) or _first(
-            attrs, names, b"xlink:href", encoding
-        )
-    src = "" if src is None else src.strip()
-    if consent_id is None and not src:
-        return _AS_IS
+    if name == b"base":
+        href = _first(attrs, names, b"href", encoding)  # only a <base> with an href counts
+        return _AS_IS if href is None else _Plan(None, (href.strip(),), 0, b"", None, _BASE)
+    cut = 1 + len(written)
     if name == b"script":
+        src = _first(attrs, names, b"src", encoding)
+        if src is None:  # an SVG script loads its href
+            src = _first(attrs, names, b"href", encoding) or _first(
+                attrs, names, b"xlink:href", encoding
+            )
+        src = "" if src is None else src.strip()
+        if consent_id is None and not src:
+            return _AS_IS
         kind = _first(attrs, names, b"type", encoding)
         if kind is not None and kind.strip().lower() == "text/plain":
             return _AS_IS  # written inert already
-        moved, dropped = b"type", b"data-consent-type"
-        inserted = b' type="text/plain"'
-    else:
-        if not src:
+        urls: tuple[str, ...] = () if consent_id is not None else (src,)
+        return _moved(attributes, names, consent_id, urls, cut, (b"type",), b' type="text/plain"')
+    if name == b"link":
+        rel = _first(attrs, names, b"rel", encoding)
+        if rel is None or _LOADING_RELS.isdisjoint(_rel_tokens(rel)):
             return _AS_IS
-        moved, dropped = b"src", b"data-consent-src"
-        inserted = b""
-    cut = 1 + len(written)
-    if consent_id is not None:
-        consent_id, src = consent_id.strip(_ID_BLANKS), ""
-    if moved not in names and dropped not in names:
-        return consent_id, src, cut, inserted, None
-    # The page's own attributes keep their bytes and separators; only `moved` is renamed in
-    # place, and any `dropped` it already had is left out.
+    found: list[str] = []
+    active = False  # whether it loads anything at all
+    srcdoc: str | None = None
+    for attr in loads:
+        value = _first(attrs, names, attr, encoding)
+        if value is None:
+            continue
+        if attr in _NOT_URLS:
+            active = True  # present, even empty: srcdoc then wins over src
+            if attr == b"srcdoc" and consent_id is None:
+                srcdoc = value
+        elif attr in _SRCSETS:
+            candidates = _srcset_urls(value)
+            found += candidates
+            active = active or bool(candidates)
+        elif value.strip():
+            found.append(value.strip())
+            active = True
+    written_id = b""
+    if consent_id is not None and (role == _MEDIA or role == _PICTURE):
+        # Its children get its data-consent as the page wrote it (quotes, references and
+        # charset kept), so that they name the same id.
+        written_id = attrs[names.index(b"data-consent")][2] or b'""'
+    if not active or (consent_id is None and not found and srcdoc is None):
+        if consent_id is None or not written_id:
+            return _CONTAINERS.get(name, _AS_IS)
+        return _Plan(consent_id, (), 0, b"", None, role, written_id, name)
+    urls = () if consent_id is not None else tuple(found)
+    plan = _moved(attributes, names, consent_id, urls, cut, loads, b"", role, written_id)
+    if name in _CONTAINER_NAMES:
+        return plan._replace(container=name)
+    if srcdoc is not None:
+        return plan._replace(srcdoc=srcdoc)
+    if consent_id is None and all(browser_host(url) is None for url in urls):
+        return plan._replace(quiet=True)
+    return plan
+
+
+def _moved(
+    attributes: bytes,
+    names: list[bytes],
+    consent_id: str | None,
+    urls: tuple[str, ...],
+    cut: int,
+    moved: tuple[bytes, ...],
+    inserted: bytes,
+    role: int = _PLAIN,
+    written_id: bytes = b"",
+) -> _Plan:
+    """The plan that renames each attribute in `moved` to "data-consent-<name>" in place;
+    the page's own attributes keep their bytes and separators, and any "data-consent-<name>"
+    the tag already had is left out."""
+    dropped = {b"data-consent-" + attr: attr for attr in moved}
+    if dropped.keys().isdisjoint(names) and not any(attr in names for attr in moved):
+        return _Plan(consent_id, urls, cut, inserted, None, role, written_id)
     pieces: list[bytes] = []
     last = 0
     for match in _ATTRS.finditer(attributes):
         attr_name = match.group(2).lower()
-        if attr_name == dropped:
+        if attr_name in dropped:
             pieces.append(attributes[last : match.start()])
             last = match.end()
-        elif attr_name == moved:
-            pieces.append(attributes[last : match.start()] + dropped)
-            last = match.start() + len(moved)
+        elif attr_name in moved:
+            pieces.append(attributes[last : match.start()] + b"data-consent-" + attr_name)
+            last = match.start() + len(attr_name)
     pieces.append(attributes[last:])
-    return consent_id, src, cut, inserted, b"".join(pieces) + b">"
+    return _Plan(consent_id, urls, cut, inserted, b"".join(pieces) + b">", role, written_id)
+
+
+# One image candidate of a srcset, as the HTML standard splits the list: commas and blanks,
+# then its URL (all up to a blank; trailing commas end the candidate), then its descriptors up
+# to a comma outside parentheses. Group 1: the URL, empty only at the end of the list (so
+# that no attempt fails after reading far: each byte is read once).
+_SRCSET_CANDIDATE = re.compile(
+    r"[\t\n\f\r ,]*+([^\t\n\f\r ]*+)(?:(?<=,)|(?:[^,(]++|\([^)]*+\)?)*+,?)"
+)
+
+
+def _srcset_urls(value: str) -> list[str]:
+    """The URL of each image candidate in the srcset `value`: a browser may fetch any one
+    (a candidate whose descriptors it rejects counts too, which only gates more)."""
+    found = (match.group(1) for match in _SRCSET_CANDIDATE.finditer(value))
+    return [url.rstrip(",") for url in found if url]
+
+
+def _rel_tokens(rel: str) -> set[str]:
+    """The link types in `rel`: split at ASCII whitespace, ASCII letters in lower case
+    (another letter makes a token no link type equals)."""
+    return {token.lower() for token in _ASCII_BLANKS.split(rel) if token.isascii()}
+
+
+# A URL with a scheme of its own: it does not resolve against the document's base URL.
+# ("https:x" does, on a page whose base is https: it is read as relative, which gates more.)
+_OWN_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*+:")
+_TABS_AND_NEWLINES = re.compile(r"[\t\n\r]")
+
+
+def _relative(url: str) -> bool:
+    """Whether `url` resolves against the base URL to the base's host: no authority of its
+    own ("//host"), and no scheme but http(s), which a base of that scheme takes as its own
+    ("https:p.gif")."""
+    url = _TABS_AND_NEWLINES.sub("", url.strip(_C0_AND_SPACE))
+    scheme = _OWN_SCHEME.match(url)
+    rest = url if scheme is None else url[scheme.end() :]
+    if rest[:1] in ("/", "\\") and rest[1:2] in ("/", "\\"):
+        return False
+    return scheme is None or scheme.group().lower() in ("http:", "https:")
 
 
 def _first(

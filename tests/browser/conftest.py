@@ -100,3 +100,9 @@ def page(new_page: NewPage) -> Page:
 def csp_server() -> Iterator[str]:
     """A page under a strict Content-Security-Policy with nonces."""
     yield from _serve("tests.browser.csp_app:app")
+
+
+@pytest.fixture(scope="session")
+def elements_server() -> Iterator[str]:
+    """A page with every kind of element the gate holds back (tests/browser/elements_app.py)."""
+    yield from _serve("tests.browser.elements_app:app")

@@ -16,8 +16,15 @@
   const allows = (id) => has(state, id) && !(gpc && cfg.gpc.includes(cfg.owners[id] || id));
   const dialog = () => d.querySelector("dialog[data-consent-dialog]");
   const INERT = "script[type='text/plain'][data-consent]";
+  // What the server moved aside to "data-consent-<name>" (srcdoc before src: it wins).
+  const MOVED = ["srcdoc", "srcset", "imagesrcset", "src", "poster", "data", "href", "xlink:href"];
+  const aside = MOVED.map((a) => `[data-consent-${a.replace(":", "\\:")}]`);
+  const WAITING = [INERT, "template[data-consent]", ...aside.map((a) => `[data-consent]${a}`)].join();
+  // Gated markup in shadow roots attached here is looked for too.
+  const roots = [];
+  const all = (sel) => [d, ...roots].flatMap((root) => $$(sel, root));
   // Running code cannot be stopped: withdrawing its consent needs a reload.
-  const live = new Set($$(`[data-consent]:not(${INERT},template,[data-consent-src])`).map((el) => el.dataset.consent));
+  const live = new Set($$(`[data-consent]:not(${INERT},template,${aside})`).map((el) => el.dataset.consent));
 
   // Only a script we create runs; the nonce is readable only as a property.
   const copy = (old, gated) => {
@@ -38,32 +45,66 @@
     if (!wait) done();
   });
 
+  // A template's content in its place, or in the shadow root it declares; scripts run in order.
+  const unpack = async (el, root) => {
+    const part = d.importNode(el.content, true);
+    const inner = $$("script", part).map((s) => {
+      const spot = new Comment();
+      s.replaceWith(spot);
+      return [s, spot];
+    });
+    if (root) {
+      root.append(part);
+      el.remove();
+    } else el.replaceWith(part);
+    for (const [s, spot] of inner) await put(copy(s), spot);
+  };
+
+  // The shadow root the parser would have attached (none: the template stays inert, as there).
+  const attach = (el) => {
+    const mode = el.getAttribute("data-consent-shadowrootmode").toLowerCase();
+    const flag = (f) => el.hasAttribute("shadowroot" + f);
+    try {
+      const root = el.parentElement.attachShadow({ mode, delegatesFocus: flag("delegatesfocus"), clonable: flag("clonable"), serializable: flag("serializable") });
+      return roots.push(root) && root;
+    } catch {}
+  };
+
   const activate = async () => {
-    for (const el of $$(`${INERT},iframe[data-consent-src],template[data-consent]`)) {
+    const media = new Set();
+    let again = false;
+    for (const el of all(WAITING)) {
       const id = el.dataset.consent;
       if (!allows(id) || !el.isConnected) continue;
       live.add(id);
-      if (el.localName === "script") {
-        await put(copy(el, true), el);
-      } else if (el.localName === "iframe") {
-        const box = el.closest("[data-consent-embed]");
-        const inside = box?.contains(d.activeElement);
-        el.src = el.dataset.consentSrc;
-        el.removeAttribute("data-consent-src");
-        el.hidden = false;
+      const box = el.closest("[data-consent-embed]");
+      const inside = box?.contains(d.activeElement);
+      if (el.localName === "script") await put(copy(el, true), el);
+      else if (el.localName === "template") {
+        const shadow = el.hasAttribute("data-consent-shadowrootmode");
+        const root = shadow && attach(el);
+        if (root || !shadow) {
+          await unpack(el, root);
+          again = true;
+        }
+      } else {
+        for (const a of MOVED) {
+          const v = el.getAttribute("data-consent-" + a);
+          el.removeAttribute("data-consent-" + a);
+          // An SVG <image> takes href as well as xlink:href.
+          if (v !== null) el.setAttribute(a.replace("xlink:", ""), v);
+        }
+        el.hidden &&= !box;
         box?.querySelector("[data-consent-placeholder]")?.remove();
         if (inside) el.focus();
-      } else {
-        const part = d.importNode(el.content, true);
-        const inner = $$("script", part).map((s) => {
-          const spot = new Comment();
-          s.replaceWith(spot);
-          return [s, spot];
-        });
-        el.replaceWith(part);
-        for (const [s, spot] of inner) await put(copy(s), spot);
+        // A <source> that came back is seen by its media element once it looks again.
+        if (el.localName === "source" && el.parentElement?.load) media.add(el.parentElement);
       }
     }
+    // (one with a src of its own has loaded it, or will)
+    for (const m of media) if (!m.hasAttribute("src")) m.load();
+    // Gated markup a template held is looked at too.
+    if (again) await activate();
   };
 
   const announce = (text) => {
