@@ -220,6 +220,32 @@ def test_xhtml_is_read_as_an_xml_parser_reads_it() -> None:
 
 
 @pytest.mark.parametrize(
+    ("content_type", "page"),
+    [
+        (
+            b"application/xhtml+xml",
+            b'<html xmlns="http://www.w3.org/1999/xhtml" xmlns:h="http://www.w3.org/1999/xhtml">'
+            b'<h:script data-consent="analytics" src="/a.js"></h:script>'
+            b'<h:iframe data-consent="marketing" src="https://x.example/"></h:iframe></html>',
+        ),
+        (
+            b"image/svg+xml",
+            b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:s="http://www.w3.org/2000/svg">'
+            b'<script data-consent="analytics" href="/a.js"/>'
+            b'<s:script data-consent="analytics" href="/b.js"/></svg>',
+        ),
+    ],
+)
+def test_xml_documents_are_gated_whatever_the_prefix(content_type: bytes, page: bytes) -> None:
+    """A2: an XML parser reads `<h:script>` as a script where `h` is bound to XHTML's
+    namespace, and an SVG document served on its own runs its scripts: both are gated."""
+    sent = body_of(messages(raw_app([(b"content-type", content_type)], page)))
+    assert sent.count(b'type="text/plain"') == 2 - (b"iframe" in page)
+    if b"iframe" in page:
+        assert b"data-consent-src" in sent and b' src="https://x.example/"' not in sent
+
+
+@pytest.mark.parametrize(
     ("content_type", "body"),
     [
         ([], b'{"html": "' + PAGE.replace(b'"', b'\\"') + b'"}'),  # not sniffed as HTML

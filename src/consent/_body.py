@@ -258,7 +258,7 @@ class GatedPage:
             self._html = html
         if len(head) < 3 and not final:
             return False
-        xml = mime is not None and mime.essence == "application/xhtml+xml"
+        xml = mime is not None and mime.essence in ("application/xhtml+xml", "image/svg+xml")
         declared = None if mime is None or mime.charset is None else encoding_label(mime.charset)
         encoding = bom_encoding(head)
         if encoding is not None:

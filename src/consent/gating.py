@@ -707,7 +707,14 @@ def _defuse_inside(tag: bytes) -> bytes:
 
 
 # The start of a start tag the gate reads for a plan, anywhere (paranoid mode).
-_CANDIDATE = re.compile(b"<" + _either_case(sorted(_GATED_NAMES)) + rb"(?=[" + _WS + rb"/>]|\Z)")
+# (With a namespace prefix too, `<h:script`, which an XML parser reads as a script.)
+_CANDIDATE = re.compile(
+    rb"<(?:[A-Za-z_][A-Za-z0-9_.\-]*+:)?"
+    + _either_case(sorted(_GATED_NAMES))
+    + rb"(?=["
+    + _WS
+    + rb"/>]|\Z)"
+)
 # Where a browser with scripting ends a <noscript> (its raw text).
 _NOSCRIPT_END = re.compile(rb"</(?i:noscript)[" + _WS + rb"/>]")
 # Inside <noscript>, how long a comment or raw-text element the gate holds to read it whole.
@@ -1444,7 +1451,7 @@ class HTMLGate:
         known = _TAGS.get(raw)
         if known is None:
             name = tag.group(1).lower()
-            if name not in _GATED_NAMES:
+            if name not in _GATED_NAMES and name.rpartition(b":")[2] not in _GATED_NAMES:
                 return raw
             known = _read_tag(raw, tag.group(1), tag.group(2), self._encoding)
         plan = known[1]
@@ -1695,8 +1702,12 @@ def _read_tag(
     """Read the start tag `raw` (its `name` as written, its `attributes`) of a page in
     `encoding` (see `HTMLGate`), and remember it."""
     lowered = name.lower()
-    gated = lowered in _GATED_NAMES
-    plan = _plan(lowered, name, attributes, encoding) if gated else _AS_IS
+    # In an XML document (XHTML, SVG) a prefix names the namespace: `<h:script>` is a script
+    # where `h` is bound to XHTML's, so a prefixed name is read by its local part (in HTML,
+    # where it is no script, gating it only gates more).
+    local = lowered.rpartition(b":")[2] if b":" in lowered else lowered
+    gated = local in _GATED_NAMES
+    plan = _plan(local, name, attributes, encoding) if gated else _AS_IS
     known = (lowered, plan)
     # A plan holds the attribute values as decoded in this page's encoding: only a tag in
     # ASCII, which every encoding the gate reads decodes alike, is remembered for all pages.

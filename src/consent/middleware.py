@@ -529,7 +529,8 @@ class _GatedBody:
         await self.send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+# SVG documents run their scripts too (`<svg><script href=...>`): read as XML, like XHTML.
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml"})
 # Types that make a browser sniff the body as if there were none.
 _UNKNOWN_TYPES = frozenset({"unknown/unknown", "application/unknown"})
 _MIMES: dict[bytes, tuple[Mime | None]] = {}
