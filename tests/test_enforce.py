@@ -5,6 +5,7 @@ Checklist items: A1, A3 (Set-Cookie filtering), A5 (per category), B14 (withdraw
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import logging
 import pathlib
@@ -805,3 +806,47 @@ def test_deletions_expire_exactly_the_refused_trackers(
     if trackers or declared:  # the pre-check may say yes too often, never too rarely
         assert guard.may_carry_refused(header)
     assert guard.deletions(names, everything, secure=True, host="www.example.com") == []
+
+
+def test_a_large_page_is_gated_in_slices_that_let_other_requests_run() -> None:
+    """A page that is slow to gate (hostile markup costs far more per byte than a plain
+    page, though linearly) holds the event loop for one slice at a time: other tasks run
+    between the slices. The page still goes out as one piece with its length."""
+    # 290 KB in the gate's strict mode (a stray end tag in SVG), every script refused.
+    page = b"<svg><g></x></g></svg><p>" + b'<script data-consent="analytics"></script>' * 7_000
+    app = ConsentMiddleware(
+        raw_app(
+            [(b"content-type", b"text/html"), (b"content-length", str(len(page)).encode())], page
+        ),
+        policy=Policy.model_validate(POLICY_DATA),
+        secret_key=SECRET,
+    )
+    scope, receive, send, sent = asgi.request("GET", "/", [], [])
+
+    async def scenario() -> int:
+        ticks = 0
+        done = False
+
+        async def other_request() -> None:
+            nonlocal ticks
+            while not done:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(other_request())
+        await asyncio.sleep(0)
+        before = ticks
+        await app(scope, receive, send)
+        during = ticks - before
+        done = True
+        await task
+        return during
+
+    during = run_async(scenario())
+    assert during >= len(page) // (32 * 1024) - 1
+    bodies = [m for m in sent if m["type"] == "http.response.body"]
+    assert len(bodies) == 1 and bodies[0].get("more_body", False) is False
+    start = sent[0]
+    length = dict(start["headers"])[b"content-length"]
+    assert int(length) == len(bodies[0]["body"])
+    assert bodies[0]["body"].count(b'type="text/plain"') == 7_000

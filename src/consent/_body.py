@@ -204,6 +204,7 @@ class GatedPage:
         self._html = True
         self.decided = False
         self.charset: str | None = None
+        self.identity = self._decoder is None  # not compressed
 
     def feed(self, chunk: bytes, final: bool) -> Iterator[bytes]:
         """What can be sent of the page after `chunk` (the last if `final`), in pieces of

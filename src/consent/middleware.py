@@ -6,9 +6,10 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import anyio
+import anyio.lowlevel
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -471,7 +472,7 @@ class _GatedBody:
         # Each piece is sent as it comes: a small compressed body may decode to a large page.
         pending = None
         try:
-            for piece in page.feed(message.get("body", b""), final=not more):
+            for piece in await self._gated(page, message.get("body", b""), more):
                 if pending is not None:
                     await self._write(pending, more=True)
                 pending = piece
@@ -483,6 +484,23 @@ class _GatedBody:
             await self._write(pending or b"", more=False)
         elif pending:
             await self._write(pending, more=True)
+
+    @staticmethod
+    async def _gated(page: GatedPage, body: bytes, more: bool) -> Iterable[bytes]:
+        """`body` through the gate. A large body that came in one piece is gated in slices
+        with a checkpoint between them, so that a page that is slow to gate (its cost is
+        linear, but some hostile markup costs a thousand times a plain page's) holds the
+        event loop for one slice at a time, never the whole page; the slices' output is sent
+        as one piece, as the app sent it (its length stays known)."""
+        if len(body) <= _SLICE or not page.identity:
+            return page.feed(body, final=not more)
+        out: list[bytes] = []
+        for at in range(0, len(body), _SLICE):
+            last = at + _SLICE >= len(body)
+            out.extend(page.feed(body[at : at + _SLICE], final=last and not more))
+            if not last:
+                await anyio.lowlevel.checkpoint()
+        return [b"".join(out)]
 
     async def _write(self, body: bytes, more: bool) -> None:
         if self.start is not None:
@@ -573,6 +591,7 @@ def _refusal(codings: list[bytes]) -> Message:
 
 
 _FILE_CHUNK = 64 * 1024
+_SLICE = 32 * 1024  # how much of a body the gate reads between two checkpoints
 
 # Conditional requests. The app's ETag names the page it wrote, but a gated page differs from
 # one visitor's consent to another's: a browser revalidating its copy after a change of
