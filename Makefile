@@ -44,7 +44,7 @@ load: $(STAMP)
 # (docs/fuzzing.md). New corpus entries and crashing inputs go to build/fuzz/ (not kept);
 # a crash stops the run; keep its input in fuzz/regressions/<target>/.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= cookie request next gating linear
+FUZZ_TARGETS ?= cookie request next gating linear body
 FUZZ_STAMP := $(VENV)/.installed-fuzz
 
 $(FUZZ_STAMP): $(STAMP)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fuzz import fuzz_cookie, fuzz_gating, fuzz_linear, fuzz_next, fuzz_request
+from fuzz import fuzz_body, fuzz_cookie, fuzz_gating, fuzz_linear, fuzz_next, fuzz_request
 from fuzz._common import POLICY, Reader, browser_target, call_asgi
 from starlette.types import Receive, Scope, Send
 
@@ -29,6 +29,7 @@ CHECKS: dict[str, Callable[[bytes], None]] = {
     "request": fuzz_request.check,
     "next": fuzz_next.check,
     "gating": fuzz_gating.check,
+    "body": fuzz_body.check,
     "linear": fuzz_linear.check,
 }
 # Regression inputs of bugs not fixed yet, as (target, name prefix) -> reason: each runs as a
