@@ -850,3 +850,49 @@ def test_a_large_page_is_gated_in_slices_that_let_other_requests_run() -> None:
     length = dict(start["headers"])[b"content-length"]
     assert int(length) == len(bodies[0]["body"])
     assert bodies[0]["body"].count(b'type="text/plain"') == 7_000
+
+
+WITH_GTM: dict[str, Any] = {
+    **POLICY_DATA,
+    "services": [
+        *POLICY_DATA["services"],
+        {
+            "id": "gtm",
+            "category": "analytics",
+            "title": "Tag Manager",
+            "hosts": ["www.googletagmanager.com"],
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("link", "kept"),
+    [
+        (b"<https://www.googletagmanager.com/gtag/js?id=1>; rel=preload; as=script", None),
+        (b'<https://www.googletagmanager.com>; rel="preconnect dns-prefetch"', None),
+        (b"<https://WWW.GOOGLETAGMANAGER.COM/x>; REL=modulepreload", None),
+        (
+            b"</app.css>; rel=preload; as=style, "
+            b"<https://www.googletagmanager.com/a>; rel=prefetch",
+            b"</app.css>; rel=preload; as=style",
+        ),
+        (
+            b'<https://www.googletagmanager.com/a>; rel=canonical; title="a, b"',
+            b'<https://www.googletagmanager.com/a>; rel=canonical; title="a, b"',
+        ),
+        (b"</app.css>; rel=preload; as=style", b"</app.css>; rel=preload; as=style"),
+        (b"garbage <https://www.googletagmanager.com/a> rel=preload", None),
+    ],
+)
+def test_link_headers_do_not_preload_a_refused_host(link: bytes, kept: bytes | None) -> None:
+    """A1, A2: `Link: <tracker>; rel=preload` makes the browser fetch the tracker (or
+    connect to its host) before it reads any markup: such an entry is dropped while the
+    host's service is refused, and the response varies on consent."""
+    headers = [*HTML, (b"link", link)]
+    c = client(raw_app(headers, b"<p>x</p>"), WITH_GTM)
+    response = c.get("/")
+    assert response.headers.get("link") == (None if kept is None else kept.decode())
+    assert "cookie" in response.headers["vary"].lower() or kept == link
+    c.post("/consent", json={"action": "save", "grant": ["gtm"]})
+    assert c.get("/").headers.get("link") == link.decode()

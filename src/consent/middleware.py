@@ -14,6 +14,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consent._body import BodyError, GatedPage, accept_encoding, content_coding
+from consent._links import gate_links
 from consent._memo import remember
 from consent._mime import Mime, extract_mime
 from consent._scope import MAX_COPIES, SCOPE_KEY, ConsentSlot, get_consent
@@ -245,7 +246,7 @@ class ConsentMiddleware:
         ones on every response. A changed copy is sent instead."""
         headers: list[tuple[bytes, bytes]] = message.get("headers") or []
         vary = slot.accessed
-        has_cookies = has_vary = validators = False
+        has_cookies = has_vary = validators = links = False
         types: list[bytes] = []
         codings: list[bytes] = []
         for key, value in headers:  # ASGI header names are lower-case
@@ -259,6 +260,8 @@ class ConsentMiddleware:
                 codings.append(value)
             elif key == b"etag" or key == b"last-modified":
                 validators = True
+            elif key == b"link":
+                links = self._has_hosts  # it may preload from a declared host
             elif not key.islower() and key != key.lower():
                 # ASGI asks for lower-case names, yet some apps send "Set-Cookie": their
                 # headers are read, and passed on, in lower case (HTTP ignores the case).
@@ -272,9 +275,8 @@ class ConsentMiddleware:
             (mime is not None and mime.essence in _HTML_TYPES)
             or (body and (mime is None or mime.essence in _UNKNOWN_TYPES))
         )
-        if not (vary or has_cookies or carries or html or slot.copies or slot.revalidated) and (
-            slot.reissue is None
-        ):
+        changes = vary or has_cookies or carries or html or links or slot.copies
+        if not (changes or slot.revalidated) and slot.reissue is None:
             return message, None  # nothing to change
         coding = content_coding(codings) if codings else ""
         if html and coding is None:
@@ -284,6 +286,8 @@ class ConsentMiddleware:
         message = {**message, "headers": list(headers)}
         if has_cookies or carries:
             vary = self._enforce_cookies(message, scope, slot.state, cookie_header, carries) or vary
+        if links:
+            vary = self._gate_links(message, slot.state) or vary
         gated = None
         gating = html
         if validators and (gating or (slot.revalidated and message.get("status") == 304)):
@@ -319,6 +323,31 @@ class ConsentMiddleware:
             else:
                 message["headers"].append((b"vary", value))
         return message, gated
+
+    def _gate_links(self, message: Message, state: ConsentState) -> bool:
+        """Drop the `Link` header entries that would fetch from the host of a service
+        `state` refuses (preload, preconnect, ...). True when an entry names a declared
+        host at all: the response then depends on consent, dropped or not."""
+        ui = self.endpoints.ui
+        hosts = self._hosts
+        named = False
+
+        def refused(url: str) -> bool:
+            nonlocal named
+            service = hosts(url)
+            named = named or service is not None
+            return service is not None and not ui.allows_markup(state, service)
+
+        headers: list[tuple[bytes, bytes]] = []
+        for key, value in message["headers"]:
+            if key == b"link":
+                gated = gate_links(value, refused)
+                if gated is None:
+                    continue
+                value = gated
+            headers.append((key, value))
+        message["headers"] = headers
+        return named
 
     def _websocket_send(self, send: Send, slot: ConsentSlot) -> Send:
         """`send` for a WebSocket: the handshake's answer (`websocket.accept`, or a denial
