@@ -703,7 +703,7 @@ def _self_closing(attributes: bytes) -> bool:
 def _defuse_inside(tag: bytes) -> bytes:
     """`tag` with every candidate start tag inside it written "&lt;...": the same
     text where it is an attribute value, and no tag wherever else a browser may read it."""
-    return tag[:1] + _CANDIDATE.sub(lambda m: b"&lt;" + m.group(0)[1:], tag[1:])
+    return tag[:1] + _CANDIDATE_LT.sub(b"&lt;", tag[1:])
 
 
 # The start of a start tag the gate reads for a plan, anywhere (paranoid mode).
@@ -715,6 +715,9 @@ _CANDIDATE = re.compile(
     + _WS
     + rb"/>]|\Z)"
 )
+# The "<" of each `_CANDIDATE` alone (none of them holds another "<"), to defuse them all
+# in one substitution.
+_CANDIDATE_LT = re.compile(rb"<(?=" + _CANDIDATE.pattern[1:] + rb")")
 # Where a browser with scripting ends a <noscript> (its raw text).
 _NOSCRIPT_END = re.compile(rb"</(?i:noscript)[" + _WS + rb"/>]")
 # Inside <noscript>, how long a comment or raw-text element the gate holds to read it whole.
@@ -1391,7 +1394,8 @@ class HTMLGate:
                 close = ends.end(pos)
                 tag = _START_TAG.match(data, pos) if close >= 0 and pos >= read else None
             else:
-                tag = _START_TAG.match(data, pos)
+                # (No ">" after it: no tag, which the pattern would take the rest to tell.)
+                tag = _START_TAG.match(data, pos) if data.find(b">", pos) >= 0 else None
                 close = -1 if tag is None else tag.end()
             if close < 0:
                 if not final:
@@ -1399,6 +1403,11 @@ class HTMLGate:
                     break  # an unfinished start tag: wait for more data
                 # Unfinished at the end: a browser reading it as a tag drops it and all
                 # that follows; one reading it otherwise may see tags in what follows.
+                if data.find(b">", pos) < 0:
+                    # No ">" after it: every candidate from here is as unfinished, and
+                    # stays as it is (what the loop would do for each, in one step).
+                    pos = end
+                    break
                 nested = end
                 pos += 1
                 continue
