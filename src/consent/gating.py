@@ -732,6 +732,25 @@ _OTHER = re.compile(
 )
 
 
+# A run of at least three of the same start tag without attributes (group 1: one of them),
+# which the gate reads in bulk while every tag counts (`HTMLGate._repeated`).
+_REPEATED = re.compile(rb"(<[a-zA-Z][a-zA-Z0-9]*+>)\1\1++")
+_BARE_TAG = re.compile(rb"<[a-zA-Z][a-zA-Z0-9]*+>")
+_BARE_LONGEST = 64  # a longer tag is read on its own
+
+
+def _repeated(data: bytes, pos: int) -> re.Match[bytes] | None:
+    """The run of the same bare start tag at `pos` (`_REPEATED`), if there is one; only
+    the tag itself is looked at otherwise, not what follows it."""
+    close = data.find(b">", pos, pos + _BARE_LONGEST)
+    if close < 0:
+        return None
+    tag = data[pos : close + 1]
+    if not data.startswith(tag * 2, close + 1) or _BARE_TAG.fullmatch(tag) is None:
+        return None
+    return _REPEATED.match(data, pos)
+
+
 # What the gate does after its fast path (`HTMLGate._run_fast`).
 _GO_ON, _TOKEN, _WAIT = 0, 1, 2
 
@@ -1078,6 +1097,11 @@ class HTMLGate:
                     out.append(data[pos:keep])
                     pos = keep
                     continue
+                # (The reference gate, without the fast path, reads such runs tag by tag.)
+                repeated = _repeated(data, pos) if self._fast else None
+                if repeated is not None and not context.noscript:
+                    pos = self._repeated(data, repeated, out, final)
+                    continue
             elif not self._fast:
                 skip = _SKIP.match(data, pos)
                 if skip is not None and skip.end() > pos:
@@ -1292,6 +1316,43 @@ class HTMLGate:
             self._await = _Await(_HOLD_TAG, pos + 1)
             return None  # an unfinished start tag: wait for more data
         return self._opened(tag, data, out, final)
+
+    def _repeated(
+        self, data: bytes, repeated: re.Match[bytes], out: list[bytes], final: bool
+    ) -> int:
+        """Read a run of the same bare start tag (`_REPEATED`) while every tag counts: the
+        first two tag by tag, and the others at once when the second left the model where
+        the first did, one element deeper (the third then reads as the second did, and so
+        on): where the gate goes on."""
+        pos = repeated.start()
+        tag = repeated.group(1)
+        context = self._context
+        depth = len(context.stack)
+        for _ in range(2):
+            # Outside <noscript> a whole start tag is read at once.
+            after = self._token(data, pos, out, final)
+            assert after == pos + len(tag)
+            pos = after
+            if self._paranoid or self._raw is not None:
+                return pos  # what follows is read otherwise
+        name = tag[1:-1].lower()
+        if (
+            name in _WATCHED
+            or name in _GATED_NAMES
+            or tag in _TAGS
+            or len(context.stack) != depth + 2
+            or context.stack[-1][0] != name
+            or context.stack[-1] != context.stack[-2]
+            or context.closers[-1] != context.closers[-2]
+        ):
+            return pos  # the rest tag by tag: what the tag does may differ
+        more = (repeated.end() - pos) // len(tag)
+        if context.stack[-1][1] == _HTML:
+            context.html_open[name] += more
+        context.stack.extend([context.stack[-1]] * more)
+        context.closers.extend([context.closers[-1]] * more)
+        out.append(data[pos : repeated.end()])  # written as they are, as the two were
+        return repeated.end()
 
     def _opened(
         self, tag: re.Match[bytes], data: bytes, out: list[bytes], final: bool
