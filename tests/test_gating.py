@@ -629,6 +629,16 @@ def test_a_run_of_one_element_in_svg_costs_about_what_text_does() -> None:
         assert large - small < 8 * 3000 * len(tag), (start, small, large)
 
 
+def test_a_gated_tag_full_of_candidates_costs_about_what_its_bytes_do() -> None:
+    """In paranoid mode the candidates inside a gated tag are defused in one substitution,
+    and the readings that tell how far their tags reach, of which the first is enough
+    here, are each one match: not a few dozen lines of Python a candidate."""
+    for inner in (b'<iframe a="', b'<script a="', b'<img a="'):
+        page = [DOUBT + b"<script data-consent=x title='" + inner * n + b"'>" for n in (800, 3200)]
+        small, large = (gating_work.work_of(p, 4096) for p in page)
+        assert large - small < 40 * (len(page[1]) - len(page[0])), (inner, small, large)
+
+
 # Pieces of foreign content, each repeated: runs of the same tag, which the gate may read
 # at once, in every state the tree builder's model can be in.
 RUNS = st.lists(
@@ -710,3 +720,19 @@ def test_long_constructs_cut_anywhere_give_the_same_bytes(page: bytes, sizes: li
             assert len(out) >= len(HTMLGate(allows, HOSTS).feed(page[:pos]))
     assert out + gate.close() == expected
     assert gate_once(page) == expected
+
+
+@PROPERTY
+@given(LONG_PAGES)
+def test_candidates_read_in_one_match_reach_where_the_shared_reading_says(page: bytes) -> None:
+    """Inside a gated tag in paranoid mode, the first candidates' tags are read in one
+    match each, the others by the reading they share (`_Ends`): either way the same ends,
+    and so the same bytes."""
+    page = DOUBT + page
+    one_match = gate_once(page), gate_sizes(page, 97)
+    saved = gating._SCANS
+    gating._SCANS = 0  # every tag by the shared reading
+    try:
+        assert (gate_once(page), gate_sizes(page, 97)) == one_match
+    finally:
+        gating._SCANS = saved

@@ -718,6 +718,10 @@ _CANDIDATE = re.compile(
 # The "<" of each `_CANDIDATE` alone (none of them holds another "<"), to defuse them all
 # in one substitution.
 _CANDIDATE_LT = re.compile(rb"<(?=" + _CANDIDATE.pattern[1:] + rb")")
+# What may begin a candidate at the end of the buffer, a name with its prefix so far: how
+# long a one the gate keeps for the next chunk (longer prefixes than that are not followed).
+_HEAD = 64
+_CANDIDATE_HEAD = re.compile(rb"<[A-Za-z0-9_.\-:]*+\Z")
 # Where a browser with scripting ends a <noscript> (its raw text).
 _NOSCRIPT_END = re.compile(rb"</(?i:noscript)[" + _WS + rb"/>]")
 # Inside <noscript>, how long a comment or raw-text element the gate holds to read it whole.
@@ -904,6 +908,17 @@ class _Ends:
             known[place] = found
         return found
 
+    def scan(self, start: int) -> int:
+        """`end(start)` read in one match of the tag's attributes, at C speed, but without
+        what other readings found (each such reading may read the rest of `data`)."""
+        pos, state = _tag_scan(self.data, start + 1, _IN_NAME)
+        return pos if state == _TAG_DONE else -1
+
+
+# In a gated tag in paranoid mode, how many of the candidates inside it have their tags
+# read by `_Ends.scan` (the first ones), the others by `_Ends.end`: each such reading may
+# read the rest of the buffer, so there must be a bounded number of them.
+_SCANS = 2
 
 # What a gate waits for at the start of its buffer (`_Hold`).
 _HOLD_TAG, _HOLD_CLOSE, _HOLD_COMMENT, _HOLD_RAW = 0, 1, 2, 3
@@ -1446,7 +1461,10 @@ class HTMLGate:
         while True:
             found = _CANDIDATE.search(data, pos)
             if found is None:
-                pos = end if final else max(pos, end - 7)
+                # Keep what may be the start of a candidate cut by the chunk's end: every
+                # byte after its "<" may be part of a name ("<template", "<svg:script").
+                head = None if final else _CANDIDATE_HEAD.search(data, max(pos, end - _HEAD))
+                pos = end if head is None else head.start()
                 break
             pos = found.start()
             if pos < nested:
@@ -1493,10 +1511,15 @@ class HTMLGate:
             # A gated tag in its own right: every candidate inside it is defused, and the
             # tags those start may reach past its end.
             reach = close
+            scans = _SCANS
             for inner in _CANDIDATE.finditer(data, pos + 1, close):
                 if ends is None:
                     ends = _Ends(data)
-                inner_close = ends.end(inner.start())
+                if scans:
+                    scans -= 1
+                    inner_close = ends.scan(inner.start())
+                else:
+                    inner_close = ends.end(inner.start())
                 if inner_close < 0 and not final:
                     self._await = _Await(_HOLD_TAG, inner.start() + 1)
                     written += view[sent:pos]
@@ -1505,6 +1528,8 @@ class HTMLGate:
                     self._read = max(0, read - pos)
                     return pos  # wait until it ends
                 reach = max(reach, end if inner_close < 0 else inner_close)
+                if final and reach == end:
+                    break  # no other reading can reach further
             written += view[sent:pos]
             written += _defuse_inside(rewritten)
             pos = sent = close
