@@ -1453,6 +1453,7 @@ class HTMLGate:
         nested = pos + self._nested  # bytes up to here are inside an earlier candidate
         read = pos + self._read  # and up to here inside the last such candidate read whole
         ends: _Ends | None = None
+        gt = -2  # the next ">" from a candidate seen (-1: none after it; -2: not looked for)
         sent = pos  # bytes from here on are not in `out` yet: they pass as they are
         # What is written, in one buffer: a defused candidate every few bytes would
         # otherwise be two small objects each in `out`.
@@ -1474,7 +1475,9 @@ class HTMLGate:
                 tag = _START_TAG.match(data, pos) if close >= 0 and pos >= read else None
             else:
                 # (No ">" after it: no tag, which the pattern would take the rest to tell.)
-                tag = _START_TAG.match(data, pos) if data.find(b">", pos) >= 0 else None
+                if gt != -1 and gt < pos:
+                    gt = data.find(b">", pos)  # each byte searched once
+                tag = _START_TAG.match(data, pos) if gt >= 0 else None
                 close = -1 if tag is None else tag.end()
             if close < 0:
                 if not final:
@@ -1482,7 +1485,9 @@ class HTMLGate:
                     break  # an unfinished start tag: wait for more data
                 # Unfinished at the end: a browser reading it as a tag drops it and all
                 # that follows; one reading it otherwise may see tags in what follows.
-                if data.find(b">", pos) < 0:
+                if gt != -1 and gt < pos:
+                    gt = data.find(b">", pos)
+                if gt < 0:
                     # No ">" after it: every candidate from here is as unfinished, and
                     # stays as it is (what the loop would do for each, in one step).
                     pos = end
