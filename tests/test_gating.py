@@ -620,6 +620,58 @@ def test_the_gate_s_work_grows_linearly_with_the_page(name: str, chunk: int) -> 
     assert large < 5 * small, (small, large)
 
 
+def test_a_run_of_one_element_in_svg_costs_about_what_text_does() -> None:
+    """While every tag counts (in SVG, or HTML inside an integration point), a run of the
+    same bare start tag is read in bulk: a few steps of matching a byte, where each tag
+    read on its own took dozens of lines of Python."""
+    for start, tag in [(b"<svg><foreignObject>", b"<i>"), (b"<svg>", b"<g>")]:
+        small, large = (gating_work.work_of(start + tag * n, 4096) for n in (1000, 4000))
+        assert large - small < 8 * 3000 * len(tag), (start, small, large)
+
+
+def test_a_gated_tag_full_of_candidates_costs_about_what_its_bytes_do() -> None:
+    """In paranoid mode the candidates inside a gated tag are defused in one substitution,
+    and the readings that tell how far their tags reach, of which the first is enough
+    here, are each one match: not a few dozen lines of Python a candidate."""
+    for inner in (b'<iframe a="', b'<script a="', b'<img a="'):
+        page = [DOUBT + b"<script data-consent=x title='" + inner * n + b"'>" for n in (800, 3200)]
+        small, large = (gating_work.work_of(p, 4096) for p in page)
+        assert large - small < 40 * (len(page[1]) - len(page[0])), (inner, small, large)
+
+
+# Pieces of foreign content, each repeated: runs of the same tag, which the gate may read
+# at once, in every state the tree builder's model can be in.
+RUNS = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                *(b"<svg>", b"</svg>", b"<math>", b"<mi>", b"</mi>", b"<foreignObject>"),
+                *(b"<desc>", b"</desc>", b"<annotation-xml>", b"<g>", b"</g>", b"<G>", b"<i>"),
+                *(b"</i>", b"<I>", b"<b>", b"<p>", b"</p>", b"<li>", b"<ul>", b"<a>", b"</a>"),
+                *(b"<font>", b"<select>", b"</select>", b"<option>", b"<noscript>", b"<br>"),
+                *(b"</noscript>", b"<table>", b"<td>", b"<tr>", b"<img>", b"<source>"),
+                *(b"<script>", b"</script>", b"<style>", b"</style>", b"<iframe>", b"<h1>"),
+                *(b"<mglyph>", b"<circle>", b"<x>", b"x", b"<!--", b"-->", b"<![CDATA["),
+            ]
+        ),
+        st.sampled_from([1, 2, 3, 4, 7]),
+    ).map(lambda p: p[0] * p[1]),
+    min_size=1,
+    max_size=14,
+).map(b"".join)
+
+
+@DIFFERENTIAL
+@given(RUNS, st.lists(st.integers(0, 200), max_size=6))
+def test_runs_of_a_tag_in_foreign_content_give_the_reference_s_bytes(
+    page: bytes, cuts: list[int]
+) -> None:
+    """A run of the same tag read at once writes and follows what reading each does."""
+    expected = reference_once(page)
+    assert gate_once(page) == expected
+    assert gate_chunks(page, cuts) == expected
+
+
 @pytest.mark.parametrize("name", ["comment", "style", "script"])
 def test_noscript_content_held_whole_is_read_once(name: str) -> None:
     """Inside <noscript> a comment or raw-text element is held until it ends (up to 64 KiB):
@@ -668,3 +720,19 @@ def test_long_constructs_cut_anywhere_give_the_same_bytes(page: bytes, sizes: li
             assert len(out) >= len(HTMLGate(allows, HOSTS).feed(page[:pos]))
     assert out + gate.close() == expected
     assert gate_once(page) == expected
+
+
+@PROPERTY
+@given(LONG_PAGES)
+def test_candidates_read_in_one_match_reach_where_the_shared_reading_says(page: bytes) -> None:
+    """Inside a gated tag in paranoid mode, the first candidates' tags are read in one
+    match each, the others by the reading they share (`_Ends`): either way the same ends,
+    and so the same bytes."""
+    page = DOUBT + page
+    one_match = gate_once(page), gate_sizes(page, 97)
+    saved = gating._SCANS
+    gating._SCANS = 0  # every tag by the shared reading
+    try:
+        assert (gate_once(page), gate_sizes(page, 97)) == one_match
+    finally:
+        gating._SCANS = saved

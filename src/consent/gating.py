@@ -703,7 +703,7 @@ def _self_closing(attributes: bytes) -> bool:
 def _defuse_inside(tag: bytes) -> bytes:
     """`tag` with every candidate start tag inside it written "&lt;...": the same
     text where it is an attribute value, and no tag wherever else a browser may read it."""
-    return tag[:1] + _CANDIDATE.sub(lambda m: b"&lt;" + m.group(0)[1:], tag[1:])
+    return tag[:1] + _CANDIDATE_LT.sub(b"&lt;", tag[1:])
 
 
 # The start of a start tag the gate reads for a plan, anywhere (paranoid mode).
@@ -715,6 +715,13 @@ _CANDIDATE = re.compile(
     + _WS
     + rb"/>]|\Z)"
 )
+# The "<" of each `_CANDIDATE` alone (none of them holds another "<"), to defuse them all
+# in one substitution.
+_CANDIDATE_LT = re.compile(rb"<(?=" + _CANDIDATE.pattern[1:] + rb")")
+# What may begin a candidate at the end of the buffer, a name with its prefix so far: how
+# long a one the gate keeps for the next chunk (longer prefixes than that are not followed).
+_HEAD = 64
+_CANDIDATE_HEAD = re.compile(rb"<[A-Za-z0-9_.\-:]*+\Z")
 # Where a browser with scripting ends a <noscript> (its raw text).
 _NOSCRIPT_END = re.compile(rb"</(?i:noscript)[" + _WS + rb"/>]")
 # Inside <noscript>, how long a comment or raw-text element the gate holds to read it whole.
@@ -727,6 +734,25 @@ _OTHER = re.compile(
     rb"|<!(?!--)[^>]*+>"
     rb"|<\?[^>]*+>"
 )
+
+
+# A run of at least three of the same start tag without attributes (group 1: one of them),
+# which the gate reads in bulk while every tag counts (`HTMLGate._repeated`).
+_REPEATED = re.compile(rb"(<[a-zA-Z][a-zA-Z0-9]*+>)\1\1++")
+_BARE_TAG = re.compile(rb"<[a-zA-Z][a-zA-Z0-9]*+>")
+_BARE_LONGEST = 64  # a longer tag is read on its own
+
+
+def _repeated(data: bytes, pos: int) -> re.Match[bytes] | None:
+    """The run of the same bare start tag at `pos` (`_REPEATED`), if there is one; only
+    the tag itself is looked at otherwise, not what follows it."""
+    close = data.find(b">", pos, pos + _BARE_LONGEST)
+    if close < 0:
+        return None
+    tag = data[pos : close + 1]
+    if not data.startswith(tag * 2, close + 1) or _BARE_TAG.fullmatch(tag) is None:
+        return None
+    return _REPEATED.match(data, pos)
 
 
 # What the gate does after its fast path (`HTMLGate._run_fast`).
@@ -882,6 +908,17 @@ class _Ends:
             known[place] = found
         return found
 
+    def scan(self, start: int) -> int:
+        """`end(start)` read in one match of the tag's attributes, at C speed, but without
+        what other readings found (each such reading may read the rest of `data`)."""
+        pos, state = _tag_scan(self.data, start + 1, _IN_NAME)
+        return pos if state == _TAG_DONE else -1
+
+
+# In a gated tag in paranoid mode, how many of the candidates inside it have their tags
+# read by `_Ends.scan` (the first ones), the others by `_Ends.end`: each such reading may
+# read the rest of the buffer, so there must be a bounded number of them.
+_SCANS = 2
 
 # What a gate waits for at the start of its buffer (`_Hold`).
 _HOLD_TAG, _HOLD_CLOSE, _HOLD_COMMENT, _HOLD_RAW = 0, 1, 2, 3
@@ -1074,6 +1111,11 @@ class HTMLGate:
                     keep = end if lt < 0 else lt
                     out.append(data[pos:keep])
                     pos = keep
+                    continue
+                # (The reference gate, without the fast path, reads such runs tag by tag.)
+                repeated = _repeated(data, pos) if self._fast else None
+                if repeated is not None and not context.noscript:
+                    pos = self._repeated(data, repeated, out, final)
                     continue
             elif not self._fast:
                 skip = _SKIP.match(data, pos)
@@ -1290,6 +1332,43 @@ class HTMLGate:
             return None  # an unfinished start tag: wait for more data
         return self._opened(tag, data, out, final)
 
+    def _repeated(
+        self, data: bytes, repeated: re.Match[bytes], out: list[bytes], final: bool
+    ) -> int:
+        """Read a run of the same bare start tag (`_REPEATED`) while every tag counts: the
+        first two tag by tag, and the others at once when the second left the model where
+        the first did, one element deeper (the third then reads as the second did, and so
+        on): where the gate goes on."""
+        pos = repeated.start()
+        tag = repeated.group(1)
+        context = self._context
+        depth = len(context.stack)
+        for _ in range(2):
+            # Outside <noscript> a whole start tag is read at once.
+            after = self._token(data, pos, out, final)
+            assert after == pos + len(tag)
+            pos = after
+            if self._paranoid or self._raw is not None:
+                return pos  # what follows is read otherwise
+        name = tag[1:-1].lower()
+        if (
+            name in _WATCHED
+            or name in _GATED_NAMES
+            or tag in _TAGS
+            or len(context.stack) != depth + 2
+            or context.stack[-1][0] != name
+            or context.stack[-1] != context.stack[-2]
+            or context.closers[-1] != context.closers[-2]
+        ):
+            return pos  # the rest tag by tag: what the tag does may differ
+        more = (repeated.end() - pos) // len(tag)
+        if context.stack[-1][1] == _HTML:
+            context.html_open[name] += more
+        context.stack.extend([context.stack[-1]] * more)
+        context.closers.extend([context.closers[-1]] * more)
+        out.append(data[pos : repeated.end()])  # written as they are, as the two were
+        return repeated.end()
+
     def _opened(
         self, tag: re.Match[bytes], data: bytes, out: list[bytes], final: bool
     ) -> int | None:
@@ -1374,6 +1453,7 @@ class HTMLGate:
         nested = pos + self._nested  # bytes up to here are inside an earlier candidate
         read = pos + self._read  # and up to here inside the last such candidate read whole
         ends: _Ends | None = None
+        gt = -2  # the next ">" from a candidate seen (-1: none after it; -2: not looked for)
         sent = pos  # bytes from here on are not in `out` yet: they pass as they are
         # What is written, in one buffer: a defused candidate every few bytes would
         # otherwise be two small objects each in `out`.
@@ -1382,7 +1462,10 @@ class HTMLGate:
         while True:
             found = _CANDIDATE.search(data, pos)
             if found is None:
-                pos = end if final else max(pos, end - 7)
+                # Keep what may be the start of a candidate cut by the chunk's end: every
+                # byte after its "<" may be part of a name ("<template", "<svg:script").
+                head = None if final else _CANDIDATE_HEAD.search(data, max(pos, end - _HEAD))
+                pos = end if head is None else head.start()
                 break
             pos = found.start()
             if pos < nested:
@@ -1391,7 +1474,10 @@ class HTMLGate:
                 close = ends.end(pos)
                 tag = _START_TAG.match(data, pos) if close >= 0 and pos >= read else None
             else:
-                tag = _START_TAG.match(data, pos)
+                # (No ">" after it: no tag, which the pattern would take the rest to tell.)
+                if gt != -1 and gt < pos:
+                    gt = data.find(b">", pos)  # each byte searched once
+                tag = _START_TAG.match(data, pos) if gt >= 0 else None
                 close = -1 if tag is None else tag.end()
             if close < 0:
                 if not final:
@@ -1399,6 +1485,13 @@ class HTMLGate:
                     break  # an unfinished start tag: wait for more data
                 # Unfinished at the end: a browser reading it as a tag drops it and all
                 # that follows; one reading it otherwise may see tags in what follows.
+                if gt != -1 and gt < pos:
+                    gt = data.find(b">", pos)
+                if gt < 0:
+                    # No ">" after it: every candidate from here is as unfinished, and
+                    # stays as it is (what the loop would do for each, in one step).
+                    pos = end
+                    break
                 nested = end
                 pos += 1
                 continue
@@ -1423,10 +1516,15 @@ class HTMLGate:
             # A gated tag in its own right: every candidate inside it is defused, and the
             # tags those start may reach past its end.
             reach = close
+            scans = _SCANS
             for inner in _CANDIDATE.finditer(data, pos + 1, close):
                 if ends is None:
                     ends = _Ends(data)
-                inner_close = ends.end(inner.start())
+                if scans:
+                    scans -= 1
+                    inner_close = ends.scan(inner.start())
+                else:
+                    inner_close = ends.end(inner.start())
                 if inner_close < 0 and not final:
                     self._await = _Await(_HOLD_TAG, inner.start() + 1)
                     written += view[sent:pos]
@@ -1435,6 +1533,8 @@ class HTMLGate:
                     self._read = max(0, read - pos)
                     return pos  # wait until it ends
                 reach = max(reach, end if inner_close < 0 else inner_close)
+                if final and reach == end:
+                    break  # no other reading can reach further
             written += view[sent:pos]
             written += _defuse_inside(rewritten)
             pos = sent = close
