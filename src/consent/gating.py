@@ -228,23 +228,24 @@ def _either_case(words: list[bytes]) -> bytes:
     return branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
 
 
-def _watched_names(names: frozenset[bytes]) -> bytes:
-    # After the first letter, which `_NEXT` reads with one character class: a look-behind
-    # tells which names that letter begins ("(?<=[sS])(?:[cC][rR]...|...)|(?<=[tT])...").
+def _watched_branches(names: frozenset[bytes], after: bytes) -> bytes:
+    # One branch per first byte, as a plain byte in each case ("s(?:[cC][rR]...)|...|S(...)"):
+    # `re` turns a branch away by comparing that byte, without the call a character class
+    # costs, and each "<" of a page pays one comparison per branch before its own. The bytes
+    # that follow most "<" of a page come first: "/", then lower-case letters, then upper-case.
     heads: dict[bytes, list[bytes]] = {}
     for name in sorted(names):
         heads.setdefault(name[:1], []).append(name[1:])
+    order = sorted(heads, key=lambda head: _COMMON.find(head) % 64)
     return b"|".join(
-        b"(?<=[" + head + head.upper() + b"])" + _either_case(tails)
-        for head, tails in heads.items()
+        re.escape(cased(head)) + _either_case(heads[head]) + after
+        for cased in (bytes.lower, bytes.upper)
+        for head in order
     )
 
 
-# The first letters of the raw-text and context elements (and "!"), which few other tags
-# share: `_NEXT` turns any other "<" away with one character class. The other watched names
-# begin like common tags (<a>, <p>, <b>, <li>, <em>, <ol>, end tags): each is tried whole, so
-# that those cost a failed letter or two.
-_HEADS = frozenset({c for w in [*_RAW_TEXT, *_CONTEXT_TAGS, b"!"] for c in w[:1] + w[:1].upper()})
+# The letters most tags of a page begin with, most common first.
+_COMMON = b"apstlibdhmnovcefgjkqruwxyz"
 _AFTER_NAME = rb"(?=[" + _WS + rb"/>])(?:[^>]*+>)?"
 
 # Where the tokenizer state can change or a tag may need rewriting: comments, the start tags
@@ -256,19 +257,12 @@ _AFTER_NAME = rb"(?=[" + _WS + rb"/>])(?:[^>]*+>)?"
 # of the page once for each; a tag up to its first ">", if any (the gate reads the rest: see
 # `HTMLGate._run_fast`).
 _NEXT = re.compile(
-    b"<(?:["
-    + re.escape(bytes(sorted(_HEADS)))
-    + rb"](?:(?<=!)--(?:-?>)?|(?:"
-    + _watched_names(frozenset(n for n in _WATCHED if n[0] in _HEADS))
-    + b")"
-    + _AFTER_NAME
-    + b")|"
-    + _either_case(sorted(n for n in _WATCHED if n[0] not in _HEADS))
-    + _AFTER_NAME
-    + b"|/"
+    b"<(?:/"
     + _either_case(sorted(_CONTAINER_NAMES))
     + _AFTER_NAME
-    + b")",
+    + b"|"
+    + _watched_branches(_WATCHED, _AFTER_NAME)
+    + b"|!--(?:-?>)?)",
     re.DOTALL,
 )
 # What can begin a tag, an end tag, a comment or "<!...>" / "<?...>" (or might, once more
