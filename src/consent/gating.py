@@ -193,6 +193,8 @@ _GATED_NAMES = _GATED_ONLY | {b"script", b"iframe"}
 _WATCHED = _RAW_TEXT | _CONTEXT_TAGS | _GATED_ONLY
 # The containers whose children load for them: their end tags matter too.
 _CONTAINER_NAMES = frozenset({b"video", b"audio", b"picture"})
+# A container's end tag as pages write it, with its name: nothing else to read in it.
+_PLAIN_ENDS = {b"</" + name + b">": name for name in _CONTAINER_NAMES}
 _COMMENT_END = re.compile(rb"--!?>")
 _CDATA_END = re.compile(rb"]]>")
 # Everything the gate passes on unchanged, consumed in one C-level match: text, tags other
@@ -1150,7 +1152,28 @@ class HTMLGate:
                     out.append(data[sent:pos])
                     return pos, _GO_ON
                 continue
+            # The commonest stops first, with the least work: a tag read before that changes
+            # nothing here, or a container's end tag as pages write it.
+            raw = data[pos:close]
+            known = _TAGS.get(raw)
+            if known is not None and known[0] in _GATED_ONLY:
+                plan = known[1]
+                if plan is _AS_IS or (plan.quiet and self._base is None and not self._held):
+                    pos = close
+                    if pos == end:
+                        out.append(data[sent:pos])
+                        return pos, _GO_ON
+                    continue
             if data[pos + 1] == 0x2F:  # "/": the end tag of a container
+                container = _PLAIN_ENDS.get(raw)
+                if container is not None:
+                    if self._open:
+                        self._container_end(container)
+                    pos = close
+                    if pos == end:
+                        out.append(data[sent:pos])
+                        return pos, _GO_ON
+                    continue
                 other = _OTHER.match(data, pos)
                 if other is None:
                     out.append(data[sent:pos])
@@ -1176,8 +1199,6 @@ class HTMLGate:
             # A tag seen before is known by its bytes up to its first ">": a tag that ends
             # there is read the same wherever it stands, and one that does not (a ">" in a
             # quoted value, or none yet) cannot equal such bytes.
-            raw = data[pos:close]
-            known = _TAGS.get(raw)
             tag: re.Match[bytes] | None = None
             if known is None:
                 tag = _START_TAG.match(data, pos)
@@ -1566,8 +1587,13 @@ class HTMLGate:
                 return
 
     def _settle_containers(self) -> None:
-        open_ids = (p.consent_id is not None for p in self._open)
-        self._held = self._latest is not None or any(open_ids)
+        held = self._latest is not None
+        if not held:
+            for plan in self._open:  # (a loop costs less than any() and a generator)
+                if plan.consent_id is not None:
+                    held = True
+                    break
+        self._held = held
 
     def _container_of(self, role: int) -> _Plan | None:
         """The open container, with a refused data-consent, that a <source> or <track>
