@@ -231,19 +231,20 @@ def _either_case(words: list[bytes]) -> bytes:
 
 
 def _watched_branches(names: frozenset[bytes], after: bytes) -> bytes:
-    # One branch per first byte, as a plain byte in each case ("s(?:[cC][rR]...)|...|S(...)"):
-    # `re` turns a branch away by comparing that byte, without the call a character class
-    # costs, and each "<" of a page pays one comparison per branch before its own. The bytes
-    # that follow most "<" of a page come first: "/", then lower-case letters, then upper-case.
+    # One branch per lower-case first letter, opening with that plain byte ("s(?:[cC]...)|t..."):
+    # `re` turns such a branch away by comparing the byte, without the call a character class
+    # costs, and each "<" of a page pays one comparison per branch before its own, so the
+    # letters that begin most tags come first. Upper-case names, which few pages write, share
+    # one last branch: a class, then a look-behind per letter ("[ST](?:(?<=S)...|(?<=T)...)").
     heads: dict[bytes, list[bytes]] = {}
     for name in sorted(names):
         heads.setdefault(name[:1], []).append(name[1:])
     order = sorted(heads, key=lambda head: _COMMON.find(head) % 64)
-    return b"|".join(
-        re.escape(cased(head)) + _either_case(heads[head]) + after
-        for cased in (bytes.lower, bytes.upper)
-        for head in order
+    lower = [re.escape(head) + _either_case(heads[head]) + after for head in order]
+    upper = b"|".join(
+        b"(?<=" + head.upper() + b")" + _either_case(heads[head]) + after for head in order
     )
+    return b"|".join([*lower, b"[" + b"".join(order).upper() + b"](?:" + upper + b")"])
 
 
 # The letters most tags of a page begin with, most common first.
@@ -259,10 +260,9 @@ _AFTER_NAME = rb"(?=[" + _WS + rb"/>])(?:[^>]*+>)?"
 # of the page once for each; a tag up to its first ">", if any (the gate reads the rest: see
 # `HTMLGate._run_fast`).
 _NEXT = re.compile(
-    b"<(?:/"
-    + _either_case(sorted(_CONTAINER_NAMES))
-    + _AFTER_NAME
-    + b"|"
+    b"<(?:/(?:"
+    + _watched_branches(_CONTAINER_NAMES, _AFTER_NAME)
+    + b")|"
     + _watched_branches(_WATCHED, _AFTER_NAME)
     + b"|!--(?:-?>)?)",
     re.DOTALL,
