@@ -193,6 +193,8 @@ _GATED_NAMES = _GATED_ONLY | {b"script", b"iframe"}
 _WATCHED = _RAW_TEXT | _CONTEXT_TAGS | _GATED_ONLY
 # The containers whose children load for them: their end tags matter too.
 _CONTAINER_NAMES = frozenset({b"video", b"audio", b"picture"})
+# A container's end tag as pages write it, with its name: nothing else to read in it.
+_PLAIN_ENDS = {b"</" + name + b">": name for name in _CONTAINER_NAMES}
 _COMMENT_END = re.compile(rb"--!?>")
 _CDATA_END = re.compile(rb"]]>")
 # Everything the gate passes on unchanged, consumed in one C-level match: text, tags other
@@ -228,23 +230,25 @@ def _either_case(words: list[bytes]) -> bytes:
     return branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
 
 
-def _watched_names(names: frozenset[bytes]) -> bytes:
-    # After the first letter, which `_NEXT` reads with one character class: a look-behind
-    # tells which names that letter begins ("(?<=[sS])(?:[cC][rR]...|...)|(?<=[tT])...").
+def _watched_branches(names: frozenset[bytes], after: bytes) -> bytes:
+    # One branch per lower-case first letter, opening with that plain byte ("s(?:[cC]...)|t..."):
+    # `re` turns such a branch away by comparing the byte, without the call a character class
+    # costs, and each "<" of a page pays one comparison per branch before its own, so the
+    # letters that begin most tags come first. Upper-case names, which few pages write, share
+    # one last branch: a class, then a look-behind per letter ("[ST](?:(?<=S)...|(?<=T)...)").
     heads: dict[bytes, list[bytes]] = {}
     for name in sorted(names):
         heads.setdefault(name[:1], []).append(name[1:])
-    return b"|".join(
-        b"(?<=[" + head + head.upper() + b"])" + _either_case(tails)
-        for head, tails in heads.items()
+    order = sorted(heads, key=lambda head: _COMMON.find(head) % 64)
+    lower = [re.escape(head) + _either_case(heads[head]) + after for head in order]
+    upper = b"|".join(
+        b"(?<=" + head.upper() + b")" + _either_case(heads[head]) + after for head in order
     )
+    return b"|".join([*lower, b"[" + b"".join(order).upper() + b"](?:" + upper + b")"])
 
 
-# The first letters of the raw-text and context elements (and "!"), which few other tags
-# share: `_NEXT` turns any other "<" away with one character class. The other watched names
-# begin like common tags (<a>, <p>, <b>, <li>, <em>, <ol>, end tags): each is tried whole, so
-# that those cost a failed letter or two.
-_HEADS = frozenset({c for w in [*_RAW_TEXT, *_CONTEXT_TAGS, b"!"] for c in w[:1] + w[:1].upper()})
+# The letters most tags of a page begin with, most common first.
+_COMMON = b"apstlibdhmnovcefgjkqruwxyz"
 _AFTER_NAME = rb"(?=[" + _WS + rb"/>])(?:[^>]*+>)?"
 
 # Where the tokenizer state can change or a tag may need rewriting: comments, the start tags
@@ -256,19 +260,11 @@ _AFTER_NAME = rb"(?=[" + _WS + rb"/>])(?:[^>]*+>)?"
 # of the page once for each; a tag up to its first ">", if any (the gate reads the rest: see
 # `HTMLGate._run_fast`).
 _NEXT = re.compile(
-    b"<(?:["
-    + re.escape(bytes(sorted(_HEADS)))
-    + rb"](?:(?<=!)--(?:-?>)?|(?:"
-    + _watched_names(frozenset(n for n in _WATCHED if n[0] in _HEADS))
-    + b")"
-    + _AFTER_NAME
+    b"<(?:/(?:"
+    + _watched_branches(_CONTAINER_NAMES, _AFTER_NAME)
     + b")|"
-    + _either_case(sorted(n for n in _WATCHED if n[0] not in _HEADS))
-    + _AFTER_NAME
-    + b"|/"
-    + _either_case(sorted(_CONTAINER_NAMES))
-    + _AFTER_NAME
-    + b")",
+    + _watched_branches(_WATCHED, _AFTER_NAME)
+    + b"|!--(?:-?>)?)",
     re.DOTALL,
 )
 # What can begin a tag, an end tag, a comment or "<!...>" / "<?...>" (or might, once more
@@ -1198,7 +1194,28 @@ class HTMLGate:
                     out.append(data[sent:pos])
                     return pos, _GO_ON
                 continue
+            # The commonest stops first, with the least work: a tag read before that changes
+            # nothing here, or a container's end tag as pages write it.
+            raw = data[pos:close]
+            known = _TAGS.get(raw)
+            if known is not None and known[0] in _GATED_ONLY:
+                plan = known[1]
+                if plan is _AS_IS or (plan.quiet and self._base is None and not self._held):
+                    pos = close
+                    if pos == end:
+                        out.append(data[sent:pos])
+                        return pos, _GO_ON
+                    continue
             if data[pos + 1] == 0x2F:  # "/": the end tag of a container
+                container = _PLAIN_ENDS.get(raw)
+                if container is not None:
+                    if self._open:
+                        self._container_end(container)
+                    pos = close
+                    if pos == end:
+                        out.append(data[sent:pos])
+                        return pos, _GO_ON
+                    continue
                 other = _OTHER.match(data, pos)
                 if other is None:
                     out.append(data[sent:pos])
@@ -1224,8 +1241,6 @@ class HTMLGate:
             # A tag seen before is known by its bytes up to its first ">": a tag that ends
             # there is read the same wherever it stands, and one that does not (a ">" in a
             # quoted value, or none yet) cannot equal such bytes.
-            raw = data[pos:close]
-            known = _TAGS.get(raw)
             tag: re.Match[bytes] | None = None
             if known is None:
                 tag = _START_TAG.match(data, pos)
@@ -1672,8 +1687,13 @@ class HTMLGate:
                 return
 
     def _settle_containers(self) -> None:
-        open_ids = (p.consent_id is not None for p in self._open)
-        self._held = self._latest is not None or any(open_ids)
+        held = self._latest is not None
+        if not held:
+            for plan in self._open:  # (a loop costs less than any() and a generator)
+                if plan.consent_id is not None:
+                    held = True
+                    break
+        self._held = held
 
     def _container_of(self, role: int) -> _Plan | None:
         """The open container, with a refused data-consent, that a <source> or <track>
