@@ -48,6 +48,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 from urllib.parse import unquote
 
+from consent._links import LOADING_RELS
 from consent._memo import remember
 
 __all__ = ["HTMLGate", "host_matcher"]
@@ -1808,10 +1809,6 @@ _CONTAINERS = {
     if role in (_MEDIA, _PICTURE, _TEMPLATE)
 }
 # The link types for which a browser fetches or connects to the link's href (or imagesrcset).
-_LOADING_RELS = frozenset(
-    "stylesheet preload prefetch preconnect dns-prefetch modulepreload prerender icon "
-    "apple-touch-icon manifest compression-dictionary".split()
-)
 _ASCII_BLANKS = re.compile(r"[\t\n\f\r ]+")
 _SCRIPT_URLS = (b"src", b"href")  # a script loads src, or in SVG href or xlink:href
 
@@ -1866,7 +1863,7 @@ def _plan(name: bytes, written: bytes, attributes: bytes, encoding: str | None =
         return _moved(attributes, names, consent_id, urls, cut, (b"type",), b' type="text/plain"')
     if name == b"link":
         rel = _first(attrs, names, b"rel", encoding)
-        if rel is None or _LOADING_RELS.isdisjoint(_rel_tokens(rel)):
+        if rel is None or LOADING_RELS.isdisjoint(_rel_tokens(rel)):
             return _AS_IS
     found: list[str] = []
     active = False  # whether it loads anything at all
