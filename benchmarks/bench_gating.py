@@ -9,6 +9,7 @@
   how it read each script and iframe tag (and each URL it looked up) for the next page, and
   the other figures are those of a site serving the same pages again;
 * ConsentMiddleware's overhead on a response that sets three cookies;
+* an image-heavy page of about 100 KB (`images`), whose images the gate reads and leaves;
 * the gate on adversarial pages (`ADVERSARIAL`: the fallback mode with many candidate tags,
   huge tags, attribute values and comments fed in 1 KiB chunks, ...), each as a ratio to the
   100 KB page's throughput in the same run against the target of at least 0.25 x, and, when
@@ -104,6 +105,25 @@ def render(count: int) -> bytes:
     return PAGE.render(title="Top stories", articles=articles(count)).encode()
 
 
+def images(size: int = 100_000) -> bytes:
+    """An image-heavy page of about `size` bytes (a gallery or a photo-led front page): its
+    own images, in <figure> and in <picture> with sources, which the gate must look at
+    (any of them could come from a declared host) and leave as they are."""
+    parts = [b"<!doctype html><html><head><title>Photos</title></head><body><main>"]
+    n = 0
+    while sum(map(len, parts)) < size:
+        parts.append(
+            b'<figure><img src="/img/%d.jpg" alt="Photo %d" width="640" height="360">'
+            b"<figcaption>Photo %d of the day</figcaption></figure>"
+            b'<picture><source srcset="/img/%d.avif 1x, /img/%d@2x.avif 2x" type="image/avif">'
+            b'<source srcset="/img/%d.webp" type="image/webp">'
+            b'<img src="/img/%d.jpg" alt=""></picture>' % (n, n, n, n, n, n, n)
+        )
+        n += 1
+    parts.append(b"</main></body></html>")
+    return b"".join(parts)
+
+
 def best(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
     """The best time of each function over `rounds`, the functions taking turns in each
     round: a slow spell of a shared machine then slows all of them, not one."""
@@ -168,7 +188,8 @@ def measure_pages(rounds: int) -> dict[str, float]:
     small_count = 1
     while len(render(small_count)) < 100_000:
         small_count += 10
-    pages = {"100 KB": render(small_count), "2 MB": render(small_count * 20)}
+    pages = {"100 KB": render(small_count), "2 MB": render(small_count * 20), "images": images()}
+    assert gate(pages["images"]) == pages["images"]  # its own images: nothing changes
     gated = gate(pages["100 KB"])
     assert gated.count(b'type="text/plain"') >= 10 and gated.count(b"data-consent-src") >= 5
     found: dict[str, float] = {}
@@ -196,7 +217,7 @@ def report_pages(runs: list[dict[str, float]]) -> None:
 
     columns = ("page", "gate MB/s", "gate ms", "peak KiB", "tag by tag ms", "selectolax ms")
     print("{:8} {:>10} {:>8} {:>9} {:>13} {:>14} {:>9}".format(*columns, "x faster"))
-    for name in ("100 KB", "2 MB"):
+    for name in ("100 KB", "2 MB", "images"):
         seconds = median(f"{name} gate")
         line = (
             f"{name:8} {median(f'{name} size') / 1e6 / seconds:10.1f} {seconds * 1000:8.2f}"
