@@ -19,7 +19,7 @@ from starlette.datastructures import Headers
 from starlette.testclient import TestClient
 from starlette.types import Message
 
-from consent.requests import is_same_origin, safe_next
+from consent.requests import BadRequest, content_kind, is_same_origin, safe_next
 from tests.conftest import POLICY_DATA, call_asgi, make_app
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -801,3 +801,28 @@ def test_random_json_bytes_never_crash(body: bytes) -> None:
     else:
         expected = json_outcome(value)
     check_outcome(client, response, expected)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("application/x-www-form-urlencoded", "form"),
+        ("APPLICATION/JSON ; charset=utf-8", "json"),
+        ('application/json;charset="utf-8"', "json"),
+        ("\tapplication/ld+json ", "json"),
+        ("application/json x", None),
+        ("application/json/x", None),
+        ("", None),
+    ],
+)
+def test_content_kind_reads_the_type_as_the_mime_standard_does(
+    value: str, kind: str | None
+) -> None:
+    """A request's Content-Type goes through the same MIME parser as the responses'."""
+    headers = Headers(raw=[(b"content-type", value.encode())])
+    if kind is None:
+        with pytest.raises(BadRequest) as caught:
+            content_kind(headers)
+        assert caught.value.status == 415
+    else:
+        assert content_kind(headers) == kind

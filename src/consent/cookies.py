@@ -58,10 +58,8 @@ def cookie_values(header: str, name: str) -> list[str]:
     """Every value of cookie `name` in a `Cookie` header, in the order the browser sent
     them (surrounding double quotes removed)."""
     found = []
-    for part in header.split(";"):
-        key, sep, value = part.partition("=")
-        if sep and key.strip(_BLANKS) == name:
-            value = value.strip(_BLANKS)
+    for key, value in cookie_pairs(header):
+        if key == name:
             if len(value) >= 2 and value[0] == '"' == value[-1]:
                 value = value[1:-1]
             found.append(value)

@@ -289,11 +289,10 @@ class ConsentMiddleware:
         if links:
             vary = self._gate_links(message, slot.state) or vary
         gated = None
-        gating = html
-        if validators and (gating or (slot.revalidated and message.get("status") == 304)):
+        if validators and (html or (slot.revalidated and message.get("status") == 304)):
             message["headers"] = consent_validators(message["headers"], slot.state)
             vary = True
-        if gating:
+        if html:
             vary = True  # the markup depends on the consent cookie
             if coding:
                 # Sent decoded: the gate read it, and the browser reads what the gate wrote.

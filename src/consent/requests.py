@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 from starlette.datastructures import Headers
 from starlette.types import Receive
 
+from consent._mime import parse_mime
 from consent.policy import Policy
 from consent.state import ACTIONS, Action
 
@@ -160,7 +161,8 @@ async def read_body(headers: Headers, receive: Receive, limit: int) -> bytes:
 
 def content_kind(headers: Headers) -> str:
     """'form' or 'json' from Content-Type; 415 for anything else."""
-    media = headers.get("content-type", "").split(";")[0].strip().lower()
+    mime = parse_mime(headers.get("content-type", ""))  # the one Content-Type parser
+    media = "" if mime is None else mime.essence
     if media == _FORM:
         return "form"
     if media == _JSON or (media.startswith("application/") and media.endswith("+json")):
