@@ -180,11 +180,12 @@ class CookieGuard:
     def may_carry_refused(self, cookie_header: str) -> bool:
         """Could this Cookie header hold a cookie of an optional service, or an undeclared
         tracker? (The middleware asks once per distinct header.)"""
-        # A quick test first: is any optional cookie's name in the header at all?
+        names = cookie_names(cookie_header)
+        # (A quick test first: is any optional cookie's name in the header at all?)
         if self._optional is not None and self._optional.search(cookie_header) is not None:
-            if any(self._is_optional(name) for name in cookie_names(cookie_header)):
+            if any(self._is_optional(name) for name in names):
                 return True
-        return self.carries_tracker(cookie_header)
+        return self._any_tracker(names)
 
     def _is_optional(self, name: str) -> bool:
         found = self.owner(name)
@@ -193,10 +194,10 @@ class CookieGuard:
     def carries_tracker(self, cookie_header: str) -> bool:
         """Whether this Cookie header holds an undeclared cookie that the catalog knows as
         needing consent (which `deletions` expires while its category is not allowed)."""
-        return any(
-            self.owner(name) is None and self.tracker(name) is not None
-            for name in cookie_names(cookie_header)
-        )
+        return self._any_tracker(cookie_names(cookie_header))
+
+    def _any_tracker(self, names: list[str]) -> bool:
+        return any(self.owner(name) is None and self.tracker(name) is not None for name in names)
 
     def deletions(
         self, cookie_names: Iterable[str], state: ConsentState, *, secure: bool, host: str = ""
@@ -214,7 +215,7 @@ class CookieGuard:
         for name in cookie_names:
             found = self.owner(name)
             if found is None:
-                out += self._tracker_deletions(name, state, secure=secure, host=host)
+                out += self._tracker_deletions(name, state, secure=secure, parents=parents)
                 continue
             if state.allows(found[0].id):
                 continue
@@ -235,9 +236,10 @@ class CookieGuard:
         return out
 
     def _tracker_deletions(
-        self, name: str, state: ConsentState, *, secure: bool, host: str
+        self, name: str, state: ConsentState, *, secure: bool, parents: list[str]
     ) -> list[str]:
-        """A1: expiring an undeclared, catalog-known cookie that `state` does not allow."""
+        """A1: expiring an undeclared, catalog-known cookie that `state` does not allow
+        (`parents`: the request host's `parent_domains`)."""
         if name == self.consent_cookie or not _COOKIE_NAME.fullmatch(name):
             return []
         tracker = self.tracker(name)
@@ -245,7 +247,7 @@ class CookieGuard:
             return []
         # Scripts put such cookies on the widest domain they can (`_ga` on `example.com` for
         # `www.example.com`), and a cookie is only removed with its own domain.
-        domains: list[str | None] = [None, *parent_domains(host)]
+        domains: list[str | None] = [None, *parents]
         secure = secure or name.startswith(("__Secure-", "__Host-"))
         return [deletion_header(name, "/", domain, secure) for domain in domains]
 
