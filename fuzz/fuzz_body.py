@@ -9,7 +9,8 @@ Properties (an `AssertionError` names the one that broke):
   coding undone, its encoding found as html5lib finds it: byte order mark, then the
   header's charset, then the `<meta>` prescan), holds no refused element that a browser
   would run or load (the gating target's oracle, scripting on and off);
-* a coding the middleware cannot decode never reaches the browser on an HTML page.
+* a coding the middleware cannot decode never reaches the browser on an HTML page;
+* a `Link` header keeps no entry that fetches from a refused URL, and only ever loses some.
 
 Run: `.venv/bin/python -m fuzz.fuzz_body [libFuzzer options] [corpus dirs]`.
 """
@@ -25,6 +26,7 @@ from html5lib._inputstream import HTMLBinaryInputStream
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from consent import ConsentMiddleware
+from consent._links import gate_links
 from fuzz._common import KEY, POLICY, Reader, call_asgi, response_headers, run_fuzzer
 from fuzz.fuzz_gating import active_gated
 
@@ -137,8 +139,24 @@ def _charset(content_type: bytes | None) -> str | None:
     return None
 
 
+def check_links(value: bytes) -> None:
+    """A `Link` header: the filter never raises, keeps no entry that fetches from a refused
+    URL (what it keeps has nothing left to drop), only ever drops, and reads it once."""
+    kept = gate_links(value, _refuses_tracker)
+    if kept is not None:
+        assert len(kept) <= len(value), f"grew: {value!r}"
+        assert gate_links(kept, _refuses_tracker) == kept, f"left a fetch in {kept!r}"
+
+
+def _refuses_tracker(url: str) -> bool:
+    return "tracker" in url
+
+
 def check(data: bytes) -> None:
     reader = Reader(data)
+    if reader.byte() % 8 == 7:  # a Link header built from the rest
+        check_links(reader.rest())
+        return
     encoding = _ENCODINGS[reader.byte() % len(_ENCODINGS)]
     text = "".join(
         _PIECES[reader.byte() % len(_PIECES)] if reader.byte() & 1 else "x"
