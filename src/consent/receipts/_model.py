@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any, Literal, get_args
 
-from consent._memo import remember
+from consent.bounded_memo import remember
 from consent.policy import Policy
 from consent.state import ConsentState
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from consent._memo import remember
+from consent.bounded_memo import remember
 
 if TYPE_CHECKING:
     from consent.receipts._model import Receipt
