@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import anyio
 import anyio.lowlevel
@@ -15,7 +16,7 @@ from consent._body import BodyError, GatedPage
 from consent._mime import Mime, extract_mime
 from consent.bounded_memo import remember
 
-__all__ = ["GatedBody", "error_page", "refusal", "response_mime"]
+__all__ = ["HTML_TYPES", "GatedBody", "ResponseType", "ResponseTypes", "error_page", "refusal"]
 
 logger = logging.getLogger("consent")
 
@@ -24,18 +25,66 @@ _FILE_CHUNK = 64 * 1024
 _SLICE = 32 * 1024  # how much of a body the gate reads between two checkpoints
 
 
-def response_mime(types: list[bytes], memo: dict[bytes, tuple[Mime | None]]) -> Mime | None:
-    """The MIME type a browser reads from these Content-Type headers (None: none).
-    `memo` remembers the answer for a single header: an app sends the same few types
-    again and again."""
-    if len(types) != 1:
-        return extract_mime(types) if types else None
-    known = memo.get(types[0])
-    if known is None:
-        known = (extract_mime(types),)
-        if len(types[0]) <= 256:
-            remember(memo, types[0], known, size=256)
-    return known[0]
+# SVG documents run their scripts too (`<svg><script href=...>`): read as XML, like XHTML.
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml"})
+# Types that make a browser sniff the body as if there were none.
+_UNKNOWN_TYPES = frozenset({"unknown/unknown", "application/unknown"})
+
+
+class ResponseType(NamedTuple):
+    """What the middleware makes of a response's Content-Type."""
+
+    mime: Mime | None
+    """The MIME type a browser reads from it (None: none)."""
+    gated: bool
+    """An HTML type: the body goes through the gate."""
+    sniffed: bool
+    """No usable type: a browser may sniff the body as HTML, so a body goes through the gate."""
+
+
+class ResponseTypes:
+    """Reads Content-Type headers for one site. An app sends the same few types again and
+    again: the answer for a single header is remembered (256 values of up to 256 bytes).
+
+    Args:
+        gate_html: whether the site gates HTML at all (if not, nothing is `gated` or
+            `sniffed`).
+    """
+
+    __slots__ = ("gate_html", "known", "missing")
+
+    def __init__(self, gate_html: bool) -> None:
+        self.gate_html = gate_html
+        self.known: dict[bytes, ResponseType] = {}
+        """The answers remembered, by header value (read it, never write it)."""
+        self.missing = self._kind(None)
+        """The answer for a response without Content-Type."""
+
+    def __repr__(self) -> str:
+        return f"<ResponseTypes gate_html={self.gate_html}>"
+
+    def of(self, value: bytes) -> ResponseType:
+        """The answer for one Content-Type header `value`."""
+        known = self.known.get(value)
+        if known is None:
+            known = self._kind(extract_mime([value]))
+            if len(value) <= 256:
+                remember(self.known, value, known, size=256)
+        return known
+
+    def of_all(self, values: list[bytes]) -> ResponseType:
+        """The answer for a response's Content-Type headers (several are read as browsers
+        read them)."""
+        if len(values) == 1:
+            return self.of(values[0])
+        return self._kind(extract_mime(values)) if values else self.missing
+
+    def _kind(self, mime: Mime | None) -> ResponseType:
+        if not self.gate_html:
+            return ResponseType(mime, False, False)
+        if mime is None:
+            return ResponseType(None, False, True)
+        return ResponseType(mime, mime.essence in HTML_TYPES, mime.essence in _UNKNOWN_TYPES)
 
 
 def error_page() -> Message:

@@ -7,7 +7,7 @@ This module builds the middleware's `Site` and routes each request: the consent 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -104,32 +104,33 @@ class ConsentMiddleware:
             return
         site = self.site
 
-        # This runs on every request, so it sticks to cheap byte operations.
-        header = accept = match = b""
-        gpc = codings = False
-        for key, value in scope["headers"]:
-            if key == b"cookie":
-                header = value if not header else header + b"; " + value
-            elif key == b"accept-language":
-                accept = value
-            elif key == b"sec-gpc" and not gpc:
-                gpc = gpc_signal(value)
-            elif key == b"if-none-match":
-                match += value
-            elif key == b"accept-encoding" and accept_encoding(value) != value:
-                codings = True
-        cookies = site.reader.read(header)
+        # This runs on every request: a dict built in C instead of a Python loop over the
+        # headers, and the few this middleware reads looked up in it. (Repeated headers, as
+        # HTTP/2 sends Cookie, take `_repeated`.)
+        headers = scope["headers"]
+        if type(headers) is not list:  # ASGI allows any iterable: read it once
+            headers = scope["headers"] = list(headers)
+        named = dict(headers)
+        if len(named) != len(headers):
+            named = _repeated(headers)
+        header = named.get(b"cookie", b"")
+        cookies = site.reader.known.get(header) or site.reader.read(header)
         raw = cookies.raw
+        accept = named.get(b"accept-language")
         language = site.negotiate(accept.decode("latin-1")) if accept else None
+        gpc = b"sec-gpc" in named and gpc_signal(named[b"sec-gpc"])
         state = None
         current = cookies.current
         if current is not None and not gpc and (language is None or language == site.language):
             # A valid cookie seen before: its state is known while it lasts (expired, or
             # from the future: decoded again, and refused).
-            state = current.state if current.holds(time.time()) else None
+            state, since, until = current
+            if not since <= time.time() <= until:
+                state = None
         visit = Visit(site, raw, gpc, language, cookies.copies, state)
         scope[SCOPE_KEY] = visit
-        if match and match.find(TAGGED) >= 0:
+        match = named.get(b"if-none-match")
+        if match is not None and match.find(TAGGED) >= 0:
             visit.revalidated = site.tags.revalidating(scope, visit.state)
         if kind == "websocket":
             await self.app(scope, receive, websocket_send(site, send, visit))
@@ -158,13 +159,33 @@ class ConsentMiddleware:
             await self.endpoints(scope, receive, send, path)
             return
 
-        if codings and site.gate_html:
+        codings = named.get(b"accept-encoding")
+        if codings is not None and site.gate_html and accept_encoding(codings) != codings:
             # An HTML page in a coding the middleware cannot decode is refused: the app is
             # asked for none of those.
             scope["headers"] = [
                 (key, accept_encoding(value) if key == b"accept-encoding" else value)
                 for key, value in scope["headers"]
             ]
-        await self.app(
-            scope, receive, ConsentResponder(site, scope, visit, header, cookies.carries, send)
-        )
+        responder = ConsentResponder(site, scope, visit, header, cookies.carries, send)
+        await self.app(scope, receive, responder.send)
+
+
+def _repeated(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+    """The request headers the middleware reads, when some name comes more than once:
+    Cookie fields joined with `; ` (HTTP/2 sends one per cookie), If-None-Match lists
+    joined, the Global Privacy Control signal if any field carries it, an Accept-Encoding
+    that the middleware must trim if any must be; otherwise the last field."""
+    named: dict[bytes, bytes] = {}
+    for key, value in headers:
+        if key in named:
+            if key == b"cookie":
+                value = named[key] + b"; " + value
+            elif key == b"if-none-match":
+                value = named[key] + b", " + value
+            elif key == b"sec-gpc" and gpc_signal(named[key]):
+                continue
+            elif key == b"accept-encoding" and accept_encoding(named[key]) != named[key]:
+                continue
+        named[key] = value
+    return named

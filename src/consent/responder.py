@@ -21,7 +21,7 @@ from starlette.types import Message, Scope, Send
 from consent._body import GatedPage, content_coding
 from consent._links import gate_links
 from consent.cookies import cookie_names
-from consent.gated_response import GatedBody, refusal, response_mime
+from consent.gated_response import GatedBody, refusal
 from consent.state import ConsentState
 from consent.visit import Visit
 
@@ -30,11 +30,21 @@ if TYPE_CHECKING:
 
 __all__ = ["ConsentResponder", "websocket_send"]
 
-# SVG documents run their scripts too (`<svg><script href=...>`): read as XML, like XHTML.
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml"})
-# Types that make a browser sniff the body as if there were none.
-_UNKNOWN_TYPES = frozenset({"unknown/unknown", "application/unknown"})
 _BODILESS = frozenset({204, 304})  # statuses that never carry a body
+
+
+class _Found:
+    """What the response path needs to know of a response's headers."""
+
+    __slots__ = ("codings", "cookies", "links", "types", "validators", "vary")
+
+    def __init__(self) -> None:
+        self.types: list[bytes] = []  # Content-Type values
+        self.codings: list[bytes] = []  # Content-Encoding values
+        self.cookies = False  # a Set-Cookie
+        self.vary = False
+        self.validators = False  # an ETag or Last-Modified
+        self.links = False  # a Link header that may name a declared host
 
 
 class ConsentResponder:
@@ -68,7 +78,8 @@ class ConsentResponder:
         self.send_next = send
         self.body: GatedBody | None = None  # set when the body goes through the gate
 
-    async def __call__(self, message: Message) -> None:
+    async def send(self, message: Message) -> None:
+        """The `send` the app gets: one message of its response."""
         body = self.body
         if body is not None:
             await body.send(message)
@@ -83,42 +94,80 @@ class ConsentResponder:
         """Enforce the choice on the response headers: the start message to send now, or,
         when the HTML body must be rewritten, the one `self.body` holds until it is."""
         headers: list[tuple[bytes, bytes]] = message.get("headers") or []
+        # A dict built in C says at once which headers are there; only headers that repeat
+        # (several Set-Cookie), or names not in lower case, need the loop of `_read`.
+        named = dict(headers)
+        if len(named) != len(headers) or not b"\n".join(named).islower():
+            if headers:
+                return self._start(message, *self._read(headers))
+        visit = self.visit
+        site = self.site
+        ctype = named.get(b"content-type")
+        if ctype is None:
+            kind = site.types.missing
+        else:
+            kind = site.types.known.get(ctype) or site.types.of(ctype)
+        if (
+            kind.gated
+            or kind.sniffed
+            or self.carries
+            or visit.copies
+            or visit.revalidated
+            or visit.reissue is not None
+            or b"set-cookie" in named
+            or b"link" in named
+        ):
+            return self._start(message, *self._read(headers))
+        if not visit.accessed:
+            return message  # nothing to change
+        # Only Vary to add: the app read the consent.
+        value = site.vary_localized if visit.localized else site.vary_bytes
+        if b"vary" in named:
+            message = {**message, "headers": list(headers)}
+            MutableHeaders(scope=message).add_vary_header(value.decode())
+            return message
+        return {**message, "headers": [*headers, (b"vary", value)]}
+
+    def _read(self, headers: list[tuple[bytes, bytes]]) -> tuple[list[tuple[bytes, bytes]], _Found]:
+        """The headers in lower case, and what the response path needs to know of them."""
+        found = _Found()
+        for key, value in headers:  # ASGI header names are lower-case
+            if key == b"content-type":
+                found.types.append(value)
+            elif key == b"set-cookie":
+                found.cookies = True
+            elif key == b"vary":
+                found.vary = True
+            elif key == b"content-encoding":
+                found.codings.append(value)
+            elif key == b"etag" or key == b"last-modified":
+                found.validators = True
+            elif key == b"link":
+                found.links = self.site.hosts is not None  # it may preload from a declared host
+            elif not key.islower() and key != key.lower():
+                # ASGI asks for lower-case names, yet some apps send "Set-Cookie": their
+                # headers are read, and passed on, in lower case (HTTP ignores the case).
+                return self._read([(name.lower(), text) for name, text in headers])
+        return headers, found
+
+    def _start(
+        self, message: Message, headers: list[tuple[bytes, bytes]], found: _Found
+    ) -> Message:
+        """`start` for any response: what `found` says about its `headers`."""
         visit = self.visit
         site = self.site
         scope = self.scope
         vary = visit.accessed
-        has_cookies = has_vary = validators = links = False
-        types: list[bytes] = []
-        codings: list[bytes] = []
-        for key, value in headers:  # ASGI header names are lower-case
-            if key == b"content-type":
-                types.append(value)
-            elif key == b"set-cookie":
-                has_cookies = True
-            elif key == b"vary":
-                has_vary = True
-            elif key == b"content-encoding":
-                codings.append(value)
-            elif key == b"etag" or key == b"last-modified":
-                validators = True
-            elif key == b"link":
-                links = site.hosts is not None  # it may preload from a declared host
-            elif not key.islower() and key != key.lower():
-                # ASGI asks for lower-case names, yet some apps send "Set-Cookie": their
-                # headers are read, and passed on, in lower case (HTTP ignores the case).
-                lowered = [(name.lower(), text) for name, text in headers]
-                return self.start({**message, "headers": lowered})
         carries = self.carries
         body = scope["method"] != "HEAD" and message.get("status") not in _BODILESS
-        mime = response_mime(types, site.mimes)
+        kind = site.types.of_all(found.types)
+        mime = kind.mime
         # An HTML page, or a body a browser may sniff as HTML (no usable Content-Type).
-        html = site.gate_html and (
-            (mime is not None and mime.essence in HTML_TYPES)
-            or (body and (mime is None or mime.essence in _UNKNOWN_TYPES))
-        )
-        changes = vary or has_cookies or carries or html or links or visit.copies
+        html = kind.gated or (body and kind.sniffed)
+        changes = vary or found.cookies or carries or html or found.links or visit.copies
         if not (changes or visit.revalidated) and visit.reissue is None:
             return message  # nothing to change
+        codings = found.codings
         coding = content_coding(codings) if codings else ""
         if html and coding is None:
             head = scope["method"] == "HEAD"
@@ -127,11 +176,11 @@ class ConsentResponder:
         # Any iterable of pairs will do for ASGI; a list takes the headers added below.
         message = {**message, "headers": list(headers)}
         state = visit.state
-        if has_cookies or carries:
+        if found.cookies or carries:
             vary = self._enforce_cookies(message, state) or vary
-        if links:
+        if found.links:
             vary = self._gate_links(message, state) or vary
-        if validators and (html or (visit.revalidated and message.get("status") == 304)):
+        if found.validators and (html or (visit.revalidated and message.get("status") == 304)):
             message["headers"] = site.tags.validators(message["headers"], state)
             vary = True
         if html:
@@ -159,7 +208,7 @@ class ConsentResponder:
             vary = True
         if vary:
             value = site.vary_localized if visit.localized else site.vary_bytes
-            if has_vary:
+            if found.vary:
                 MutableHeaders(scope=message).add_vary_header(value.decode())
             else:
                 message["headers"].append((b"vary", value))

@@ -14,10 +14,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from consent._mime import Mime
 from consent.declaration import consent_cookie
 from consent.enforce import CookieGuard, CookieWriter, SameSite, Undeclared
 from consent.etags import ConsentTags
+from consent.gated_response import ResponseTypes
 from consent.gating import HostLookup, HTMLGate, host_matcher
 from consent.gpc import gpc_json
 from consent.i18n import Negotiator, enabled_languages
@@ -67,11 +67,13 @@ class Site:
     vary_localized: bytes
     """`vary`, and Accept-Language where the parts speak several languages (a cache must
     not hand one visitor's banner to another whose browser asks for another language)."""
+    language: str
+    """The policy's default language."""
+    types: ResponseTypes
+    """Reads the responses' Content-Type (what is gated)."""
     max_body_size: int = 64 * 1024
     tags: ConsentTags = field(default_factory=ConsentTags)
     """Names consents in the entity tags of gated pages."""
-    mimes: dict[bytes, tuple[Mime | None]] = field(default_factory=dict)
-    """The MIME types of Content-Type values seen before."""
     _unknown_ids: set[str] = field(default_factory=set)
 
     @classmethod
@@ -147,6 +149,8 @@ class Site:
             well_known_gpc=None if well_known_gpc is None else gpc_json(well_known_gpc),
             hosts=host_matcher(hosts) if hosts else None,
             vary=vary,
+            language=policy.default_language,
+            types=ResponseTypes(gate_html),
             vary_bytes=vary.encode(),
             vary_localized=(vary + ", Accept-Language" if several else vary).encode(),
         )
@@ -156,11 +160,6 @@ class Site:
             f"<Site path={self.path!r} cookie={self.cookies.name!r}"
             f" revision={self.policy.revision}>"
         )
-
-    @property
-    def language(self) -> str:
-        """The policy's default language."""
-        return self.policy.default_language
 
     def cookie_for(self, state: ConsentState, *, https: bool) -> bytes:
         """The Set-Cookie header value that stores `state` in the consent cookie."""

@@ -63,7 +63,7 @@ class CookieReader:
         guard: tells which cookies belong to optional services.
     """
 
-    __slots__ = ("_codec", "_guard", "_memo", "_name", "_name_bytes")
+    __slots__ = ("_codec", "_guard", "_name", "_name_bytes", "known")
 
     LONGEST = 2048
     """The longest header remembered (a longer one is read every time)."""
@@ -73,18 +73,19 @@ class CookieReader:
         self._name_bytes = name.encode("latin-1")
         self._codec = codec
         self._guard = guard
-        self._memo: dict[bytes, RequestCookies] = {}
+        self.known: dict[bytes, RequestCookies] = {b"": _NO_COOKIES}
+        """The answers remembered, by header (read it, never write it: `read` does)."""
 
     def __len__(self) -> int:
-        return len(self._memo)
+        return len(self.known)
 
     def __contains__(self, header: object) -> bool:
         """Whether the answer for `header` is remembered."""
-        return header in self._memo
+        return header in self.known
 
     def read(self, header: bytes) -> RequestCookies:
         """What `header` (the request's Cookie fields, joined with `; `) holds."""
-        found = self._memo.get(header)
+        found = self.known.get(header)
         if found is not None:
             return found
         if not header:
@@ -100,7 +101,7 @@ class CookieReader:
         current = self._codec.current(raw) if raw and not copies else None
         found = RequestCookies(raw, copies, carries, current)
         if len(header) <= self.LONGEST:
-            remember(self._memo, header, found)
+            remember(self.known, header, found)
         return found
 
 
@@ -112,7 +113,6 @@ class Visit:
         "_raw",
         "_state",
         "accessed",
-        "changed",
         "copies",
         "gpc",
         "language",
@@ -142,7 +142,6 @@ class Visit:
         self._state = state
         self.accessed = False  # the app read the consent: the response varies on it
         self.localized = False  # a part was rendered in the negotiated language
-        self.changed = False
         self.reissue: ConsentState | None = None  # a new consent cookie to send
         self.revalidated = False  # If-None-Match named an ETag made for this consent
 
@@ -178,7 +177,6 @@ class Visit:
     def replace(self, state: ConsentState) -> None:
         """Record a new decision made during this request."""
         self._state = state
-        self.changed = True
 
 
 def together(codec: ConsentCodec, values: list[str]) -> ConsentState:
