@@ -34,6 +34,7 @@ from consent.receipts import (
 )
 from consent.receipts import sqlite as sqlite_store
 from consent.receipts._model import method_of, parse_time
+from consent.receipts.sqlite_thread import CHECKPOINT_EVERY
 from consent.signing import new_receipt_id
 from consent.state import Action, ConsentState
 from tests.conftest import POLICY_DATA, run_async
@@ -450,7 +451,7 @@ def test_sqlite_checkpoints_off_the_writer(tmp_path: Path) -> None:
     """The WAL is copied into the database file by the checkpoint thread, and emptied when
     the log closes: the file alone then holds every receipt."""
     path = tmp_path / "log.db"
-    receipts = [receipt_of(decide()) for _ in range(sqlite_store._CHECKPOINT_EVERY + 100)]
+    receipts = [receipt_of(decide()) for _ in range(CHECKPOINT_EVERY + 100)]
 
     async def main() -> None:
         log = SQLiteConsentLog(path)
