@@ -14,8 +14,15 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from consent.receipts._model import DEFAULT_RETENTION, LogUnavailable, Receipt, Snapshot
-from consent.receipts._sql import COLUMNS, PAGE, ReceiptRows, check_retention, check_timeout
+from consent.receipts.log import (
+    DEFAULT_RETENTION,
+    LogUnavailable,
+    check_retention,
+    check_timeout,
+)
+from consent.receipts.receipt import Receipt
+from consent.receipts.rows import COLUMNS, PAGE, ReceiptRows
+from consent.receipts.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection

@@ -13,10 +13,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from consent.receipts._model import DEFAULT_RETENTION, Receipt, Snapshot, format_time
-from consent.receipts._sql import COLUMNS, PAGE, ReceiptRows, check_retention, check_timeout
+from consent.receipts.log import DEFAULT_RETENTION, check_retention, check_timeout
+from consent.receipts.receipt import Receipt
+from consent.receipts.rows import COLUMNS, PAGE, ReceiptRows
+from consent.receipts.snapshot import Snapshot
 from consent.receipts.sqlite_file import SQLiteFile, Write
 from consent.receipts.sqlite_thread import WriterThread
+from consent.receipts.times import format_time
 
 __all__ = ["SQLiteConsentLog"]
 

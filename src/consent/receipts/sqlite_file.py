@@ -16,8 +16,9 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from consent.receipts._model import Snapshot, format_time
-from consent.receipts._sql import COLUMNS
+from consent.receipts.rows import COLUMNS
+from consent.receipts.snapshot import Snapshot
+from consent.receipts.times import format_time
 
 __all__ = ["DAY", "ROWS", "FileId", "SQLiteFile", "Write", "checkpoint", "close_quietly", "file_id"]
 
