@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-from consent.policy.problems import invalid
+from consent.policy.problems import RuleError
 
 __all__ = ["PolicyModel", "Slug"]
 
@@ -23,7 +23,7 @@ class PolicyModel(BaseModel):
 
 def _slug(value: str) -> str:
     if not _SLUG.fullmatch(value):
-        raise invalid(
+        raise RuleError(
             f"{value!r} is not a valid id",
             "use lower-case letters, digits, '-' or '_' (at most 64, starting and ending with "
             "a letter or digit), e.g. 'analytics'",

@@ -6,7 +6,7 @@ from pydantic import model_validator
 
 from consent.policy.base import PolicyModel, Slug
 from consent.policy.google_consent_mode import GoogleType
-from consent.policy.problems import invalid
+from consent.policy.problems import RuleError
 from consent.policy.text import Text
 
 __all__ = ["Category"]
@@ -31,7 +31,7 @@ class Category(PolicyModel):
     @model_validator(mode="after")
     def _check_gpc(self) -> Category:
         if self.required and self.gpc_opt_out:
-            raise invalid(
+            raise RuleError(
                 "a required category cannot be opted out of",
                 "remove gpc_opt_out, or make the category optional",
                 where="gpc_opt_out",

@@ -7,7 +7,7 @@ import re
 from pydantic import field_validator
 
 from consent.policy.base import PolicyModel
-from consent.policy.problems import invalid
+from consent.policy.problems import RuleError
 from consent.policy.text import Text
 
 __all__ = ["CookieRule"]
@@ -38,7 +38,7 @@ class CookieRule(PolicyModel):
     @classmethod
     def _check_name(cls, value: str) -> str:
         if value == "*" or not _COOKIE_NAME.fullmatch(value):
-            raise invalid(
+            raise RuleError(
                 f"{value!r} is not a cookie name",
                 "use the exact name (letters, digits and !#$%&'+-.^_`|~), or a prefix ending in "
                 "'*' such as 'wordpress_logged_in_*'",
@@ -50,7 +50,7 @@ class CookieRule(PolicyModel):
     def _check_duration(cls, value: str) -> str:
         value = " ".join(value.lower().split())
         if value != "session" and not _DURATION.fullmatch(value):
-            raise invalid(
+            raise RuleError(
                 f"{value!r} is not a duration",
                 "write 'session' or '<n> minutes|hours|days|months|years', e.g. '30 days'",
             )
@@ -60,14 +60,14 @@ class CookieRule(PolicyModel):
     @classmethod
     def _check_path(cls, value: str) -> str:
         if not value.startswith("/") or any(c in value for c in ";, \t\r\n"):
-            raise invalid(f"{value!r} is not a cookie path", "start it with '/', e.g. '/'")
+            raise RuleError(f"{value!r} is not a cookie path", "start it with '/', e.g. '/'")
         return value
 
     @field_validator("domain")
     @classmethod
     def _check_domain(cls, value: str | None) -> str | None:
         if value is not None and not _DOMAIN.fullmatch(value):
-            raise invalid(f"{value!r} is not a domain", "write a host name such as 'example.com'")
+            raise RuleError(f"{value!r} is not a domain", "write a host name such as 'example.com'")
         return value
 
     @property

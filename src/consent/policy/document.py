@@ -16,7 +16,7 @@ from consent.policy.base import PolicyModel
 from consent.policy.categories import Category
 from consent.policy.cookie_rules import CookieRule
 from consent.policy.google_consent_mode import GoogleConsentMode
-from consent.policy.problems import invalid
+from consent.policy.problems import RuleError
 from consent.policy.services import Service
 from consent.policy.text import LANGUAGE_TAG, Banner, Text
 
@@ -54,7 +54,7 @@ class Policy(PolicyModel):
             for index, item in enumerate(items):
                 where = f"{kind}[{index}]"
                 if item.id in seen:
-                    raise invalid(
+                    raise RuleError(
                         f"{item.id!r} is already used by {seen[item.id]}",
                         "ids must be unique across categories and services; rename one of them",
                         where=f"{where}.id",
@@ -64,7 +64,7 @@ class Policy(PolicyModel):
         cookie_owner: dict[str, str] = {}
         for index, service in enumerate(self.services):
             if service.category not in category_ids:
-                raise invalid(
+                raise RuleError(
                     f"{service.category!r} is not a category",
                     f"use one of {', '.join(repr(c) for c in category_ids)}, or declare it",
                     where=f"services[{index}].category",
@@ -72,7 +72,7 @@ class Policy(PolicyModel):
             for cookie in service.cookies:
                 other = cookie_owner.setdefault(cookie.name, service.id)
                 if other != service.id:
-                    raise invalid(
+                    raise RuleError(
                         f"{cookie.name!r} is also declared by service {other!r}",
                         "a cookie belongs to exactly one service; keep one of the entries",
                         where=f"services[{index}].cookies",
@@ -87,13 +87,13 @@ class Policy(PolicyModel):
             return self
         for index, lang in enumerate(self.languages):
             if lang not in LANGUAGES:
-                raise invalid(
+                raise RuleError(
                     f"{lang!r} is not a built-in language",
                     f"use some of {', '.join(LANGUAGES)}",
                     where=f"languages[{index}]",
                 )
         if self.default_language not in self.languages:
-            raise invalid(
+            raise RuleError(
                 f"the default language {self.default_language!r} is not in languages",
                 f"add {self.default_language!r} to languages, or change default_language",
                 where="languages",
@@ -104,14 +104,14 @@ class Policy(PolicyModel):
     @classmethod
     def _check_language(cls, value: str) -> str:
         if not LANGUAGE_TAG.fullmatch(value):
-            raise invalid(f"{value!r} is not a language tag", "use a code such as 'en'")
+            raise RuleError(f"{value!r} is not a language tag", "use a code such as 'en'")
         return value
 
     @field_validator("privacy_policy_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"(https?://|/)", value):
-            raise invalid(f"{value!r} is not a link", "use 'https://...' or a path '/...'")
+            raise RuleError(f"{value!r} is not a link", "use 'https://...' or a path '/...'")
         return value
 
     # Derived lookups, computed once per policy (the model is frozen).

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BeforeValidator, Field, field_validator
 
 from consent.policy.base import PolicyModel
-from consent.policy.problems import invalid
+from consent.policy.problems import RuleError
 
 __all__ = ["CONSENT_TYPES", "ConsentType", "GoogleConsentMode", "GoogleType", "RegionDefault"]
 
@@ -34,7 +34,7 @@ def _consent_type(value: Any) -> Any:
     if isinstance(value, str) and value not in CONSENT_TYPES:
         near = difflib.get_close_matches(value.strip().lower(), CONSENT_TYPES, n=1, cutoff=0.5)
         known = ", ".join(map(repr, CONSENT_TYPES))
-        raise invalid(
+        raise RuleError(
             f"{value!r} is not a Google Consent Mode type",
             f"write {near[0]!r} (the types are {known})" if near else f"use some of {known}",
         )
@@ -56,7 +56,7 @@ class RegionDefault(PolicyModel):
     def _check_region(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for code in value:
             if not _REGION.fullmatch(code):
-                raise invalid(
+                raise RuleError(
                     f"{code!r} is not an ISO 3166 region code",
                     "write a country such as 'US' or a subdivision such as 'US-CA'",
                 )

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-__all__ = ["PolicyError", "Problem", "field_names", "invalid", "problems_from_validation"]
+__all__ = ["PolicyError", "Problem", "RuleError", "field_names", "problems_from_validation"]
 
 
 class Problem(NamedTuple):
@@ -64,11 +64,18 @@ class PolicyError(ValueError):
         super().__init__("\n".join([head, *lines]))
 
 
-def invalid(message: str, fix: str, *, where: str | None = None) -> PydanticCustomError:
-    """A validation error carrying its fix (and, for cross-field rules, its location)."""
-    return PydanticCustomError(
-        "policy", "{message}. Fix: {fix}", {"message": message, "fix": fix, "where": where or ""}
-    )
+class RuleError(PydanticCustomError):
+    """A rule of the policy that a value breaks, with its fix (and, for a rule across
+    fields, the place to report). Raised inside the models' validators; reported as a
+    Problem."""
+
+    def __new__(cls, message: str, fix: str, *, where: str | None = None) -> RuleError:
+        context = {"message": message, "fix": fix, "where": where or ""}
+        return super().__new__(cls, "policy", "{message}. Fix: {fix}", context)
+
+    def __init__(self, message: str, fix: str, *, where: str | None = None) -> None:
+        # Everything is set in __new__: pydantic-core's error takes no such arguments here.
+        pass
 
 
 def problems_from_validation(

@@ -10,7 +10,7 @@ from pydantic import field_validator, model_validator
 from consent.policy.base import PolicyModel, Slug
 from consent.policy.cookie_rules import CookieRule
 from consent.policy.google_consent_mode import GoogleType
-from consent.policy.problems import invalid
+from consent.policy.problems import RuleError
 from consent.policy.text import Text
 
 __all__ = ["Service"]
@@ -51,7 +51,7 @@ class Service(PolicyModel):
         name = data["preset"]
         known = presets()
         if not isinstance(name, str) or name not in known:
-            raise invalid(
+            raise RuleError(
                 f"preset {name!r} is unknown",
                 f"use one of {', '.join(sorted(known))}, or declare the cookies yourself",
             )
@@ -75,7 +75,7 @@ class Service(PolicyModel):
     def _check_hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for host in value:
             if not _HOST.fullmatch(host):
-                raise invalid(
+                raise RuleError(
                     f"{host!r} is not a host name",
                     "write a host such as 'www.googletagmanager.com', or '*.example.com' for "
                     "every sub-domain (no scheme, no path)",

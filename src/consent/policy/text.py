@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 from consent.policy.base import PolicyModel
-from consent.policy.problems import invalid
+from consent.policy.problems import RuleError
 
 __all__ = ["LANGUAGE_TAG", "Banner", "Text", "localize"]
 
@@ -19,10 +19,10 @@ LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
 def _text(value: str | dict[str, str]) -> str | dict[str, str]:
     if isinstance(value, dict):
         if not value:
-            raise invalid("is an empty mapping", "give at least one language, e.g. {en = '...'}")
+            raise RuleError("is an empty mapping", "give at least one language, e.g. {en = '...'}")
         for lang in value:
             if not LANGUAGE_TAG.fullmatch(lang):
-                raise invalid(
+                raise RuleError(
                     f"{lang!r} is not a language tag", "use a code such as 'en' or 'pt-BR'"
                 )
     return value

@@ -105,7 +105,7 @@ class WriterThread:
         try:
             return await waiter
         except (sqlite3.Error, OSError) as exc:
-            raise self._failed(exc) from exc
+            raise LogUnavailable(self._failed(exc)) from exc
 
     async def stop(self) -> None:
         """Let the thread finish what it was given, then end it (and the checkpointer)."""
@@ -127,9 +127,9 @@ class WriterThread:
             with anyio.fail_after(self.timeout):
                 return await anyio.to_thread.run_sync(future.result, abandon_on_cancel=True)
         except TimeoutError:
-            raise self._too_slow() from None
+            raise LogUnavailable(self._too_slow()) from None
         except (sqlite3.Error, OSError) as exc:
-            raise self._failed(exc) from exc
+            raise LogUnavailable(self._failed(exc)) from exc
         finally:
             future.cancel()  # a no-op once done; else the work is dropped
 
@@ -143,15 +143,13 @@ class WriterThread:
         not started is then dropped by the writer)."""
         for entry in batch.entries:
             if not entry.waiter.done():
-                entry.waiter.set_exception(self._too_slow())
+                entry.waiter.set_exception(LogUnavailable(self._too_slow()))
 
-    def _too_slow(self) -> LogUnavailable:
-        return LogUnavailable(
-            f"consent log {str(self.database.path)!r} did not answer within {self.timeout:g} s"
-        )
+    def _too_slow(self) -> str:
+        return f"consent log {str(self.database.path)!r} did not answer within {self.timeout:g} s"
 
-    def _failed(self, exc: BaseException) -> LogUnavailable:
-        return LogUnavailable(f"consent log {str(self.database.path)!r}: {exc}")
+    def _failed(self, exc: BaseException) -> str:
+        return f"consent log {str(self.database.path)!r}: {exc}"
 
     def _submit(self, batch: _Batch) -> None:
         with self._lock:
