@@ -35,7 +35,10 @@ def _check(args: argparse.Namespace) -> int:
         raw = read_policy_data(path)
         policy = validate_policy(raw, path)
     except PolicyError as exc:
-        schema = [Finding("error", "schema", p.where, p.what, p.fix) for p in exc.problems]
+        schema = [
+            Finding(level="error", code="schema", where=p.where, message=p.what, fix=p.fix)
+            for p in exc.problems
+        ]
         unreadable = any(p.where in ("(file)", "(syntax)", "(top level)") for p in exc.problems)
         _report(path, schema, args.format)
         return 2 if unreadable else 1

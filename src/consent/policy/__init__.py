@@ -10,7 +10,7 @@ from __future__ import annotations
 from consent.policy.base import PolicyModel, Slug
 from consent.policy.categories import Category
 from consent.policy.cookie_rules import CookieRule
-from consent.policy.document import Policy
+from consent.policy.document import Policy, ServiceCookie
 from consent.policy.google_consent_mode import (
     CONSENT_TYPES,
     ConsentType,
@@ -37,6 +37,7 @@ __all__ = [
     "Problem",
     "RegionDefault",
     "Service",
+    "ServiceCookie",
     "Slug",
     "Text",
     "load_policy",

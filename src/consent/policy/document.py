@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Iterator
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import Field, field_validator, model_validator
 
@@ -20,7 +20,14 @@ from consent.policy.problems import RuleError
 from consent.policy.services import Service
 from consent.policy.text import LANGUAGE_TAG, Banner, Text
 
-__all__ = ["Policy"]
+__all__ = ["Policy", "ServiceCookie"]
+
+
+class ServiceCookie(NamedTuple):
+    """A declared cookie rule and the service that owns it."""
+
+    service: Service
+    rule: CookieRule
 
 
 class Policy(PolicyModel):
@@ -190,11 +197,11 @@ class Policy(PolicyModel):
         """The services of one category, in policy order."""
         return tuple(s for s in self.services if s.category == category_id)
 
-    def cookie_rules(self) -> Iterator[tuple[Service, CookieRule]]:
+    def cookie_rules(self) -> Iterator[ServiceCookie]:
         """Every declared cookie rule with the service that owns it."""
         for service in self.services:
             for rule in service.cookies:
-                yield service, rule
+                yield ServiceCookie(service, rule)
 
     def declaration(self) -> dict[str, Any]:
         """The policy as JSON-ready data, for `GET /consent/policy.json` and exports."""
