@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from consent import Category, CookieRule, Policy, PolicyError, Service, load_policy
 from consent.policy import localize
+from consent.policy.problems import field_names
 from tests.conftest import POLICY_DATA
 
 # The seed page's model (DESIGN.md "Where it came from"), written the way a developer would.
@@ -625,6 +626,26 @@ def test_every_field_of_every_policy_model_is_offered(tmp_path: Path) -> None:
             offered = problem.fix.split("use one of: ", 1)[1].split(", ")
             assert offered == fields, (place, problem)
             assert problem.fix.startswith(f"did you mean {field!r}?"), (place, problem)
+
+
+def test_field_hints_offer_the_name_a_file_writes() -> None:
+    """A field with an alias is offered by its alias (what a policy file writes), and the
+    fields of models inside unions and tuples have their own place."""
+
+    class Inner(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        max_age: int = Field(alias="max-age")
+
+    class Outer(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        one: Inner | None = None
+        many: tuple[Inner, ...] = ()
+
+    assert field_names(Outer) == {
+        (): ("one", "many"),
+        ("one",): ("max-age",),
+        ("many",): ("max-age",),
+    }
 
 
 def test_load_policy_reports_every_broken_field_once(tmp_path: Path) -> None:
