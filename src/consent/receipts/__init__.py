@@ -13,7 +13,7 @@ picks one from a path or a `postgresql://` URL.
 from __future__ import annotations
 
 from consent.receipts.browsers import browser_family
-from consent.receipts.log import (
+from consent.receipts.consent_log import (
     DEFAULT_RETENTION,
     ConsentLog,
     LogUnavailable,

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from consent.receipts.log import (
+from consent.receipts.consent_log import (
     DEFAULT_RETENTION,
     LogUnavailable,
     check_retention,

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from consent.receipts.log import LogUnavailable
+from consent.receipts.consent_log import LogUnavailable
 from consent.receipts.receipt import Receipt
 from consent.receipts.snapshot import Snapshot
 
 if TYPE_CHECKING:
-    from consent.receipts.log import ConsentLog
+    from consent.receipts.consent_log import ConsentLog
 
 __all__ = ["ReceiptWriter", "bounds_itself"]
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from consent.receipts.log import DEFAULT_RETENTION, check_retention, check_timeout
+from consent.receipts.consent_log import DEFAULT_RETENTION, check_retention, check_timeout
 from consent.receipts.receipt import Receipt
 from consent.receipts.rows import COLUMNS, PAGE, ReceiptRows
 from consent.receipts.snapshot import Snapshot

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple, TypeAlias
 
 import anyio
 
-from consent.receipts.log import LogUnavailable
+from consent.receipts.consent_log import LogUnavailable
 from consent.receipts.sqlite_file import DAY, ROWS, SQLiteFile, Write, checkpoint
 
 __all__ = ["CHECKPOINT_EVERY", "Job", "Work", "WriterThread"]
