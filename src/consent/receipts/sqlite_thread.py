@@ -48,6 +48,10 @@ class Outcome(NamedTuple):
     error: BaseException | None = None
 
 
+# The outcome of every receipt stored: one record for all of them.
+_STORED = Outcome()
+
+
 class Entry(NamedTuple):
     """One piece of work and the waiter its outcome goes to."""
 
@@ -252,13 +256,13 @@ class WriterThread:
                     outcomes[entry.waiter] = self._attempt(entry.work)
             return
         for entry in rows:
-            outcomes[entry.waiter] = Outcome()
+            outcomes[entry.waiter] = _STORED
 
     def _attempt(self, work: Work) -> Outcome:
         try:
             if isinstance(work, Write):
                 self.database.insert([work])
-                return Outcome()
+                return _STORED
             return Outcome(work(self.database))
         except Exception as exc:
             self.database.forget()
