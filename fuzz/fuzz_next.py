@@ -1,4 +1,4 @@
-"""Fuzz the `next` check (`consent.requests.safe_next`): no open redirect, whatever the value.
+"""Fuzz the `next` check (`consent.origin.safe_next`): no open redirect, whatever the value.
 
 Properties (an `AssertionError` names the one that broke):
 
@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 from starlette.responses import RedirectResponse
 
-from consent.requests import safe_next
+from consent.origin import safe_next
 from fuzz._common import BASE_HOST, Reader, run_fuzzer, stays_on_site
 
 __all__ = ["check", "main"]

@@ -1,4 +1,4 @@
-"""Fuzz `POST /consent`: the body parsing in `consent.requests` and the whole route.
+"""Fuzz `POST /consent`: the body parsing in `consent.choices` and the whole route.
 
 Properties (an `AssertionError` names the one that broke):
 
@@ -27,7 +27,7 @@ from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from consent import ConsentMiddleware, ConsentState
-from consent.requests import BadRequest, content_kind, parse_choice
+from consent.choices import BadRequest, content_kind, parse_choice
 from consent.signing import ConsentCodec
 from consent.state import ACTIONS
 from fuzz._common import KEY, POLICY, Reader, call_asgi, response_headers, run_fuzzer

@@ -24,7 +24,7 @@ from starlette.types import Message, Receive, Scope, Send
 from consent import ConsentMiddleware, Policy
 from consent.cookies import cookie_names, parent_domains
 from consent.enforce import CookieGuard
-from consent.middleware import consent_tag
+from consent.etags import ConsentTags
 from consent.state import ConsentState
 from tests import asgi
 from tests.conftest import POLICY_DATA, SECRET, call_asgi, make_app, run_async
@@ -401,7 +401,7 @@ def test_any_if_none_match_reaches_the_app_as_it_should(parts: list[bytes], ours
     them; nothing raises."""
     policy = Policy.model_validate(POLICY_DATA)
     undecided = ConsentState.undecided(policy)
-    suffix = b"-consent-" + consent_tag(undecided) + b'"'
+    suffix = b"-consent-" + ConsentTags().of(undecided) + b'"'
     value = b"".join(parts) + (b', "v1' + suffix if ours else b"")
     seen: list[bytes] = []
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consent._memo import remember
+from consent.bounded_memo import remember
 
 
 def test_a_memo_keeps_what_it_is_given_and_forgets_all_when_full() -> None:

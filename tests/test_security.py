@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from consent import ConsentState, Policy
-from consent._scope import MAX_COPIES
-from consent.middleware import copy_deletions
+from consent.enforce import CookieWriter
 from consent.signing import ConsentCodec, new_receipt_id
+from consent.visit import MAX_COPIES
 from examples.app import app as example_app
 from tests.conftest import POLICY_DATA, SECRET, make_app
 from tests.test_jinja import build
@@ -73,32 +73,38 @@ def test_forged_or_broken_copies_count_for_nothing() -> None:
 def test_planted_copies_are_expired_but_the_visitors_own_cookie_is_kept() -> None:
     _, response = granted_with(cookie("reject_all"), cookie("accept_all"), path="/?x=1")
     deletions = response.headers.get_list("set-cookie")
-    assert 'consent=""; Max-Age=0; Path=/; Domain=example.com' in deletions
-    assert 'consent=""; Max-Age=0; Path=/; Domain=www.example.com' in deletions
+    assert 'consent=""; Domain=example.com; Max-Age=0; Path=/' in deletions
+    assert 'consent=""; Domain=www.example.com; Max-Age=0; Path=/' in deletions
     assert not any(
         d.startswith('consent=""; Max-Age=0; Path=/') and "Domain" not in d for d in deletions
     )
     assert "cookie" in response.headers["vary"].lower()
 
 
+def copy_deletions(name: str, host: str, path: str, domain: str | None) -> list[str]:
+    """What the consent cookie's writer expires for a request to `host` and `path`."""
+    writer = CookieWriter(name, max_age=60, domain=domain, secure=None, same_site="lax")
+    return [v.decode() for v in writer.expire_copies(host, path, https=False)]
+
+
 def test_copy_deletions_cover_each_path_prefix_and_parent_domain() -> None:
     found = copy_deletions("consent", "shop.www.example.co.uk:8443", "/a/b/", None)
-    domains = {d.partition("Domain=")[2] for d in found}
+    domains = {d.partition("Domain=")[2].partition(";")[0] for d in found}
     assert domains == {"", "shop.www.example.co.uk", "www.example.co.uk", "example.co.uk", "co.uk"}
-    paths = {d.split("; ")[2] for d in found}
+    paths = {d.split("; ")[-1] for d in found}
     assert paths == {"Path=/", "Path=/a", "Path=/a/", "Path=/a/b", "Path=/a/b/"}
     assert 'consent=""; Max-Age=0; Path=/' not in found  # the visitor's own cookie
     # With a configured cookie domain, that one is the visitor's own instead.
     shared = copy_deletions("consent", "www.example.com", "/", "example.com")
     assert 'consent=""; Max-Age=0; Path=/' in shared
-    assert 'consent=""; Max-Age=0; Path=/; Domain=example.com' not in shared
+    assert 'consent=""; Domain=example.com; Max-Age=0; Path=/' not in shared
 
 
 def test_copy_deletions_are_bounded_and_well_formed() -> None:
     # Deep paths, IP addresses and hostile characters: a bounded list of clean headers.
     deep = copy_deletions("consent", "www.example.com", "/a" * 50 + "/;x", None)
     assert len(deep) <= 3 * 11
-    assert all(";" not in d.split("Path=")[1].split("; Domain")[0] for d in deep)
+    assert all(";" not in d.split("Path=")[1] for d in deep)
     for host in ("127.0.0.1:8000", "[::1]:8000", "localhost:8000", ""):
         found = copy_deletions("consent", host, "/x", None)
         assert found == ['consent=""; Max-Age=0; Path=/x', 'consent=""; Max-Age=0; Path=/x/']

@@ -19,8 +19,8 @@ from consent._charset import (
     prescan,
     xml_encoding,
 )
-from consent._memo import remember
 from consent._mime import Mime, sniffs_html
+from consent.bounded_memo import remember
 from consent.gating import HTMLGate
 
 brotli: Any

@@ -9,10 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
-from consent.i18n import direction, enabled_languages, format_duration, strings
+from consent.i18n import enabled_languages, format_duration, strings
 from consent.policy import Policy, localize
+from consent.render import environment, language_context
 
 __all__ = ["FORMATS", "ConsentCookie", "Format", "consent_cookie", "render_declaration"]
 
@@ -150,21 +149,15 @@ def _markdown(policy: Policy, lang: str, cookie: ConsentCookie | None) -> str:
 
 
 def _html(policy: Policy, lang: str, cookie: ConsentCookie | None) -> str:
-    env = Environment(
-        loader=PackageLoader("consent", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return env.get_template("consent/export_declaration.html").render(
-        policy=policy,
-        lang=lang,
-        dir=direction(lang),
-        ui=strings(lang),
-        level=2,
-        consent_cookie=cookie,
-        t=lambda text: localize(text, lang, policy.default_language),
-        duration=lambda text: format_duration(text, lang),
+    return (
+        environment()
+        .get_template("consent/export_declaration.html")
+        .render(
+            policy=policy,
+            level=2,
+            consent_cookie=cookie,
+            **language_context(policy, lang),
+        )
     )
 
 

@@ -28,22 +28,17 @@ from starlette.responses import (
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
-from consent._scope import ConsentSlot, current_slot, get_consent
-from consent.config import ConsentConfig
+from consent.choices import BadRequest, content_kind, parse_choice, read_body
 from consent.cookies import cookie_names, request_cookie_header
 from consent.i18n import strings
-from consent.jinja import UI
+from consent.jinja import render_part
+from consent.origin import is_same_origin
 from consent.receipts import LogUnavailable, Receipt, browser_family
 from consent.receipts._model import method_of
-from consent.requests import (
-    BadRequest,
-    content_kind,
-    is_same_origin,
-    parse_choice,
-    read_body,
-)
 from consent.signing import new_receipt_id
+from consent.site import Site
 from consent.state import ConsentState
+from consent.visit import Visit, current_visit, get_consent
 
 __all__ = ["ConsentEndpoints"]
 
@@ -62,9 +57,8 @@ _PAGE_HEADERS = {
 class ConsentEndpoints:
     """A small ASGI app answering the consent routes; the middleware sends it their requests."""
 
-    def __init__(self, config: ConsentConfig) -> None:
-        self.config = config
-        self.ui = UI(config)
+    def __init__(self, site: Site) -> None:
+        self.site = site
         self.static = StaticFiles(packages=[("consent", "static")])
         self._routes = {
             "": (("GET", "HEAD", "POST"), self.preferences),
@@ -75,11 +69,11 @@ class ConsentEndpoints:
 
     def handles(self, path: str) -> bool:
         """Whether `path` (without root_path) is under the consent routes."""
-        base = self.config.path
+        base = self.site.path
         return path == base or path.startswith(base + "/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
-        sub = path[len(self.config.path) :]
+        sub = path[len(self.site.path) :]
         if sub.startswith("/static/"):
             await self._static(scope, receive, send, sub[len("/static") :])
             return
@@ -114,40 +108,39 @@ class ConsentEndpoints:
 
     async def record(self, scope: Scope, receive: Receive) -> Response:
         """`POST {path}`: validate, sign and store the visitor's choice."""
-        config = self.config
+        site = self.site
         headers = Headers(scope=scope)
         wants_json = "json" in headers.get("content-type", "") or "json" in headers.get(
             "accept", ""
         )
         try:
-            if not is_same_origin(headers, config.trusted_origins, scope.get("scheme")):
+            if not is_same_origin(headers, site.trusted_origins, scope.get("scheme")):
                 raise BadRequest(403, "cross-site requests cannot record consent")
             kind = content_kind(headers)
-            body = await read_body(headers, receive, config.max_body_size)
-            choice = parse_choice(config.policy, kind, body)
+            body = await read_body(headers, receive, site.max_body_size)
+            choice = parse_choice(site.policy, kind, body)
         except BadRequest as exc:
             return self._error(exc, wants_json)
-        slot = current_slot(scope)
-        previous = slot.state
+        visit = current_visit(scope)
+        previous = visit.state
         state = ConsentState.from_choice(
-            config.policy,
+            site.policy,
             choice.action,
             choice.grant,
             issued_at=ConsentState.now(),
             receipt_id=new_receipt_id(),
         )
-        if slot.gpc or choice.gpc:
+        if visit.gpc or choice.gpc:
             state = state.with_gpc()  # Global Privacy Control: the signal wins
         # The language the choice was offered in: the page's word, else the request's.
-        assert config.negotiate is not None
-        shown = config.negotiate.pick(choice.lang) if choice.lang else None
-        state = state.in_language(shown or slot.language)
-        if config.log is not None:
-            kept = await self._keep_receipt(headers, slot, previous, state, choice.action)
-            if isinstance(kept, BadRequest):
-                return self._error(kept, wants_json, {"Retry-After": "30"})
-            state = kept
-        slot.replace(state)
+        shown = site.negotiate.pick(choice.lang) if choice.lang else None
+        state = state.in_language(shown or visit.language)
+        if site.receipts is not None:
+            try:
+                state = await self._keep_receipt(headers, visit, previous, state, choice.action)
+            except BadRequest as exc:
+                return self._error(exc, wants_json, {"Retry-After": "30"})
+        visit.replace(state)
         response: Response
         if choice.is_json:
             response = JSONResponse(state.to_json(), headers=_NO_STORE)
@@ -159,37 +152,43 @@ class ConsentEndpoints:
     async def _keep_receipt(
         self,
         headers: Headers,
-        slot: ConsentSlot,
+        visit: Visit,
         previous: ConsentState,
         state: ConsentState,
         action: str,
-    ) -> ConsentState | BadRequest:
-        """Store the decision's receipt. When the log fails, a new grant is refused (no
-        proof, no consent) while a refusal or withdrawal still takes effect."""
-        config = self.config
-        assert config.receipts is not None and config.snapshot is not None
+    ) -> ConsentState:
+        """Store the decision's receipt; the state to store in the cookie.
+
+        Raises:
+            BadRequest: 503, the log failed and the decision grants something new (no
+                proof, no consent). A refusal or withdrawal still takes effect.
+        """
+        site = self.site
+        receipts = site.receipts
+        assert receipts is not None
         previous_id = previous.receipt_id
-        if not previous.decided and slot.raw and not slot.copies:
+        if not previous.decided and visit.raw and not visit.copies:
             # Expired or outdated. (Among several copies, any may be a plant: the new
             # receipt then links to none rather than to someone else's.)
-            previous_id = config.codec.receipt_id_of(slot.raw)
+            previous_id = site.codec.receipt_id_of(visit.raw)
         receipt = Receipt.of(
             state,
             method=method_of(action, previous, state),
-            snapshot=config.snapshot,
+            snapshot=receipts.snapshot,
             previous_id=previous_id,
             browser=browser_family(headers.get("user-agent")),
             gpc=state.gpc,
             language=state.language,
         )
         try:
-            await config.receipts.write(receipt)  # bounded in time (see ReceiptWriter)
+            await receipts.write(receipt)  # bounded in time (see ReceiptWriter)
         except LogUnavailable as exc:
             if state.granted - previous.granted or state.services - previous.services:
                 logger.error("consent log failed; a new grant was refused: %s", exc)
-                return BadRequest(503, str(strings(state.language or "en")["not_recorded"]))
+                message = str(strings(state.language or "en")["not_recorded"])
+                raise BadRequest(503, message) from None
             logger.error("consent log failed; a refusal took effect without a receipt: %s", exc)
-            if previous.decided and state.services - config.codec.undecided.services:
+            if previous.decided and state.services - site.codec.undecided.services:
                 # What is left of the previous grant is proven by the previous receipt.
                 state = dataclasses.replace(
                     state, issued_at=previous.issued_at, receipt_id=previous.receipt_id
@@ -207,15 +206,16 @@ class ConsentEndpoints:
     def state(self, request: Request) -> Response:
         """`GET {path}/state`: the visitor's current state."""
         response = JSONResponse(self._state(request).to_json(), headers=_NO_STORE)
-        response.headers.add_vary_header(self.config.vary)
+        response.headers.add_vary_header(self.site.vary)
         return response
 
     def policy_json(self, request: Request) -> Response:
         """`GET {path}/policy.json`: what the site declares, the consent cookie included."""
-        policy = self.config.policy
+        policy = self.site.policy
         data = policy.declaration()
-        if self.ui.consent_cookie is not None:
-            data["consent_cookie"] = self.ui.consent_cookie.to_json(policy)
+        cookie = self.site.renderer.consent_cookie
+        if cookie is not None:
+            data["consent_cookie"] = cookie.to_json(policy)
         return JSONResponse(data)
 
     def _state(self, request: Request) -> ConsentState:
@@ -224,26 +224,22 @@ class ConsentEndpoints:
     def _page(self, request: Request, name: str) -> Response:
         # `?lang=de` shows the page in another of the site's languages.
         wanted = request.query_params.get("lang")
-        assert self.config.negotiate is not None
-        lang = self.config.negotiate.pick(wanted) if wanted else None
-        state = self._state(request)
-        html = self.ui.render(
-            name, request, state, next=request.query_params.get("next"), lang=lang
-        )
+        lang = self.site.negotiate.pick(wanted) if wanted else None
+        html = render_part(request, name, next=request.query_params.get("next"), lang=lang)
         response = HTMLResponse(html, headers=_PAGE_HEADERS)
-        response.headers.add_vary_header(self.config.vary)
+        response.headers.add_vary_header(self.site.vary)
         return response
 
     def _store(self, scope: Scope, response: Response, state: ConsentState) -> None:
-        config = self.config
+        site = self.site
         https = scope.get("scheme") == "https"
         # Withdrawal takes effect at once: expire what the refused services left behind.
         names = cookie_names(request_cookie_header(scope["headers"]))
         host = Headers(scope=scope).get("host", "")
-        for expired in config.guard.deletions(names, state, secure=https, host=host):
+        for expired in site.guard.deletions(names, state, secure=https, host=host):
             response.headers.append("set-cookie", expired)
-        response.headers.append("set-cookie", config.cookie_header(state, https))
-        response.headers.add_vary_header(config.vary)
+        response.headers.append("set-cookie", site.cookie_for(state, https=https).decode("latin-1"))
+        response.headers.add_vary_header(site.vary)
 
     @staticmethod
     def _error(exc: BadRequest, wants_json: bool, extra: dict[str, str] | None = None) -> Response:

@@ -1,4 +1,5 @@
-"""Cookies on the server: Set-Cookie filtering, deletion on refusal, and the one formatter.
+"""Cookies on the server: Set-Cookie filtering, deletion on refusal, the consent cookie's
+writer, and the one Set-Cookie formatter.
 
 Every `Set-Cookie` the application emits is matched against the policy's cookie rules. A
 cookie of a service the visitor has not allowed is dropped before it leaves the server;
@@ -19,45 +20,126 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from http.cookies import SimpleCookie
 from typing import Literal
 
-from consent._memo import remember
+from consent.bounded_memo import remember
 from consent.catalog import Tracker, known_trackers
 from consent.cookies import cookie_names, parent_domains, parse_set_cookie
 from consent.policy import CookieRule, Policy, Service
 from consent.state import ConsentState
 
-__all__ = ["CookieGuard", "Undeclared", "set_cookie_header"]
+__all__ = ["CookieGuard", "CookieWriter", "SameSite", "Undeclared", "format_set_cookie"]
 
 logger = logging.getLogger("consent")
 Undeclared = Literal["allow", "warn", "block"]
+SameSite = Literal["lax", "strict", "none"]
 _MAX_WARNED = 1000
 
 
-def set_cookie_header(
+def format_set_cookie(
     name: str,
     value: str,
     *,
     max_age: int,
     path: str = "/",
     domain: str | None = None,
+    same_site: SameSite | None = None,
     secure: bool = False,
-    httponly: bool = True,
-    same_site: Literal["lax", "strict", "none"] = "lax",
+    httponly: bool = False,
 ) -> str:
-    """The value of a `Set-Cookie` header. `max_age=0` deletes the cookie."""
-    cookie: SimpleCookie = SimpleCookie()
-    cookie[name] = value
-    morsel = cookie[name]
-    morsel["max-age"] = max_age
-    morsel["path"] = path
+    """The value of a `Set-Cookie` header: the one formatter, for every cookie the
+    middleware writes itself. `max_age=0` deletes the cookie.
+
+    The caller passes a name and a value a browser accepts (checked at start-up for the
+    consent cookie; `_COOKIE_NAME` for deletions), and a path and domain without `;`.
+    """
+    out = f"{name}={value}"
     if domain is not None:
-        morsel["domain"] = domain
-    morsel["secure"] = secure
-    morsel["httponly"] = httponly
-    morsel["samesite"] = same_site.capitalize()
-    return morsel.OutputString()
+        out += f"; Domain={domain}"
+    out += f"; Max-Age={max_age}; Path={path}"
+    if same_site is not None:
+        out += f"; SameSite={same_site.capitalize()}"
+    if secure:
+        out += "; Secure"
+    if httponly:
+        out += "; HttpOnly"
+    return out
+
+
+class CookieWriter:
+    """Writes the cookies the middleware sets itself: the consent cookie, and the deletions
+    of the copies of it that another (sub-)domain or path planted. (Deletions of refused
+    services' cookies are the guard's: `CookieGuard.deletions`.)
+
+    Args:
+        name: the consent cookie's name.
+        max_age: its lifetime in seconds (the policy's `max_age_days`).
+        domain: its Domain attribute; None: host-only.
+        secure: its Secure flag; None: set on https requests.
+        same_site: its SameSite attribute.
+    """
+
+    __slots__ = ("domain", "max_age", "name", "same_site", "secure")
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        max_age: int,
+        domain: str | None,
+        secure: bool | None,
+        same_site: SameSite,
+    ) -> None:
+        self.name = name
+        self.max_age = max_age
+        self.domain = domain
+        self.secure = secure
+        self.same_site = same_site
+
+    def __repr__(self) -> str:
+        return f"<CookieWriter {self.name!r}>"
+
+    def consent(self, value: str, *, https: bool) -> bytes:
+        """The Set-Cookie header value that stores the signed consent `value`."""
+        return format_set_cookie(
+            self.name,
+            value,
+            max_age=self.max_age,
+            domain=self.domain,
+            same_site=self.same_site,
+            secure=https if self.secure is None else self.secure,
+            httponly=True,
+        ).encode("latin-1")
+
+    def expire_copies(self, host: str, path: str, *, https: bool) -> list[bytes]:
+        """Set-Cookie values expiring every copy of the consent cookie that a request to
+        `host` and `path` may carry, except the visitor's own (path `/`, host-only or the
+        configured `domain`).
+
+        A sibling sub-domain can plant ("toss") a cookie of the same name with
+        `Domain=<parent>` and a longer `Path`; a cookie is only replaced or deleted with its
+        exact domain and path, so each candidate pair is listed: the request path's prefixes
+        (5 levels, with and without a trailing `/`) and the host's parent domains.
+        """
+        domains: list[str | None] = [None, *parent_domains(host)]
+        paths = ["/"]
+        segments = [s for s in path.split("/") if s][:5]
+        for depth in range(1, len(segments) + 1):
+            prefix = "/" + "/".join(segments[:depth])
+            paths += [prefix, prefix + "/"]
+        own = (self.domain or "").lstrip(".").lower() or None
+        found = []
+        for domain in domains:
+            for cookie_path in paths:
+                if cookie_path == "/" and domain == own:
+                    continue  # the visitor's own cookie
+                if any(c in cookie_path for c in ';,"\\') or not cookie_path.isprintable():
+                    continue
+                header = format_set_cookie(
+                    self.name, '""', max_age=0, path=cookie_path, domain=domain, secure=https
+                )
+                found.append(header.encode("latin-1"))
+        return found
 
 
 class CookieGuard:
@@ -274,7 +356,6 @@ def _may_hold(host: str, domain: str) -> bool:
 
 def deletion_header(name: str, path: str, domain: str | None, secure: bool) -> str:
     """A `Set-Cookie` value expiring cookie `name` (a name `_COOKIE_NAME` accepts)."""
-    where = f"; Domain={domain}" if domain is not None else ""
-    return f'{name}=""{where}; Max-Age=0; Path={path}; SameSite=Lax' + (
-        "; Secure" if secure else ""
+    return format_set_cookie(
+        name, '""', max_age=0, path=path, domain=domain, same_site="lax", secure=secure
     )

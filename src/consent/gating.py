@@ -49,7 +49,7 @@ from typing import NamedTuple
 from urllib.parse import unquote
 
 from consent._links import LOADING_RELS
-from consent._memo import remember
+from consent.bounded_memo import remember
 
 __all__ = ["HTMLGate", "host_matcher"]
 

@@ -6,14 +6,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from typing import TYPE_CHECKING
 
 from starlette.types import Message, Scope, Send
 
-from consent._scope import ConsentSlot
-from consent.config import ConsentConfig
 from consent.receipts import LogUnavailable, Receipt, browser_family
 from consent.signing import new_receipt_id
 from consent.state import ConsentState
+
+if TYPE_CHECKING:
+    from consent.site import Site
+    from consent.visit import Visit
 
 __all__ = [
     "WELL_KNOWN_GPC",
@@ -39,20 +42,21 @@ def gpc_json(last_update: str) -> bytes:
     return json.dumps({"gpc": True, "lastUpdate": last_update}).encode()
 
 
-async def gpc_withdrawal(config: ConsentConfig, slot: ConsentSlot, scope: Scope) -> None:
+async def gpc_withdrawal(site: Site, visit: Visit, scope: Scope) -> None:
     """A Global Privacy Control signal meets a stored grant of an opt-out category:
     withdraw it for good (a later request without the signal is no opt-in), with a
     receipt of source "gpc", and send the visitor the new cookie."""
-    stored = slot.stored  # every copy of the cookie counts: a planted one widens nothing
-    if not stored.decided or not (stored.granted | stored.services) & config.policy.gpc_ids:
+    stored = visit.stored  # every copy of the cookie counts: a planted one widens nothing
+    if not stored.decided or not (stored.granted | stored.services) & site.policy.gpc_ids:
         return
     state = dataclasses.replace(stored.with_gpc(), receipt_id=new_receipt_id())
-    if config.receipts is not None and config.snapshot is not None:
+    receipts = site.receipts
+    if receipts is not None:
         user_agent = next((v for k, v in scope["headers"] if k == b"user-agent"), b"")
         receipt = Receipt.of(
             state,
             method="withdrawal",
-            snapshot=config.snapshot,
+            snapshot=receipts.snapshot,
             previous_id=stored.receipt_id,
             browser=browser_family(user_agent.decode("latin-1")),
             gpc=True,
@@ -60,22 +64,21 @@ async def gpc_withdrawal(config: ConsentConfig, slot: ConsentSlot, scope: Scope)
             recorded_at=ConsentState.now(),
         )
         try:
-            await config.receipts.write(receipt)  # bounded in time: never holds the page
+            await receipts.write(receipt)  # bounded in time: never holds the page
         except LogUnavailable as exc:  # the withdrawal goes through all the same
             logger.error("consent log failed; a GPC withdrawal has no receipt: %s", exc)
             state = dataclasses.replace(state, receipt_id=stored.receipt_id)
-    slot.replace(state)
-    slot.reissue = state
+    visit.replace(state)
+    visit.reissue = state
 
 
-def reissuing(config: ConsentConfig, send: Send, slot: ConsentSlot, scope: Scope) -> Send:
+def reissuing(site: Site, send: Send, visit: Visit, scope: Scope) -> Send:
     """`send` for a consent route's answer that must also carry the new cookie."""
 
     async def send_with_cookie(message: Message) -> None:
-        if message["type"] == "http.response.start" and slot.reissue is not None:
-            https = scope.get("scheme") == "https"
-            cookie = config.cookie_header(slot.reissue, https)
-            message.setdefault("headers", []).append((b"set-cookie", cookie.encode("latin-1")))
+        if message["type"] == "http.response.start" and visit.reissue is not None:
+            cookie = site.cookie_for(visit.reissue, https=scope.get("scheme") == "https")
+            message.setdefault("headers", []).append((b"set-cookie", cookie))
         await send(message)
 
     return send_with_cookie

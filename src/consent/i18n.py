@@ -15,7 +15,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
-from consent._memo import remember
+from consent.bounded_memo import remember
 
 __all__ = [
     "LANGUAGES",

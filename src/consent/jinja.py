@@ -12,87 +12,39 @@ is escaped.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Mapping
-from importlib.resources import files
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
+from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 from starlette.requests import HTTPConnection
 
-from consent._scope import current_slot
-from consent.config import ConsentConfig
 from consent.consent_mode import commands
-from consent.declaration import consent_cookie
-from consent.i18n import direction, format_duration, strings
-from consent.policy import Policy, localize
-from consent.requests import safe_next
+from consent.policy import Policy
 from consent.state import ConsentState
+from consent.visit import Visit, current_visit
 
-__all__ = ["UI", "TemplateConsent", "context_processor", "install"]
+__all__ = ["TemplateConsent", "context_processor", "install", "render_part"]
 
 logger = logging.getLogger("consent")
 
 
-def _asset_version(name: str) -> str:
-    return hashlib.sha256(files("consent").joinpath("static", name).read_bytes()).hexdigest()[:10]
+def render_part(conn: HTTPConnection, name: str, **extra: Any) -> Markup:
+    """Render the consent template `consent/<name>` for the request `conn`: where a
+    request meets the site's renderer (the renderer itself knows no request).
 
-
-class UI:
-    """Renders the consent parts for one middleware (built once, at start-up)."""
-
-    def __init__(self, config: ConsentConfig) -> None:
-        self.config = config
-        self.env = Environment(
-            loader=PackageLoader("consent", "templates"),
-            autoescape=select_autoescape(default=True, default_for_string=True),
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.assets = {
-            name: _asset_version(name) for name in ("consent.js", "consent.css", "gcm.js")
-        }
-        self.owners = {s.id: s.category for s in config.policy.services}
-        # The consent cookie, listed in every cookie table (None: the policy lists it).
-        self.consent_cookie = consent_cookie(config.policy, config.cookie_name)
-        self._unknown_logged: set[str] = set()
-
-    def allows_markup(self, state: ConsentState, id: str) -> bool:
-        """Like `state.allows`, but an unknown id in markup is "not allowed", logged once."""
-        try:
-            return state.allows(id)
-        except KeyError:
-            if id not in self._unknown_logged and len(self._unknown_logged) < 1000:
-                self._unknown_logged.add(id)
-                logger.warning("data-consent=%r names no category or service; kept inert", id)
-            return False
-
-    def render(self, name: str, conn: HTTPConnection, state: ConsentState, **extra: Any) -> Markup:
-        """Render `consent/<name>` with everything the parts need."""
-        lang = extra.pop("lang", None) or state.language or self.config.policy.default_language
-        root: str = conn.scope.get("root_path", "")
-        base = root + self.config.path
-        here = conn.url.path + (f"?{conn.url.query}" if conn.url.query else "")
-        context = {
-            "policy": self.config.policy,
-            "state": state,
-            "lang": lang,
-            "dir": direction(lang),
-            "ui": strings(lang),
-            "t": lambda text: localize(text, lang, self.config.policy.default_language),
-            "duration": lambda text: format_duration(text, lang),
-            "action": base,
-            "static": base + "/static",
-            "assets": self.assets,
-            "owners": self.owners,
-            "consent_cookie": self.consent_cookie,
-            "next": safe_next(extra.pop("next", None) or here),
-            **extra,
-        }
-        return Markup(self.env.get_template(f"consent/{name}").render(context))
+    The response then varies on the consent cookie and, where the site speaks several
+    languages, on Accept-Language.
+    """
+    visit = current_visit(conn.scope)
+    visit.accessed = True
+    visit.localized = True  # the words follow Accept-Language
+    url = conn.url
+    here = url.path + (f"?{url.query}" if url.query else "")
+    root: str = conn.scope.get("root_path", "")
+    return visit.site.renderer.render(name, visit.state, root=root, here=here, **extra)
 
 
 class TemplateConsent:
@@ -115,23 +67,21 @@ class TemplateConsent:
         return request
 
     def _render(self, context: Context, name: str, **extra: Any) -> Markup:
-        conn = self._conn(context)
-        slot = current_slot(conn.scope)
-        slot.accessed = True
-        slot.localized = True  # the words follow Accept-Language
-        return slot.ui.render(name, conn, slot.state, **extra)
+        return render_part(self._conn(context), name, **extra)
+
+    def _visit(self, context: Context) -> Visit:
+        visit = current_visit(self._conn(context).scope)
+        visit.accessed = True
+        return visit
 
     @pass_context
     def state(self, context: Context) -> ConsentState:
         """The visitor's ConsentState (marks the response `Vary: Cookie`)."""
-        slot = current_slot(self._conn(context).scope)
-        slot.accessed = True
-        return slot.state
+        return self._visit(context).state
 
     def _allows_markup(self, context: Context, id: str) -> bool:
-        slot = current_slot(self._conn(context).scope)
-        slot.accessed = True
-        return slot.ui.allows_markup(slot.state, id)
+        visit = self._visit(context)
+        return visit.site.allows_markup(visit.state, id)
 
     @pass_context
     def allows(self, context: Context, id: str) -> bool:
@@ -151,8 +101,7 @@ class TemplateConsent:
         """An explicit `lang=` argument, if the site offers that language."""
         if lang is None:
             return None
-        negotiate = current_slot(self._conn(context).scope).ui.config.negotiate
-        return negotiate.pick(lang) if negotiate is not None else None
+        return current_visit(self._conn(context).scope).site.negotiate.pick(lang)
 
     @pass_context
     def banner(self, context: Context, lang: str | None = None) -> Markup:
@@ -217,7 +166,7 @@ class TemplateConsent:
     ) -> Markup:
         """An embed that loads only once `id` is allowed, with an "Allow" placeholder."""
         allowed = self._allows_markup(context, id)
-        policy = current_slot(self._conn(context).scope).ui.config.policy
+        policy = current_visit(self._conn(context).scope).site.policy
         service = category = None
         if _known(policy, id):
             service = policy.service(id) if policy.kind_of(id) == "service" else None

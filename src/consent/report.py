@@ -12,16 +12,16 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment
 
 from consent.declaration import consent_cookie
 from consent.i18n import direction, format_duration, strings
 from consent.lint import Finding
 from consent.policy import Policy, Text, localize
 from consent.receipts import METHODS, LogStats
+from consent.render import environment
 
 __all__ = ["render_report"]
 
@@ -225,15 +225,10 @@ def _counts(counter: Counter[Any], total: int, keys: list[Any] | None = None) ->
     return [(k, counter[k], counter[k] / total if total else 0.0) for k in keys]
 
 
-@cache
 def report_environment() -> Environment:
-    """The Jinja2 environment of the HTML reports (this one and `consent scan`'s)."""
-    return Environment(
-        loader=PackageLoader("consent", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    """The Jinja2 environment of the HTML reports (this one and `consent scan`'s): the
+    package's one environment."""
+    return environment()
 
 
 def render_report(

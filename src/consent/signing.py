@@ -24,6 +24,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from itsdangerous import BadSignature, Signer
 
@@ -34,6 +35,7 @@ __all__ = [
     "MAX_COOKIE_LENGTH",
     "BadConsentCookie",
     "ConsentCodec",
+    "Current",
     "ExpiredConsent",
     "OutdatedConsent",
     "new_receipt_id",
@@ -98,6 +100,18 @@ def check_secret_keys(secret_key: str | Sequence[str] | None) -> list[str]:
                 f"{MIN_SECRET_LENGTH} random characters per key"
             )
     return keys
+
+
+class Current(NamedTuple):
+    """A current consent cookie's state, and the Unix seconds between which it holds."""
+
+    state: ConsentState
+    since: int
+    until: int
+
+    def holds(self, now: float) -> bool:
+        """Whether the cookie holds at `now` (issued, less the clock skew, and not expired)."""
+        return self.since <= now <= self.until
 
 
 class ConsentCodec:
@@ -187,7 +201,7 @@ class ConsentCodec:
             raise ExpiredConsent(f"issued more than {self.policy.max_age_days} days ago")
         return result
 
-    def current(self, value: str) -> tuple[ConsentState, int, int] | None:
+    def current(self, value: str) -> Current | None:
         """The state in a genuinely signed cookie of the current policy revision, with the
         times (Unix seconds) between which `decode` returns it: from its issue, less the
         allowed clock skew, to its expiry. None for anything else."""
@@ -197,7 +211,7 @@ class ConsentCodec:
             return None
         if state is None:
             return None
-        return state, issued - CLOCK_SKEW, issued + self.max_age
+        return Current(state, issued - CLOCK_SKEW, issued + self.max_age)
 
     def receipt_id_of(self, value: str) -> str | None:
         """The receipt id in a genuinely signed cookie, even an expired or outdated one:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from consent._memo import remember
+from consent.bounded_memo import remember
 
 __all__ = ["browser_family"]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple, get_args
 
-from consent._memo import remember
+from consent.bounded_memo import remember
 from consent.receipts.snapshot import Snapshot
 from consent.receipts.times import format_time, parse_time
 from consent.state import ConsentState

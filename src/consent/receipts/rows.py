@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from consent._memo import remember
+from consent.bounded_memo import remember
 
 __all__ = ["COLUMNS", "PAGE", "ReceiptRows"]
 

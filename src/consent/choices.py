@@ -1,4 +1,4 @@
-"""Checks on incoming consent requests: origin, `next`, body size and type, choice fields.
+"""A posted choice, read and checked: body size and type, then the choice's fields.
 
 Every function here turns bad input into a `BadRequest` carrying the HTTP status and a
 message that says what is allowed. Nothing here raises anything else on network input.
@@ -9,16 +9,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import cast
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
 from starlette.types import Receive
 
 from consent._mime import parse_mime
+from consent.origin import safe_next
 from consent.policy import Policy
 from consent.state import ACTIONS, Action
 
-__all__ = ["BadRequest", "Choice", "is_same_origin", "parse_choice", "read_body", "safe_next"]
+__all__ = ["BadRequest", "Choice", "content_kind", "parse_choice", "read_body"]
 
 _FORM = "application/x-www-form-urlencoded"
 _JSON = "application/json"
@@ -45,94 +46,6 @@ class Choice:
     is_json: bool
     gpc: bool = False  # the page's script saw navigator.globalPrivacyControl
     lang: str | None = None  # the language the choice was offered in, as the page says
-
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def _host_key(netloc: str) -> tuple[str, int | None] | None:
-    # Used when the request's scheme is unknown (a scope without "scheme"): ports 80 and
-    # 443 then count as "no port", as either scheme may be the request's.
-    try:
-        parts = urlsplit(f"//{netloc}")
-        port = parts.port
-    except ValueError:
-        return None
-    if not parts.hostname:
-        return None
-    return parts.hostname, None if port in (80, 443) else port
-
-
-def _endpoint(netloc: str, scheme: str) -> tuple[str, str, int] | None:
-    """(scheme, host, port) of an origin, the default port of the scheme filled in, as
-    the URL Standard compares origins; None when `netloc` is no host."""
-    try:
-        parts = urlsplit(f"//{netloc}")
-        port = parts.port
-    except ValueError:
-        return None
-    if not parts.hostname or scheme not in _DEFAULT_PORTS:
-        return None
-    return scheme, parts.hostname, _DEFAULT_PORTS[scheme] if port is None else port
-
-
-def is_same_origin(headers: Headers, trusted: frozenset[str], scheme: str | None = None) -> bool:
-    """The Fetch Metadata rule: `Sec-Fetch-Site`, else `Origin`, else `Referer`.
-
-    A request with none of the three comes from a non-browser client and passes.
-    Origins in `trusted` pass too (sibling sub-domains sharing the cookie).
-
-    Args:
-        headers: the request's headers.
-        trusted: other origins allowed, as `normalize_origins` gives them.
-        scheme: the request's scheme (the ASGI scope's `"scheme"`; behind a proxy, what
-            its forwarded headers say). When known, an Origin or Referer of another scheme
-            is another origin (`http://host` posting to `https://host` is refused), and
-            ports are compared with the scheme's default filled in. None: unknown, the
-            host and port alone are compared (80 and 443 count as no port).
-    """
-    origin = headers.get("origin")
-    site = headers.get("sec-fetch-site")
-    if site is not None:
-        if site.strip().lower() in ("same-origin", "none"):
-            return True
-        return origin is not None and origin.strip().lower() in trusted
-    if origin is None:
-        referer = headers.get("referer")
-        if referer is None:
-            return True
-        try:
-            parts = urlsplit(referer.strip())
-        except ValueError:  # e.g. "http://[::1" (an unclosed IPv6 host)
-            return False
-        origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "null"
-    origin = origin.strip().lower()
-    if origin in trusted:
-        return True
-    try:
-        parts = urlsplit(origin)
-    except ValueError:
-        return False
-    host = headers.get("host")
-    if parts.scheme not in ("http", "https") or host is None:
-        return False
-    if scheme is None:
-        key = _host_key(parts.netloc)
-        return key is not None and key == _host_key(host.strip())
-    theirs = _endpoint(parts.netloc, parts.scheme)
-    return theirs is not None and theirs == _endpoint(host.strip(), scheme.lower())
-
-
-def safe_next(value: str | None) -> str:
-    """`value` if it is a path on this origin, else `/` (no open redirects)."""
-    if not value or len(value) > 2048 or not value.startswith("/"):
-        return "/"
-    if value.startswith(("//", "/\\")) or any(ord(c) < 0x21 or c in "\\\x7f" for c in value):
-        return "/"
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc:
-        return "/"
-    return value
 
 
 async def read_body(headers: Headers, receive: Receive, limit: int) -> bytes:

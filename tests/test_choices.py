@@ -19,7 +19,8 @@ from starlette.datastructures import Headers
 from starlette.testclient import TestClient
 from starlette.types import Message
 
-from consent.requests import BadRequest, content_kind, is_same_origin, safe_next
+from consent.choices import BadRequest, content_kind
+from consent.origin import is_same_origin, safe_next
 from tests.conftest import POLICY_DATA, call_asgi, make_app
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}

@@ -1,36 +1,114 @@
-"""Where the request's consent lives in the ASGI scope, and how code reads it."""
+"""One request's consent: read from the request's cookies, kept in the ASGI scope for the
+app (`get_consent`), and enforced on the response.
+
+`CookieReader` reads the Cookie header (once per distinct header, remembered); `Visit` is
+the per-request object the middleware puts in the scope: it points at its `Site` and holds
+only what belongs to this request.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 from starlette.requests import HTTPConnection, Request
 from starlette.websockets import WebSocket
 
-from consent.signing import ConsentCodec
+from consent.bounded_memo import remember
+from consent.cookies import cookie_values
+from consent.enforce import CookieGuard
+from consent.signing import ConsentCodec, Current
 from consent.state import ConsentState
 
 if TYPE_CHECKING:
-    from consent.jinja import UI
+    from consent.site import Site
+
+__all__ = ["MAX_COPIES", "SCOPE_KEY", "CookieReader", "Visit", "current_visit", "get_consent"]
 
 SCOPE_KEY = "consent"
+MAX_COPIES = 8
+"""How many further copies of the consent cookie a request may carry and still count."""
+
 # Starlette's (and so FastAPI's) own classes, known at a glance: `isinstance` against
 # HTTPConnection, an ABC by way of Mapping, costs several times more.
 _CONNECTIONS = frozenset({HTTPConnection, Request, WebSocket})
 
 
-class _HasScope(Protocol):
-    @property
-    def scope(self) -> MutableMapping[str, Any]: ...
+class RequestCookies(NamedTuple):
+    """What the middleware needs from one Cookie header."""
+
+    raw: str | None
+    """The first consent cookie's value (None: there is none)."""
+    copies: tuple[str, ...]
+    """Further consent cookies (at most one more than `MAX_COPIES`: enough to tell that
+    there are too many)."""
+    carries: bool
+    """Whether the header may hold cookies of optional services or known trackers (to
+    expire while refused)."""
+    current: Current | None
+    """The state a valid consent cookie holds, when it is the only one."""
 
 
-class ConsentSlot:
-    """Per-request holder: decodes the cookie on first use and notes that it was read."""
+_NO_COOKIES = RequestCookies(None, (), False, None)
+
+
+class CookieReader:
+    """Reads Cookie headers for the middleware. A returning visitor sends the same header
+    on every page, so the answer is remembered for up to 4,096 headers of up to 2 KiB.
+
+    Args:
+        name: the consent cookie's name.
+        codec: verifies consent cookies.
+        guard: tells which cookies belong to optional services.
+    """
+
+    __slots__ = ("_codec", "_guard", "_memo", "_name", "_name_bytes")
+
+    LONGEST = 2048
+    """The longest header remembered (a longer one is read every time)."""
+
+    def __init__(self, name: str, codec: ConsentCodec, guard: CookieGuard) -> None:
+        self._name = name
+        self._name_bytes = name.encode("latin-1")
+        self._codec = codec
+        self._guard = guard
+        self._memo: dict[bytes, RequestCookies] = {}
+
+    def __len__(self) -> int:
+        return len(self._memo)
+
+    def __contains__(self, header: object) -> bool:
+        """Whether the answer for `header` is remembered."""
+        return header in self._memo
+
+    def read(self, header: bytes) -> RequestCookies:
+        """What `header` (the request's Cookie fields, joined with `; `) holds."""
+        found = self._memo.get(header)
+        if found is not None:
+            return found
+        if not header:
+            return _NO_COOKIES
+        text = header.decode("latin-1")
+        raw: str | None = None
+        copies: tuple[str, ...] = ()
+        if header.find(self._name_bytes) >= 0:  # (else it needs no parsing)
+            values = cookie_values(text, self._name)
+            if values:
+                raw, copies = values[0], tuple(values[1 : MAX_COPIES + 2])
+        carries = self._guard.may_carry_refused(text)
+        current = self._codec.current(raw) if raw and not copies else None
+        found = RequestCookies(raw, copies, carries, current)
+        if len(header) <= self.LONGEST:
+            remember(self._memo, header, found)
+        return found
+
+
+class Visit:
+    """One request's consent: decodes the cookie on first use and notes what the response
+    must say about it (whether it was read, in which language, a new cookie to send)."""
 
     __slots__ = (
-        "_codec",
         "_raw",
         "_state",
         "accessed",
@@ -41,30 +119,28 @@ class ConsentSlot:
         "localized",
         "reissue",
         "revalidated",
-        "ui",
+        "site",
     )
 
     def __init__(
         self,
-        codec: ConsentCodec,
+        site: Site,
         raw: str | None,
-        ui: UI,
         gpc: bool = False,
         language: str | None = None,
         copies: tuple[str, ...] = (),
         state: ConsentState | None = None,
     ) -> None:
-        self._codec = codec
+        self.site = site
         self.copies = copies  # further consent cookies in the same request
-        self.ui = ui
         self._raw = raw
         self.gpc = gpc
-        self.language = language = language or codec._language
+        self.language = language = language or site.language
         if state is None and not raw:
-            state = codec.undecided_in(language, gpc)
+            state = site.codec.undecided_in(language, gpc)
         # `state`, when given, is what `raw` decodes to (the middleware knows it already).
         self._state = state
-        self.accessed = False
+        self.accessed = False  # the app read the consent: the response varies on it
         self.localized = False  # a part was rendered in the negotiated language
         self.changed = False
         self.reissue: ConsentState | None = None  # a new consent cookie to send
@@ -84,7 +160,7 @@ class ConsentSlot:
     def stored(self) -> ConsentState:
         """What the request's consent cookies say together, before any GPC signal: one
         cookie's choice, or what several leave (`together`)."""
-        codec = self._codec
+        codec = self.site.codec
         if not self.copies:
             return codec.decode(self._raw or "")
         return together(codec, [self._raw or "", *self.copies])
@@ -103,10 +179,6 @@ class ConsentSlot:
         """Record a new decision made during this request."""
         self._state = state
         self.changed = True
-
-
-MAX_COPIES = 8
-"""How many further copies of the consent cookie a request may carry and still count."""
 
 
 def together(codec: ConsentCodec, values: list[str]) -> ConsentState:
@@ -142,15 +214,20 @@ def most_restrictive(states: list[ConsentState]) -> ConsentState:
     return dataclasses.replace(base, granted=granted, services=services)
 
 
-def current_slot(scope: MutableMapping[str, Any]) -> ConsentSlot:
-    """The request's slot; RuntimeError when ConsentMiddleware is not installed."""
-    slot = scope.get(SCOPE_KEY)
-    if not isinstance(slot, ConsentSlot):
+class _HasScope(Protocol):
+    @property
+    def scope(self) -> MutableMapping[str, Any]: ...
+
+
+def current_visit(scope: MutableMapping[str, Any]) -> Visit:
+    """The request's visit; RuntimeError when ConsentMiddleware is not installed."""
+    visit = scope.get(SCOPE_KEY)
+    if not isinstance(visit, Visit):
         raise RuntimeError(
             "ConsentMiddleware must be installed to read consent: add "
             "Middleware(ConsentMiddleware, policy=..., secret_key=...) to the application"
         )
-    return slot
+    return visit
 
 
 def get_consent(request_or_scope: _HasScope | MutableMapping[str, Any]) -> ConsentState:
@@ -176,9 +253,9 @@ def get_consent(request_or_scope: _HasScope | MutableMapping[str, Any]) -> Conse
         scope = request_or_scope
     else:
         scope = request_or_scope.scope
-    slot = scope.get(SCOPE_KEY)
-    if slot.__class__ is not ConsentSlot:
-        slot = current_slot(scope)  # raises the explanatory RuntimeError
-    slot.accessed = True
-    state = slot._state
-    return state if state is not None else slot.state
+    visit = scope.get(SCOPE_KEY)
+    if visit.__class__ is not Visit:
+        visit = current_visit(scope)  # raises the explanatory RuntimeError
+    visit.accessed = True
+    state = visit._state
+    return state if state is not None else visit.state
