@@ -54,7 +54,13 @@ _TYPE_FIXES = {
 
 
 class PolicyError(ValueError):
-    """A policy file that cannot be used. `problems` holds (where, what, fix) triples."""
+    """A policy file that cannot be used.
+
+    Attributes:
+        file: the file's name, as given.
+        problems: one Problem per broken field, a named tuple that also unpacks as
+            `where, what, fix`.
+    """
 
     def __init__(self, file: str, problems: Iterable[tuple[str, str, str]]) -> None:
         self.file = file
