@@ -11,13 +11,14 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from consent import Category, CookieRule, Policy, PolicyError, Service, load_policy
 from consent.policy import localize
+from consent.policy.problems import field_names
 from tests.conftest import POLICY_DATA
 
 # The seed page's model (DESIGN.md "Where it came from"), written the way a developer would.
@@ -561,6 +562,92 @@ def test_load_policy_typo_in_toml_suggests_the_field(tmp_path: Path) -> None:
     assert "id, title, description, required" in line  # and it lists the allowed fields
 
 
+def test_load_policy_typo_of_languages_suggests_languages(tmp_path: Path) -> None:
+    """B11: the hint offers the field meant, not the nearest one in a list kept by hand."""
+    path = write(tmp_path, "site.json", data(languagse=["en"]))
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    line = problem_line(caught.value, "languagse")
+    assert "Fix: did you mean 'languages'?" in line
+
+
+# A policy that holds every kind of entry once, so that each model has a place to probe.
+EVERY_ENTRY: dict[str, Any] = {
+    "banner": {"title": "Cookies"},
+    "google_consent_mode": {"regions": [{"region": ["US"]}]},
+    "categories": [{"id": "essential", "title": "Essential", "required": True}],
+    "services": [{"id": "wp", "category": "essential", "title": "WP", "cookies": [{"name": "wp"}]}],
+}
+
+
+def policy_models() -> dict[tuple[str, ...], type[BaseModel]]:
+    """Every model a policy file can write, by the keys leading to it (`()` is Policy)."""
+    found: dict[tuple[str, ...], type[BaseModel]] = {}
+
+    def inner(annotation: Any) -> list[type[BaseModel]]:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return [annotation]
+        return [model for arg in get_args(annotation) for model in inner(arg)]
+
+    def walk(model: type[BaseModel], place: tuple[str, ...]) -> None:
+        found[place] = model
+        for name, info in model.model_fields.items():
+            for sub in inner(info.annotation):
+                walk(sub, (*place, info.alias or name))
+
+    walk(Policy, ())
+    return found
+
+
+def entry_at(content: dict[str, Any], place: tuple[str, ...]) -> dict[str, Any]:
+    """The first entry of EVERY_ENTRY-like `content` at `place` (lists: their first item)."""
+    node: Any = content
+    for key in place:
+        node = node[key]
+        node = node[0] if isinstance(node, list) else node
+    assert isinstance(node, dict)
+    return node
+
+
+def test_every_field_of_every_policy_model_is_offered(tmp_path: Path) -> None:
+    """B11: an unknown field anywhere lists every field its entry may have (read from the
+    models, so none is forgotten), and a near miss of any field suggests that field."""
+    models = policy_models()
+    assert len(models) >= 7  # Policy, Banner, the Consent Mode table and regions, ...
+    Policy.model_validate(EVERY_ENTRY)
+    for place, model in models.items():
+        fields = [info.alias or name for name, info in model.model_fields.items()]
+        for field in fields:
+            content = copy.deepcopy(EVERY_ENTRY)
+            entry_at(content, place)[field + field[-1]] = True  # "languages" -> "languagess"
+            with pytest.raises(PolicyError) as caught:
+                load_policy(write(tmp_path, "site.json", content))
+            (problem,) = [p for p in caught.value.problems if p.what == "is not a known field"]
+            offered = problem.fix.split("use one of: ", 1)[1].split(", ")
+            assert offered == fields, (place, problem)
+            assert problem.fix.startswith(f"did you mean {field!r}?"), (place, problem)
+
+
+def test_field_hints_offer_the_name_a_file_writes() -> None:
+    """A field with an alias is offered by its alias (what a policy file writes), and the
+    fields of models inside unions and tuples have their own place."""
+
+    class Inner(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        max_age: int = Field(alias="max-age")
+
+    class Outer(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        one: Inner | None = None
+        many: tuple[Inner, ...] = ()
+
+    assert field_names(Outer) == {
+        (): ("one", "many"),
+        ("one",): ("max-age",),
+        ("many",): ("max-age",),
+    }
+
+
 def test_load_policy_reports_every_broken_field_once(tmp_path: Path) -> None:
     content = data()
     content["categories"][1]["requird"] = True
@@ -647,6 +734,8 @@ def test_policy_error_is_a_value_error_with_problems() -> None:
     assert isinstance(error, ValueError)
     assert error.file == "x.toml"
     assert error.problems == [("revision", "is wrong", "write 1")]
+    (problem,) = error.problems
+    assert (problem.where, problem.what, problem.fix) == ("revision", "is wrong", "write 1")
     assert str(error) == (
         "x.toml: 1 problem(s) in the consent policy\nx.toml: revision: is wrong. Fix: write 1"
     )

@@ -26,14 +26,16 @@ from consent.receipts import (
     Receipt,
     Snapshot,
     SQLiteConsentLog,
-    _model,
     browser_family,
+    browsers,
     open_log,
     parse_age,
     summarize,
 )
 from consent.receipts import sqlite as sqlite_store
-from consent.receipts._model import method_of, parse_time
+from consent.receipts.receipt import method_of
+from consent.receipts.sqlite_thread import CHECKPOINT_EVERY
+from consent.receipts.times import parse_time
 from consent.signing import new_receipt_id
 from consent.state import Action, ConsentState
 from tests.conftest import POLICY_DATA, run_async
@@ -127,9 +129,9 @@ def reference_family(user_agent: str) -> str:
     no cache."""
     if not user_agent:
         return "unknown"
-    if _model._BOTS.search(user_agent):
+    if browsers._BOTS.search(user_agent):
         return "bot"
-    families = _model._FAMILIES
+    families = browsers._FAMILIES
     return next((f for f, marks in families if any(m in user_agent for m in marks)), "other")
 
 
@@ -450,7 +452,7 @@ def test_sqlite_checkpoints_off_the_writer(tmp_path: Path) -> None:
     """The WAL is copied into the database file by the checkpoint thread, and emptied when
     the log closes: the file alone then holds every receipt."""
     path = tmp_path / "log.db"
-    receipts = [receipt_of(decide()) for _ in range(sqlite_store._CHECKPOINT_EVERY + 100)]
+    receipts = [receipt_of(decide()) for _ in range(CHECKPOINT_EVERY + 100)]
 
     async def main() -> None:
         log = SQLiteConsentLog(path)

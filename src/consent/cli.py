@@ -35,8 +35,11 @@ def _check(args: argparse.Namespace) -> int:
         raw = read_policy_data(path)
         policy = validate_policy(raw, path)
     except PolicyError as exc:
-        schema = [Finding("error", "schema", w, m, f) for w, m, f in exc.problems]
-        unreadable = any(w in ("(file)", "(syntax)", "(top level)") for w, _, _ in exc.problems)
+        schema = [
+            Finding(level="error", code="schema", where=p.where, message=p.what, fix=p.fix)
+            for p in exc.problems
+        ]
+        unreadable = any(p.where in ("(file)", "(syntax)", "(top level)") for p in exc.problems)
         _report(path, schema, args.format)
         return 2 if unreadable else 1
     findings = lint(policy, raw)

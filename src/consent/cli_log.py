@@ -33,7 +33,7 @@ from consent.receipts import (
     parse_age,
     summarize,
 )
-from consent.receipts._model import parse_time
+from consent.receipts.times import parse_time
 
 __all__ = ["add_commands", "run"]
 

@@ -7,7 +7,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from consent.i18n import enabled_languages, format_duration, strings
 from consent.policy import Policy, localize
@@ -63,10 +63,10 @@ class ConsentCookie:
 def consent_cookie(policy: Policy, name: str = "consent") -> ConsentCookie | None:
     """How the declaration lists the consent cookie called `name`; None when the policy
     declares a cookie of that name itself (its own entry is then what is shown)."""
-    if any(rule.matches(name) for _, rule in policy.cookie_rules()):
+    if any(owned.rule.matches(name) for owned in policy.cookie_rules()):
         return None
     required = next((c.id for c in policy.categories if c.required), None)
-    return ConsentCookie(name, f"{policy.max_age_days} days", required)
+    return ConsentCookie(name=name, duration=f"{policy.max_age_days} days", category=required)
 
 
 def _rows(policy: Policy, lang: str, cookie: ConsentCookie | None) -> Iterator[dict[str, str]]:
@@ -105,6 +105,14 @@ def _rows(policy: Policy, lang: str, cookie: ConsentCookie | None) -> Iterator[d
                 }
 
 
+class _Group(NamedTuple):
+    """A section of the Markdown declaration: a category (or the consent cookie's own)."""
+
+    id: str
+    title: str
+    description: str
+
+
 def _markdown(policy: Policy, lang: str, cookie: ConsentCookie | None) -> str:
     def cell(text: str) -> str:
         return " ".join(text.split()).replace("|", "\\|")
@@ -119,12 +127,12 @@ def _markdown(policy: Policy, lang: str, cookie: ConsentCookie | None) -> str:
     days = format_duration(f"{policy.max_age_days} days", lang)
     lines += [ui["revision"].format(revision=policy.revision, days=days), ""]
     rows = list(_rows(policy, lang, cookie))
-    groups: list[tuple[str, str, str]] = [
-        (c.id, t(c.title) + (f" ({ui['always_on']})" if c.required else ""), t(c.description))
+    groups = [
+        _Group(c.id, t(c.title) + (f" ({ui['always_on']})" if c.required else ""), t(c.description))
         for c in policy.categories
     ]
     if cookie is not None and cookie.category is None:
-        groups.insert(0, ("", f"{cell(ui['essential'])} ({ui['always_on']})", ""))
+        groups.insert(0, _Group("", f"{cell(ui['essential'])} ({ui['always_on']})", ""))
     for id, title, description in groups:
         lines += [f"## {title}", ""] + ([description, ""] if description else [])
         lines += [

@@ -46,10 +46,10 @@ def lint(policy: Policy, raw: dict[str, Any] | None = None) -> list[Finding]:
     findings: list[Finding] = []
 
     def warn(code: str, where: str, message: str, fix: str) -> None:
-        findings.append(Finding("warning", code, where, message, fix))
+        findings.append(Finding("warning", code, where=where, message=message, fix=fix))
 
     def fail(code: str, where: str, message: str, fix: str) -> None:
-        findings.append(Finding("error", code, where, message, fix))
+        findings.append(Finding("error", code, where=where, message=message, fix=fix))
 
     lang = policy.default_language
     if policy.max_age_days > 180:
@@ -178,12 +178,12 @@ def _shared_hosts(policy: Policy) -> list[Finding]:
             others = ", ".join(repr(i) for i in ids[:-1])
             found.append(
                 Finding(
-                    "warning",
-                    "shared-host",
-                    f"services[{index[last]}] (id {last!r}).hosts ({host})",
-                    f"is also claimed by {others}: a tag from it without data-consent is "
-                    f"gated as {last!r} only",
-                    'mark each tag from this host with data-consent="...", or keep the host '
+                    level="warning",
+                    code="shared-host",
+                    where=f"services[{index[last]}] (id {last!r}).hosts ({host})",
+                    message=f"is also claimed by {others}: a tag from it without data-consent "
+                    f"is gated as {last!r} only",
+                    fix='mark each tag from this host with data-consent="...", or keep the host '
                     "in one service",
                 )
             )
@@ -221,11 +221,12 @@ def _translation_gaps(policy: Policy) -> list[Finding]:
         if missing:
             found.append(
                 Finding(
-                    "warning",
-                    "untranslated",
-                    where,
-                    f"has no text in {', '.join(map(repr, missing))}",
-                    f"add the translations; until then those visitors read the {default!r} text",
+                    level="warning",
+                    code="untranslated",
+                    where=where,
+                    message=f"has no text in {', '.join(map(repr, missing))}",
+                    fix=f"add the translations; until then those visitors read the {default!r} "
+                    "text",
                 )
             )
     return found

@@ -172,7 +172,15 @@ class Trackers:
         return None
 
 
-def _tracker_entries() -> Iterable[tuple[str, Tracker | None]]:
+class TrackerEntry(NamedTuple):
+    """A cookie name (a prefix when it ends in `*`) and its Tracker, None for "known, and
+    needs no consent"."""
+
+    name: str
+    tracker: Tracker | None
+
+
+def _tracker_entries() -> Iterable[TrackerEntry]:
     # The Open Cookie Database's analytics and marketing cookies that live on the visited
     # site's own domain (no domain given). Those it lists on a vendor's domain (`.bing.com`,
     # `facebook.com (3rd party)`) never reach this site's server: a cookie of the same name
@@ -182,7 +190,7 @@ def _tracker_entries() -> Iterable[tuple[str, Tracker | None]]:
     for cookie in known_cookies().all():
         if cookie.tracking and not cookie.domain.strip() and len(cookie.name) > 2:
             name = cookie.name + "*" if cookie.wildcard else cookie.name
-            yield name, Tracker(cookie.category.lower(), cookie.platform)
+            yield TrackerEntry(name, Tracker(cookie.category.lower(), cookie.platform))
     # Then the presets, our own checked facts, which win: their category, and None for an
     # essential preset's cookies (Django's `sessionid` is also an Instagram cookie) and for
     # those on the vendor's domain (YouTube's `YSC`), for the same reason as above.
@@ -190,7 +198,8 @@ def _tracker_entries() -> Iterable[tuple[str, Tracker | None]]:
         category = preset["category"]
         for rule in preset.get("cookies", ()):
             needs_consent = category != "essential" and "domain" not in rule
-            yield rule["name"], Tracker(category, preset["title"]) if needs_consent else None
+            tracker = Tracker(category, preset["title"]) if needs_consent else None
+            yield TrackerEntry(rule["name"], tracker)
 
 
 @cache

@@ -12,25 +12,20 @@ picks one from a path or a `postgresql://` URL.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
-
-from consent.receipts._model import (
+from consent.receipts.browsers import browser_family
+from consent.receipts.consent_log import (
     DEFAULT_RETENTION,
-    METHODS,
-    SOURCES,
+    ConsentLog,
     LogUnavailable,
-    Method,
-    Receipt,
-    Snapshot,
-    browser_family,
-    parse_age,
+    open_log,
 )
-from consent.receipts._stats import DayStats, LogStats, summarize
-from consent.receipts._writer import ReceiptWriter, bounds_itself
 from consent.receipts.postgres import PostgresConsentLog
+from consent.receipts.receipt import METHODS, SOURCES, Method, Receipt
+from consent.receipts.receipt_writer import ReceiptWriter, bounds_itself
+from consent.receipts.snapshot import Snapshot
 from consent.receipts.sqlite import SQLiteConsentLog
+from consent.receipts.stats import DayStats, LogStats, summarize
+from consent.receipts.times import parse_age
 
 __all__ = [
     "DEFAULT_RETENTION",
@@ -52,58 +47,3 @@ __all__ = [
     "parse_age",
     "summarize",
 ]
-
-
-@runtime_checkable
-class ConsentLog(Protocol):
-    """Where receipts are kept. Every method is a coroutine and none blocks the event loop.
-
-    `write` must not return before the receipt is stored: the middleware answers the
-    visitor only after it returns, and refuses a new grant when it raises.
-
-    A store may also declare the class attribute `bounds_itself = True`: its `write`
-    gives up on its own (raising LogUnavailable) within a bounded time, so the
-    middleware's `log_timeout` is not applied to it. The claim belongs to the class that
-    defines `write`: a subclass that overrides `write` must declare it again, or it is
-    cut off after `log_timeout` (see `bounds_itself`). It is optional, and not checked by
-    `isinstance`: a store without it gets `log_timeout`.
-    """
-
-    retention: timedelta
-
-    async def write(self, receipt: Receipt, snapshot: Snapshot) -> None:
-        """Store `receipt`, and `snapshot` unless one with its digest is stored already.
-
-        Raises:
-            LogUnavailable: the receipt could not be stored.
-        """
-        ...
-
-    async def get(self, receipt_id: str) -> Receipt | None:
-        """The receipt with this id, or None."""
-        ...
-
-    async def snapshot(self, digest: str) -> Snapshot | None:
-        """The stored snapshot with this digest, or None."""
-        ...
-
-    def receipts(
-        self, *, since: datetime | None = None, until: datetime | None = None
-    ) -> AsyncIterator[Receipt]:
-        """Receipts in time order, from `since` (inclusive) to `until` (exclusive)."""
-        ...
-
-    async def purge(self, older_than: timedelta | None = None) -> int:
-        """Delete receipts older than `older_than` (default: the retention); returns how many."""
-        ...
-
-    async def aclose(self) -> None:
-        """Release connections and threads."""
-        ...
-
-
-def open_log(url: str, *, retention: timedelta = DEFAULT_RETENTION) -> ConsentLog:
-    """A log for `url`: a `postgresql://` (or `postgres://`) URL, or a SQLite file path."""
-    if url.startswith(("postgresql://", "postgres://")):
-        return PostgresConsentLog(url, retention=retention)
-    return SQLiteConsentLog(url.removeprefix("sqlite:///"), retention=retention)

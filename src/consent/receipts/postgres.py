@@ -9,13 +9,20 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from itertools import chain
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 import anyio
 
-from consent.receipts._model import DEFAULT_RETENTION, LogUnavailable, Receipt, Snapshot
-from consent.receipts._sql import COLUMNS, PAGE, ReceiptRows, check_retention, check_timeout
+from consent.receipts.consent_log import (
+    DEFAULT_RETENTION,
+    LogUnavailable,
+    check_retention,
+    check_timeout,
+)
+from consent.receipts.receipt import Receipt
+from consent.receipts.rows import COLUMNS, PAGE, ReceiptRows
+from consent.receipts.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -118,7 +125,7 @@ class PostgresConsentLog:
         if self._writes_loop is not loop:  # a new event loop: what the old one had is gone
             self._writes, self._writer, self._writes_loop = [], None, loop
         waiter = loop.create_future()
-        self._writes.append((row, snapshot, waiter))
+        self._writes.append(_Write(row, snapshot, waiter))
         if self._writer is None:
             self._writer = loop.create_task(self._write_all())
         await waiter
@@ -129,15 +136,15 @@ class PostgresConsentLog:
         try:
             while self._writes:
                 # Receipts whose caller gave up (timeout, disconnect) are dropped.
-                waiting = [write for write in self._writes if not write[2].done()]
+                waiting = [write for write in self._writes if not write.waiter.done()]
                 batch, self._writes = waiting[:_ROWS], waiting[_ROWS:]
                 if batch:
                     await self._write_batch(batch)
         finally:
             self._writer = None
-            for _, _, waiter in self._writes:  # only when cancelled (the loop closing)
-                if not waiter.done():
-                    waiter.set_exception(LogUnavailable(f"consent log {self!r} was closed"))
+            for write in self._writes:  # only when cancelled (the loop closing)
+                if not write.waiter.done():
+                    write.waiter.set_exception(LogUnavailable(f"consent log {self!r} was closed"))
 
     async def _write_batch(self, batch: list[_Write]) -> None:
         try:
@@ -145,16 +152,16 @@ class PostgresConsentLog:
         except LogUnavailable as exc:
             if len(batch) > 1 and isinstance(exc.__cause__, _psycopg().IntegrityError):
                 for write in batch:  # one bad receipt must not fail the others
-                    if not write[2].done():
+                    if not write.waiter.done():
                         await self._write_batch([write])
                 return
-            for _, _, waiter in batch:
-                if not waiter.done():
-                    waiter.set_exception(exc)
+            for write in batch:
+                if not write.waiter.done():
+                    write.waiter.set_exception(exc)
             return
-        for _, _, waiter in batch:
-            if not waiter.done():
-                waiter.set_result(None)
+        for write in batch:
+            if not write.waiter.done():
+                write.waiter.set_result(None)
         if time.monotonic() >= self._next_purge:
             self._next_purge = time.monotonic() + _DAY
             try:
@@ -167,7 +174,7 @@ class PostgresConsentLog:
         (and on disk) before any of its receipts is confirmed."""
         from psycopg.types.json import Jsonb
 
-        for snapshot in {snapshot.digest: snapshot for _, snapshot, _ in batch}.values():
+        for snapshot in {w.snapshot.digest: w.snapshot for w in batch}.values():
             if snapshot.digest not in self._stored:
                 await conn.execute(
                     "INSERT INTO consent_snapshots (digest, revision, fingerprint, document) "
@@ -180,7 +187,7 @@ class PostgresConsentLog:
                     ),
                 )
                 self._stored.add(snapshot.digest)
-        await conn.execute(_insert_sql(len(batch)), list(chain.from_iterable(w[0] for w in batch)))
+        await conn.execute(_insert_sql(len(batch)), list(chain.from_iterable(w.row for w in batch)))
 
     async def get(self, receipt_id: str) -> Receipt | None:
         async def job(conn: AsyncConnection[Any]) -> Receipt | None:
@@ -318,8 +325,12 @@ class PostgresConsentLog:
         return int(deleted)
 
 
-# A receipt waiting to be written: its row, its snapshot, its caller's future.
-_Write = tuple[tuple[Any, ...], Snapshot, "asyncio.Future[None]"]
+class _Write(NamedTuple):
+    """A receipt waiting to be written: its row, its snapshot, its caller's future."""
+
+    row: tuple[Any, ...]
+    snapshot: Snapshot
+    waiter: asyncio.Future[None]
 
 
 @functools.cache

@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from consent.receipts._model import LogUnavailable, Receipt, Snapshot
+from consent.receipts.consent_log import LogUnavailable
+from consent.receipts.receipt import Receipt
+from consent.receipts.snapshot import Snapshot
 
 if TYPE_CHECKING:
-    from consent.receipts import ConsentLog
+    from consent.receipts.consent_log import ConsentLog
 
 __all__ = ["ReceiptWriter", "bounds_itself"]
 

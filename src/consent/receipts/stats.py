@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from consent.receipts._model import Receipt
+from consent.receipts.receipt import Receipt
 
 __all__ = ["DayStats", "LogStats", "summarize"]
 

@@ -1,16 +1,18 @@
-"""What the two stores share: the async bridge to threads, checks and column order."""
+"""The rows of `consent_receipts` as both stores write and read them: column order,
+the row of a receipt, and how many rows a page of a stream holds."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from consent.bounded_memo import remember
 
+__all__ = ["COLUMNS", "PAGE", "ReceiptRows"]
+
 if TYPE_CHECKING:
-    from consent.receipts._model import Receipt
+    from consent.receipts.receipt import Receipt
 
 # Column order of `consent_receipts`, shared by both stores' INSERT and SELECT.
 COLUMNS = (
@@ -29,22 +31,6 @@ COLUMNS = (
     "source",
 )
 PAGE = 1000  # receipts per round trip when streaming
-
-
-def check_retention(retention: timedelta) -> timedelta:
-    """A positive, finite retention; ValueError naming the fix otherwise."""
-    if not isinstance(retention, timedelta) or retention <= timedelta(0):
-        raise ValueError(
-            f"retention must be a positive timedelta, not {retention!r}. Fix: "
-            "retention=timedelta(days=1825); receipts are never kept forever"
-        )
-    return retention
-
-
-def check_timeout(timeout: float) -> float:
-    if not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
-    return float(timeout)
 
 
 class ReceiptRows:
