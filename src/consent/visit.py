@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from starlette.requests import HTTPConnection, Request
 from starlette.websockets import WebSocket
@@ -244,7 +244,7 @@ def get_consent(request_or_scope: _HasScope | MutableMapping[str, Any]) -> Conse
     if type(request_or_scope) is dict:
         scope = request_or_scope
     elif type(request_or_scope) in _CONNECTIONS:
-        scope = cast(HTTPConnection, request_or_scope).scope
+        scope = request_or_scope.scope  # type: ignore[union-attr]
     elif isinstance(request_or_scope, HTTPConnection):
         scope = request_or_scope.scope
     elif isinstance(request_or_scope, MutableMapping):
