@@ -12,10 +12,8 @@ is escaped.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Mapping
-from importlib.resources import files
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
@@ -24,6 +22,7 @@ from markupsafe import Markup, escape
 from starlette.requests import HTTPConnection
 
 from consent._scope import current_slot
+from consent.assets import served_assets
 from consent.config import ConsentConfig
 from consent.consent_mode import commands
 from consent.declaration import consent_cookie
@@ -37,10 +36,6 @@ __all__ = ["UI", "TemplateConsent", "context_processor", "install"]
 logger = logging.getLogger("consent")
 
 
-def _asset_version(name: str) -> str:
-    return hashlib.sha256(files("consent").joinpath("static", name).read_bytes()).hexdigest()[:10]
-
-
 class UI:
     """Renders the consent parts for one middleware (built once, at start-up)."""
 
@@ -52,9 +47,9 @@ class UI:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.assets = {
-            name: _asset_version(name) for name in ("consent.js", "consent.css", "gcm.js")
-        }
+        # Each asset's URL carries the hash of the bytes it sends (the minified copy, if built).
+        self.served = served_assets()
+        self.assets = {name: asset.version for name, asset in self.served.items()}
         self.owners = {s.id: s.category for s in config.policy.services}
         # The consent cookie, listed in every cookie table (None: the policy lists it).
         self.consent_cookie = consent_cookie(config.policy, config.cookie_name)
