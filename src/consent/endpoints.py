@@ -91,8 +91,10 @@ class ConsentEndpoints:
         await response(scope, receive, send)
 
     async def _static(self, scope: Scope, receive: Receive, send: Send, file: str) -> None:
-        # consent.js / consent.css, served as if StaticFiles were mounted at {path}/static.
-        static_scope = dict(scope, path=file, root_path="")
+        # consent.js / consent.css, served as if StaticFiles were mounted at {path}/static;
+        # an asset's URL sends the file chosen at start-up (its minified copy, when built).
+        asset = self.site.renderer.served.get(file[1:])
+        static_scope = dict(scope, path="/" + asset.file if asset else file, root_path="")
 
         async def send_cached(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 200:

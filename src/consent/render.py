@@ -7,22 +7,19 @@ consent pages) work out where the visitor is (`root`, `here`) and pass it in.
 
 from __future__ import annotations
 
-import hashlib
 from functools import cache
-from importlib.resources import files
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from consent.assets import served_assets
 from consent.i18n import direction, format_duration, strings
 from consent.origin import safe_next
 from consent.policy import Policy, localize
 from consent.state import ConsentState
 
 __all__ = ["Renderer", "environment", "language_context"]
-
-ASSETS = ("consent.js", "consent.css", "gcm.js")
 
 
 @cache
@@ -49,10 +46,6 @@ def language_context(policy: Policy, lang: str) -> dict[str, Any]:
     }
 
 
-def _asset_version(name: str) -> str:
-    return hashlib.sha256(files("consent").joinpath("static", name).read_bytes()).hexdigest()[:10]
-
-
 class Renderer:
     """Renders the consent parts and pages of one site (built once, at start-up).
 
@@ -66,7 +59,9 @@ class Renderer:
     def __init__(self, policy: Policy, path: str, consent_cookie: Any) -> None:
         self.policy = policy
         self.path = path
-        self.assets = {name: _asset_version(name) for name in ASSETS}
+        # Each asset's URL carries the hash of the bytes it sends (the minified copy, if built).
+        self.served = served_assets()
+        self.assets = {name: asset.version for name, asset in self.served.items()}
         self.owners = {s.id: s.category for s in policy.services}
         self.consent_cookie = consent_cookie
 

@@ -1,212 +1,383 @@
-/* asgi-consent: applies the server's answer in place, without a reload. */
+/*
+ * asgi-consent in the browser: applies the server's answer in place, without a reload.
+ *
+ * The server renders every part (banner, dialog, forms) and holds back whatever waits for
+ * consent; this script posts a choice as JSON, then brings the held-back markup to life.
+ * Without it every form still works as a plain post.
+ *
+ * This is the readable source. Visitors get a minified copy built when the package is
+ * (hatch_build.py); CONTRIBUTING.md, "The browser script", says how to rebuild and check it.
+ */
 (() => {
   "use strict";
-  const d = document;
-  const data = d.getElementById("consent-data");
-  if (!data) return;
-  const cfg = JSON.parse(data.textContent);
-  let state = cfg.state;
+
+  // The settings the server wrote into <script type="application/json" id="consent-data">:
+  // state, path (where choices are posted), strings, owners (service -> its category) and
+  // gpc (the categories a Global Privacy Control signal keeps off).
+  const dataBlock = document.getElementById("consent-data");
+  if (!dataBlock) {
+    return;
+  }
+  const config = JSON.parse(dataBlock.textContent);
+  let state = config.state;
+
+  // The control that opened the dialog: it gets the focus back when the dialog closes.
   let opener = null;
-  let queue = Promise.resolve();
 
-  const $$ = (sel, root = d) => [...root.querySelectorAll(sel)];
-  const has = (s, id) => s.granted.includes(id) || s.services.includes(id);
-  // GPC seen by the page: its categories stay off.
+  // Activations run one after another, so two quick choices never restore an element twice.
+  let activations = Promise.resolve();
+
+  const selectAll = (selector, root = document) => [...root.querySelectorAll(selector)];
+
+  // Whether a state names this id: a whole category granted, or one service allowed alone.
+  const names = (someState, id) =>
+    someState.granted.includes(id) || someState.services.includes(id);
+
+  // A Global Privacy Control signal seen only by the page (an extension, say, with no header
+  // reaching the server): the categories it covers stay off here too, and the server is told.
   const gpc = navigator.globalPrivacyControl === true;
-  const allows = (id) => has(state, id) && !(gpc && cfg.gpc.includes(cfg.owners[id] || id));
-  const dialog = () => d.querySelector("dialog[data-consent-dialog]");
-  const INERT = "script[type='text/plain'][data-consent]";
-  // What the server moved aside to "data-consent-<name>" (srcdoc before src: it wins).
+
+  const allows = (id) => {
+    const category = config.owners[id] || id;
+    return names(state, id) && !(gpc && config.gpc.includes(category));
+  };
+
+  const findDialog = () => document.querySelector("dialog[data-consent-dialog]");
+
+  // A gated script: the server changed its type to text/plain so that it does not run.
+  const INERT_SCRIPT = "script[type='text/plain'][data-consent]";
+
+  // The attributes the server moves aside to "data-consent-<name>" on a gated element, so
+  // that it loads nothing. srcdoc comes before src because an iframe's srcdoc wins over src.
   const MOVED = ["srcdoc", "srcset", "imagesrcset", "src", "poster", "data", "href", "xlink:href"];
-  const aside = MOVED.map((a) => `[data-consent-${a.replace(":", "\\:")}]`);
-  const WAITING = [INERT, "template[data-consent]", ...aside.map((a) => `[data-consent]${a}`)].join();
-  // Gated markup in shadow roots attached here is looked for too.
-  const roots = [];
-  const all = (sel) => [d, ...roots].flatMap((root) => $$(sel, root));
-  // Running code cannot be stopped: withdrawing its consent needs a reload.
-  const live = new Set($$(`[data-consent]:not(${INERT},template,${aside})`).map((el) => el.dataset.consent));
 
-  // Only a script we create runs; the nonce is readable only as a property.
-  const copy = (old, gated) => {
-    const s = d.createElement("script");
-    for (const a of old.attributes) if (!gated || !/^(type|data-consent-type)$/.test(a.name)) s.setAttribute(a.name, a.value);
-    if (gated && old.dataset.consentType) s.type = old.dataset.consentType;
-    s.nonce = old.nonce;
-    if (s.src && !old.hasAttribute("async")) s.async = false;
-    s.text = old.text;
-    return s;
-  };
+  // "[data-consent-xlink\:href]": a colon in an attribute name must be escaped in a selector.
+  const MOVED_SELECTORS = MOVED.map((name) => `[data-consent-${name.replace(":", "\\:")}]`);
 
-  // Document order: wait for each ordered external script.
-  const put = (s, spot) => new Promise((done) => {
-    const wait = s.src && !s.async && /^$|module|script$/i.test(s.type);
-    if (wait) s.onload = s.onerror = done;
-    spot.replaceWith(s);
-    if (!wait) done();
-  });
+  // Everything still waiting for consent: inert scripts, templates and elements whose
+  // loading attributes were moved aside.
+  const WAITING = [
+    INERT_SCRIPT,
+    "template[data-consent]",
+    ...MOVED_SELECTORS.map((moved) => `[data-consent]${moved}`),
+  ].join();
 
-  // A template's content in its place, or in the shadow root it declares; scripts run in order.
-  const unpack = async (el, root) => {
-    const part = d.importNode(el.content, true);
-    const inner = $$("script", part).map((s) => {
-      const spot = new Comment();
-      s.replaceWith(spot);
-      return [s, spot];
-    });
-    if (root) {
-      root.append(part);
-      el.remove();
-    } else el.replaceWith(part);
-    for (const [s, spot] of inner) await put(copy(s), spot);
-  };
+  // Shadow roots this script attached: gated markup inside them is looked for too, since
+  // document.querySelectorAll does not see into them.
+  const shadowRoots = [];
+  const selectEverywhere = (selector) =>
+    [document, ...shadowRoots].flatMap((root) => selectAll(selector, root));
 
-  // The shadow root the parser would have attached (none: the template stays inert, as there).
-  const attach = (el) => {
-    const mode = el.getAttribute("data-consent-shadowrootmode").toLowerCase();
-    const flag = (f) => el.hasAttribute("shadowroot" + f);
-    try {
-      const root = el.parentElement.attachShadow({ mode, delegatesFocus: flag("delegatesfocus"), clonable: flag("clonable"), serializable: flag("serializable") });
-      return roots.push(root) && root;
-    } catch {}
-  };
+  // The ids whose code is running already (the server let it through). Running code cannot
+  // be stopped, so withdrawing one of them needs a reload.
+  const running = new Set(
+    selectAll(`[data-consent]:not(${INERT_SCRIPT},template,${MOVED_SELECTORS})`).map(
+      (element) => element.dataset.consent,
+    ),
+  );
 
-  const activate = async () => {
-    const media = new Set();
-    let again = false;
-    for (const el of all(WAITING)) {
-      const id = el.dataset.consent;
-      if (!allows(id) || !el.isConnected) continue;
-      live.add(id);
-      const box = el.closest("[data-consent-embed]");
-      const inside = box?.contains(d.activeElement);
-      if (el.localName === "script") await put(copy(el, true), el);
-      else if (el.localName === "template") {
-        const shadow = el.hasAttribute("data-consent-shadowrootmode");
-        const root = shadow && attach(el);
-        if (root || !shadow) {
-          await unpack(el, root);
-          again = true;
-        }
-      } else {
-        for (const a of MOVED) {
-          const v = el.getAttribute("data-consent-" + a);
-          el.removeAttribute("data-consent-" + a);
-          // An SVG <image> takes href as well as xlink:href.
-          if (v !== null) el.setAttribute(a.replace("xlink:", ""), v);
-        }
-        el.hidden &&= !box;
-        box?.querySelector("[data-consent-placeholder]")?.remove();
-        if (inside) el.focus();
-        // A <source> that came back is seen by its media element once it looks again.
-        if (el.localName === "source" && el.parentElement?.load) media.add(el.parentElement);
+  // A script element the parser made, or one moved in from a template, never runs when put
+  // back into the page: only a script element this script creates does. The copy keeps
+  // every attribute (a gated one gets its real type back from data-consent-type), and the
+  // nonce, which a strict Content-Security-Policy needs: the browser hides the nonce
+  // attribute's value, so it is carried over as a property.
+  const copyScript = (original, gated) => {
+    const script = document.createElement("script");
+    for (const attribute of original.attributes) {
+      const gatedType = attribute.name === "type" || attribute.name === "data-consent-type";
+      if (!gated || !gatedType) {
+        script.setAttribute(attribute.name, attribute.value);
       }
     }
-    // (one with a src of its own has loaded it, or will)
-    for (const m of media) if (!m.hasAttribute("src")) m.load();
-    // Gated markup a template held is looked at too.
-    if (again) await activate();
-  };
-
-  const announce = (text) => {
-    let box = d.querySelector("[data-consent-status]");
-    if (!box) {
-      box = d.body.appendChild(d.createElement("div"));
-      box.className = "cc-sr";
-      box.setAttribute("role", "status");
-      box.dataset.consentStatus = "";
+    if (gated && original.dataset.consentType) {
+      script.type = original.dataset.consentType;
     }
-    box.textContent = "";
-    requestAnimationFrame(() => requestAnimationFrame(() => (box.textContent = text)));
+    script.nonce = original.nonce;
+    // A created script with a src is async by default; the parser's would not have been.
+    if (script.src && !original.hasAttribute("async")) {
+      script.async = false;
+    }
+    script.text = original.text;
+    return script;
   };
 
-  const apply = (next) => {
+  // Puts a script in place of `spot`; resolves once it has run, so that scripts keep the
+  // document's order. An external classic or module script that is not async is waited for
+  // (loaded or failed); anything else (inline, async, a data block) runs or is left at once.
+  const putScript = (script, spot) =>
+    new Promise((done) => {
+      const waits = script.src && !script.async && /^$|module|script$/i.test(script.type);
+      if (waits) {
+        script.onload = done;
+        script.onerror = done;
+      }
+      spot.replaceWith(script);
+      if (!waits) {
+        done();
+      }
+    });
+
+  // Puts a template's content in its place, or into the shadow root it declares, then runs
+  // its scripts one by one in order. Each script is first swapped for an empty comment that
+  // marks its place, so the rest of the content is in the page before the first one runs.
+  const unpackTemplate = async (template, shadowRoot) => {
+    const content = document.importNode(template.content, true);
+    const scripts = selectAll("script", content).map((script) => {
+      const spot = new Comment();
+      script.replaceWith(spot);
+      return { script, spot };
+    });
+    if (shadowRoot) {
+      shadowRoot.append(content);
+      template.remove();
+    } else {
+      template.replaceWith(content);
+    }
+    for (const { script, spot } of scripts) {
+      await putScript(copyScript(script), spot);
+    }
+  };
+
+  // Attaches the shadow root a declarative template asked for (data-consent-shadowrootmode,
+  // moved aside by the server), with its options. When the host cannot take one (it has a
+  // shadow root already, or cannot have one), the template stays inert, as the HTML parser
+  // leaves it: undefined is returned.
+  const attachShadowRoot = (template) => {
+    const mode = template.getAttribute("data-consent-shadowrootmode").toLowerCase();
+    const option = (name) => template.hasAttribute("shadowroot" + name);
+    try {
+      const shadowRoot = template.parentElement.attachShadow({
+        mode,
+        delegatesFocus: option("delegatesfocus"),
+        clonable: option("clonable"),
+        serializable: option("serializable"),
+      });
+      shadowRoots.push(shadowRoot);
+      return shadowRoot;
+    } catch {
+      return undefined;
+    }
+  };
+
+  // Restores an element whose loading attributes were moved aside, and tidies the embed
+  // box around it (an iframe with its "Allow" placeholder, say).
+  const restoreElement = (element, embedBox) => {
+    // Read before anything changes: the visitor may be on the box's "Allow" button.
+    const focusWasInside = embedBox?.contains(document.activeElement);
+    for (const name of MOVED) {
+      const value = element.getAttribute("data-consent-" + name);
+      element.removeAttribute("data-consent-" + name);
+      // An SVG <image> takes href as well as xlink:href: the plain name is set.
+      if (value !== null) {
+        element.setAttribute(name.replace("xlink:", ""), value);
+      }
+    }
+    // Inside an embed box the element was hidden behind the placeholder; elsewhere its
+    // hidden attribute is the page's own and stays.
+    if (embedBox) {
+      element.hidden = false;
+    }
+    embedBox?.querySelector("[data-consent-placeholder]")?.remove();
+    if (focusWasInside) {
+      element.focus();
+    }
+  };
+
+  // Brings every element that is now allowed to life, in document order.
+  const activate = async () => {
+    // Media elements whose <source> children came back: they must look at them again.
+    const media = new Set();
+    let unpacked = false;
+    // A list taken before anything changes: restored elements are not visited twice.
+    for (const element of selectEverywhere(WAITING)) {
+      const id = element.dataset.consent;
+      // (a template unpacked earlier in this loop may have removed it)
+      if (!allows(id) || !element.isConnected) {
+        continue;
+      }
+      running.add(id);
+      if (element.localName === "script") {
+        await putScript(copyScript(element, true), element);
+      } else if (element.localName === "template") {
+        const declaresShadowRoot = element.hasAttribute("data-consent-shadowrootmode");
+        const shadowRoot = declaresShadowRoot && attachShadowRoot(element);
+        if (shadowRoot || !declaresShadowRoot) {
+          await unpackTemplate(element, shadowRoot);
+          unpacked = true;
+        }
+      } else {
+        restoreElement(element, element.closest("[data-consent-embed]"));
+        if (element.localName === "source" && element.parentElement?.load) {
+          media.add(element.parentElement);
+        }
+      }
+    }
+    // One with a src of its own has loaded it already, or will: only the others reload.
+    for (const mediaElement of media) {
+      if (!mediaElement.hasAttribute("src")) {
+        mediaElement.load();
+      }
+    }
+    // A template's content may hold gated markup of its own: it is looked at in turn.
+    if (unpacked) {
+      await activate();
+    }
+  };
+
+  // Says `text` in the live region, which screen readers read out.
+  const announce = (text) => {
+    let region = document.querySelector("[data-consent-status]");
+    if (!region) {
+      region = document.body.appendChild(document.createElement("div"));
+      region.className = "cc-sr";
+      region.setAttribute("role", "status");
+      region.dataset.consentStatus = "";
+    }
+    // Emptied first, then filled two frames later: a screen reader announces a change, and
+    // the same message twice in a row would be no change.
+    region.textContent = "";
+    requestAnimationFrame(() =>
+      requestAnimationFrame(() => {
+        region.textContent = text;
+      }),
+    );
+  };
+
+  // Takes the state the server recorded and brings the page in line with it.
+  const applyState = (next) => {
     const before = state;
     state = next;
-    for (const el of $$("[data-consent-banner]")) el.remove();
-    for (const box of $$("input[name=grant][type=checkbox]:not(:disabled)")) box.checked = allows(box.value);
-    if ([...live].some((id) => has(before, id) && !allows(id))) return location.reload();
-    announce(cfg.strings.saved);
-    dialog()?.close();
-    d.dispatchEvent(new CustomEvent("consent:change", { detail: state }));
-    queue = queue.then(activate);
+    for (const banner of selectAll("[data-consent-banner]")) {
+      banner.remove();
+    }
+    for (const box of selectAll("input[name=grant][type=checkbox]:not(:disabled)")) {
+      box.checked = allows(box.value);
+    }
+    const withdrawn = [...running].some((id) => names(before, id) && !allows(id));
+    if (withdrawn) {
+      // The server sends the page again with that code inert.
+      location.reload();
+      return;
+    }
+    announce(config.strings.saved);
+    findDialog()?.close();
+    // Before the newly allowed scripts run, so that a listener can prepare for them.
+    document.dispatchEvent(new CustomEvent("consent:change", { detail: state }));
+    activations = activations.then(activate);
   };
 
-  const choice = (form, submitter) => {
-    const id = form.dataset.consentAllow;
-    if (id) {
-      const kept = state.services.filter((s) => cfg.owners[s] !== id);
-      return { action: "save", grant: [...state.granted, ...kept, id] };
+  // What a submitted consent form asks for, as the JSON body of the post.
+  const readChoice = (form, submitter) => {
+    // An embed's "Allow" form: this one category on top of what is granted, in place of
+    // the services of that category allowed one by one.
+    const category = form.dataset.consentAllow;
+    if (category) {
+      const kept = state.services.filter((service) => config.owners[service] !== category);
+      return { action: "save", grant: [...state.granted, ...kept, category] };
     }
     const fields = new FormData(form, submitter);
     const action = submitter?.name === "action" ? submitter.value : fields.get("action");
     return { action: action || "save", grant: fields.getAll("grant") };
   };
 
-  d.addEventListener("submit", async (ev) => {
-    const form = ev.target;
-    const sub = ev.submitter;
-    if (!form.matches("form[data-consent-form]")) return;
-    ev.preventDefault();
-    const next = await fetch(cfg.path, {
+  // Posts a choice as JSON. Whatever goes wrong (network, an unexpected answer), the form is
+  // posted the plain way instead, as it would be without this script.
+  document.addEventListener("submit", async (event) => {
+    const form = event.target;
+    const submitter = event.submitter;
+    if (!form.matches("form[data-consent-form]")) {
+      return;
+    }
+    event.preventDefault();
+    const answer = await fetch(config.path, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ ...choice(form, sub), gpc, lang: form.lang?.value }),
-    }).then((r) => [200, 503].includes(r.status) && r.json()).catch(() => null);
-    if (next?.granted) return apply(next);
-    // 503: not recorded.
-    if (next?.error) return announce(next.error);
-    // Plain post; submit() fires no event, so no loop.
-    if (sub?.name) form.append(Object.assign(d.createElement("input"), { type: "hidden", name: sub.name, value: sub.value }));
+      body: JSON.stringify({
+        ...readChoice(form, submitter),
+        gpc,
+        // The form's "lang" field, if it has one (form.lang would be the lang attribute).
+        lang: form.elements.namedItem("lang")?.value,
+      }),
+    })
+      .then((response) => [200, 503].includes(response.status) && response.json())
+      .catch(() => null);
+    if (answer?.granted) {
+      applyState(answer);
+      return;
+    }
+    // 503: the consent log could not record the choice; the previous one stays.
+    if (answer?.error) {
+      announce(answer.error);
+      return;
+    }
+    // submit() does not send the button that was pressed: a hidden field carries it.
+    if (submitter?.name) {
+      const field = document.createElement("input");
+      field.type = "hidden";
+      field.name = submitter.name;
+      field.value = submitter.value;
+      form.append(field);
+    }
+    // submit() fires no submit event, so this listener is not called again; taken from the
+    // prototype because a field named "submit" would hide form.submit.
     HTMLFormElement.prototype.submit.call(form);
   });
 
-  const focusables = (root) => $$("a[href],button,input,select,textarea,summary,[tabindex]", root)
-    .filter((el) => !el.disabled && el.tabIndex >= 0 && el.getClientRects().length);
-
-  const open = (from) => {
-    const dlg = dialog();
-    if (dlg && !dlg.open) {
-      opener = from || d.activeElement;
-      dlg.showModal();
-      focusables(dlg)[0]?.focus();
+  // Opens the settings dialog; false when the page has none (then a link goes to the
+  // preferences page instead). showModal() makes the rest of the page inert, so focus stays
+  // inside the dialog, and Escape closes it.
+  const openDialog = (from) => {
+    const dialog = findDialog();
+    if (dialog && !dialog.open) {
+      opener = from || document.activeElement;
+      dialog.showModal();
     }
-    return !!dlg;
+    return Boolean(dialog);
   };
 
-  d.addEventListener("click", (ev) => {
-    const el = ev.target.closest?.("[data-consent-open],[data-consent-close]");
-    if (el?.matches("[data-consent-close]")) el.closest("dialog")?.close();
-    else if (el && open(el)) ev.preventDefault();
-  });
-
-  d.addEventListener("keydown", (ev) => {
-    const dlg = dialog();
-    if (ev.key !== "Tab" || !dlg?.open) return;
-    const items = focusables(dlg);
-    const ends = [items[0], items[items.length - 1]];
-    if (ev.shiftKey) ends.reverse();
-    if (!dlg.contains(d.activeElement) || d.activeElement === ends[1]) {
-      ev.preventDefault();
-      ends[0]?.focus();
+  document.addEventListener("click", (event) => {
+    const control = event.target.closest?.("[data-consent-open],[data-consent-close]");
+    if (control?.matches("[data-consent-close]")) {
+      control.closest("dialog")?.close();
+    } else if (control && openDialog(control)) {
+      event.preventDefault();
     }
   });
 
-  // Escape (native cancel) grants nothing.
-  dialog()?.addEventListener("close", () => {
-    if (opener?.isConnected) opener.focus();
-    else d.activeElement?.blur();
+  // However the dialog closes (its close button, a saved choice, or Escape, which grants
+  // nothing), the focus goes back to the control that opened it, if it is still there.
+  findDialog()?.addEventListener("close", () => {
+    if (opener?.isConnected) {
+      opener.focus();
+    } else {
+      document.activeElement?.blur();
+    }
     opener = null;
   });
 
-  d.addEventListener("change", ({ target: box }) => {
-    if (box.name !== "grant" || !box.form) return;
-    const boxes = $$("input[name=grant]:not(:disabled)", box.form);
-    const kids = (id) => boxes.filter((s) => s.dataset.consentParent === id);
-    for (const s of kids(box.value)) s.checked = box.checked;
-    const up = box.dataset.consentParent;
-    if (up && !kids(up).some((s) => s.checked)) for (const c of boxes) if (c.value === up) c.checked = false;
+  // A category's switch sets the switches of its services; turning off a category's last
+  // service turns the category off too.
+  document.addEventListener("change", (event) => {
+    const box = event.target;
+    if (box.name !== "grant" || !box.form) {
+      return;
+    }
+    const boxes = selectAll("input[name=grant]:not(:disabled)", box.form);
+    const childrenOf = (id) => boxes.filter((child) => child.dataset.consentParent === id);
+    for (const child of childrenOf(box.value)) {
+      child.checked = box.checked;
+    }
+    const parent = box.dataset.consentParent;
+    if (parent && !childrenOf(parent).some((child) => child.checked)) {
+      for (const other of boxes) {
+        if (other.value === parent) {
+          other.checked = false;
+        }
+      }
+    }
   });
 
-  window.consent = Object.freeze({ state: () => state, allows, open: () => open() });
+  // The page's own code may ask: consent.allows("analytics"), consent.state(), consent.open().
+  window.consent = Object.freeze({ state: () => state, allows, open: () => openDialog() });
 })();
