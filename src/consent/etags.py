@@ -12,11 +12,13 @@ consent reaches the app as is, and matches nothing there.
 from __future__ import annotations
 
 import hashlib
-
-from starlette.types import Scope
+from typing import TYPE_CHECKING
 
 from consent.bounded_memo import remember
 from consent.state import ConsentState
+
+if TYPE_CHECKING:
+    from starlette.types import Scope
 
 __all__ = ["TAGGED", "ConsentTags"]
 

@@ -115,48 +115,56 @@ class ConsentMiddleware:
             named = _repeated(headers)
         header = named.get(b"cookie", b"")
         cookies = site.reader.known.get(header) or site.reader.read(header)
-        raw = cookies.raw
+        raw, copies, _, current = cookies
         accept = named.get(b"accept-language")
         language = site.negotiate(accept.decode("latin-1")) if accept else None
         gpc = b"sec-gpc" in named and gpc_signal(named[b"sec-gpc"])
         state = None
-        current = cookies.current
         if current is not None and not gpc and (language is None or language == site.language):
             # A valid cookie seen before: its state is known while it lasts (expired, or
             # from the future: decoded again, and refused).
             state, since, until = current
             if not since <= time.time() <= until:
                 state = None
-        visit = Visit(site, raw, gpc, language, cookies.copies, state)
-        scope[SCOPE_KEY] = visit
-        match = named.get(b"if-none-match")
-        if match is not None and match.find(TAGGED) >= 0:
-            visit.revalidated = site.tags.revalidating(scope, visit.state)
-        if kind == "websocket":
-            await self.app(scope, receive, websocket_send(site, send, visit))
-            return
-
+        # Which route: a consent route (answered here), or a page of the app.
         path: str = scope["path"]
-        consent_route = False
-        if site.path in path or site.well_known_gpc is not None:
+        route = None
+        if kind == "http" and (site.path in path or site.well_known_gpc is not None):
             root = scope.get("root_path", "")
             if root and path.startswith(root):
                 path = path[len(root) :]
             if path == WELL_KNOWN_GPC and site.well_known_gpc is not None:
                 await well_known_gpc(site.well_known_gpc, send)
                 return
-            consent_route = self.endpoints.handles(path)
+            if self.endpoints.handles(path):
+                route = path
+        responder = None
+        if kind == "http" and route is None:
+            # A page of the app: its visit is also the `send` that enforces the consent.
+            responder = ConsentResponder(site, scope, header, cookies, gpc, language, state, send)
+            visit: Visit = responder
+        else:
+            visit = Visit(site, raw, gpc, language, copies, state)
+        scope[SCOPE_KEY] = visit
+        match = named.get(b"if-none-match")
+        if match is not None and match.find(TAGGED) >= 0:
+            visit.revalidated = site.tags.revalidating(scope, visit.state)
         if (
             gpc
             and raw
+            and kind == "http"
             and site.policy.gpc_ids
-            and not (consent_route and scope["method"] == "POST")
+            and not (route is not None and scope["method"] == "POST")
         ):
             await gpc_withdrawal(site, visit, scope)
-        if consent_route:
+        if responder is None:
+            if kind == "websocket":
+                await self.app(scope, receive, websocket_send(send, visit))
+                return
+            assert route is not None
             if visit.reissue is not None:
                 send = reissuing(site, send, visit, scope)
-            await self.endpoints(scope, receive, send, path)
+            await self.endpoints(scope, receive, send, route)
             return
 
         codings = named.get(b"accept-encoding")
@@ -167,7 +175,6 @@ class ConsentMiddleware:
                 (key, accept_encoding(value) if key == b"accept-encoding" else value)
                 for key, value in scope["headers"]
             ]
-        responder = ConsentResponder(site, scope, visit, header, cookies.carries, send)
         await self.app(scope, receive, responder.send)
 
 

@@ -5,9 +5,11 @@ redirects on this site."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from starlette.datastructures import Headers
+if TYPE_CHECKING:
+    from starlette.datastructures import Headers
 
 __all__ = ["is_same_origin", "normalize_origins", "safe_next"]
 

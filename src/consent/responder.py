@@ -23,7 +23,7 @@ from consent._links import gate_links
 from consent.cookies import cookie_names
 from consent.gated_response import GatedBody, refusal
 from consent.state import ConsentState
-from consent.visit import Visit
+from consent.visit import RequestCookies, Visit
 
 if TYPE_CHECKING:
     from consent.site import Site
@@ -47,32 +47,40 @@ class _Found:
         self.links = False  # a Link header that may name a declared host
 
 
-class ConsentResponder:
-    """The `send` of one HTTP request under ConsentMiddleware.
+class ConsentResponder(Visit):
+    """The visit of one HTTP request that reaches the app: its consent (a `Visit`, in the
+    scope for `get_consent`) and the `send` the app answers through (`send`), which
+    enforces that consent on the response. (One object per request: a request that
+    reaches the app costs one allocation.)
 
     Args:
         site: the middleware's site.
         scope: the request's scope.
-        visit: the request's consent.
         cookie_header: the request's Cookie header (its fields joined).
-        carries: whether those cookies may include cookies of optional services.
+        cookies: what that header holds.
+        gpc: whether the request carries the Global Privacy Control signal.
+        language: the language negotiated for the visitor (None: the default).
+        state: the consent, when the middleware knows it already (a valid cookie seen
+            before); None: decoded when first asked for.
         send: the server's `send`.
     """
 
-    __slots__ = ("body", "carries", "cookie_header", "scope", "send_next", "site", "visit")
+    __slots__ = ("body", "carries", "cookie_header", "scope", "send_next")
 
     def __init__(
         self,
         site: Site,
         scope: Scope,
-        visit: Visit,
         cookie_header: bytes,
-        carries: bool,
+        cookies: RequestCookies,
+        gpc: bool,
+        language: str | None,
+        state: ConsentState | None,
         send: Send,
     ) -> None:
-        self.site = site
+        raw, copies, carries, _ = cookies
+        Visit.__init__(self, site, raw, gpc, language, copies, state)
         self.scope = scope
-        self.visit = visit
         self.cookie_header = cookie_header
         self.carries = carries
         self.send_next = send
@@ -100,28 +108,27 @@ class ConsentResponder:
         if len(named) != len(headers) or not b"\n".join(named).islower():
             if headers:
                 return self._start(message, *self._read(headers))
-        visit = self.visit
         site = self.site
         ctype = named.get(b"content-type")
         if ctype is None:
-            kind = site.types.missing
+            _, gated, sniffed = site.types.missing
         else:
-            kind = site.types.known.get(ctype) or site.types.of(ctype)
+            _, gated, sniffed = site.types.known.get(ctype) or site.types.of(ctype)
         if (
-            kind.gated
-            or kind.sniffed
+            gated
+            or sniffed
             or self.carries
-            or visit.copies
-            or visit.revalidated
-            or visit.reissue is not None
+            or self.copies
+            or self.revalidated
+            or self.reissue is not None
             or b"set-cookie" in named
             or b"link" in named
         ):
             return self._start(message, *self._read(headers))
-        if not visit.accessed:
+        if not self.accessed:
             return message  # nothing to change
         # Only Vary to add: the app read the consent.
-        value = site.vary_localized if visit.localized else site.vary_bytes
+        value = site.vary_localized if self.localized else site.vary_bytes
         if b"vary" in named:
             message = {**message, "headers": list(headers)}
             MutableHeaders(scope=message).add_vary_header(value.decode())
@@ -154,7 +161,7 @@ class ConsentResponder:
         self, message: Message, headers: list[tuple[bytes, bytes]], found: _Found
     ) -> Message:
         """`start` for any response: what `found` says about its `headers`."""
-        visit = self.visit
+        visit = self
         site = self.site
         scope = self.scope
         vary = visit.accessed
@@ -255,10 +262,10 @@ class ConsentResponder:
         return named
 
 
-def websocket_send(site: Site, send: Send, visit: Visit) -> Send:
+def websocket_send(send: Send, visit: Visit) -> Send:
     """`send` for a WebSocket: the handshake's answer (`websocket.accept`, or a denial
     response under the ASGI extension) may carry Set-Cookie headers too."""
-    guard = site.guard
+    guard = visit.site.guard
 
     async def send_filtered(message: Message) -> None:
         kind = message["type"]

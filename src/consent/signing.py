@@ -106,8 +106,8 @@ class Current(NamedTuple):
     """A current consent cookie's state, and the Unix seconds between which it holds."""
 
     state: ConsentState
-    since: int
-    until: int
+    since: float
+    until: float
 
     def holds(self, now: float) -> bool:
         """Whether the cookie holds at `now` (issued, less the clock skew, and not expired)."""
@@ -211,7 +211,8 @@ class ConsentCodec:
             return None
         if state is None:
             return None
-        return Current(state, issued - CLOCK_SKEW, issued + self.max_age)
+        # (Floats: the middleware compares them with `time.time()`.)
+        return Current(state, float(issued - CLOCK_SKEW), float(issued + self.max_age))
 
     def receipt_id_of(self, value: str) -> str | None:
         """The receipt id in a genuinely signed cookie, even an expired or outdated one:

@@ -252,7 +252,7 @@ def get_consent(request_or_scope: _HasScope | MutableMapping[str, Any]) -> Conse
     else:
         scope = request_or_scope.scope
     visit = scope.get(SCOPE_KEY)
-    if visit.__class__ is not Visit:
+    if not isinstance(visit, Visit):
         visit = current_visit(scope)  # raises the explanatory RuntimeError
     visit.accessed = True
     state = visit._state
