@@ -34,7 +34,7 @@ from consent.i18n import strings
 from consent.jinja import render_part
 from consent.origin import is_same_origin
 from consent.receipts import LogUnavailable, Receipt, browser_family
-from consent.receipts._model import method_of
+from consent.receipts.receipt import method_of
 from consent.signing import new_receipt_id
 from consent.site import Site
 from consent.state import ConsentState

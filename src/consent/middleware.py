@@ -175,7 +175,15 @@ class ConsentMiddleware:
                 (key, accept_encoding(value) if key == b"accept-encoding" else value)
                 for key, value in scope["headers"]
             ]
-        await self.app(scope, receive, responder.send)
+        try:
+            await self.app(scope, receive, responder.send)
+        finally:
+            # The scope holds the responder, which held the scope: without this, every
+            # request would leave a reference cycle for the garbage collector to find.
+            responder.scope = _DONE
+
+
+_DONE: Scope = {}  # the scope of a finished response (see `__call__`)
 
 
 def _repeated(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
