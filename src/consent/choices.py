@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import cast
+from typing import NamedTuple, cast
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
@@ -90,7 +90,7 @@ def parse_choice(policy: Policy, kind: str, body: bytes) -> Choice:
     except UnicodeDecodeError:
         raise BadRequest(400, "the body is not UTF-8") from None
     action, grants, next_value, lang, gpc = (
-        _json_fields(text) if kind == "json" else (*_form_fields(text), False)
+        _json_fields(text) if kind == "json" else _form_fields(text)
     )
     if action not in ACTIONS:
         raise BadRequest(400, f"action must be one of {', '.join(ACTIONS)}", list(ACTIONS))
@@ -102,15 +102,26 @@ def parse_choice(policy: Policy, kind: str, body: bytes) -> Choice:
     # `grant` is ignored for accept_all / reject_all: the preferences form sends its
     # ticked boxes with whichever button was pressed.
     return Choice(
-        cast(Action, action), grant, safe_next(next_value), kind == "json", gpc, lang or None
+        action=cast(Action, action),
+        grant=grant,
+        next=safe_next(next_value),
+        is_json=kind == "json",
+        gpc=gpc,
+        lang=lang or None,
     )
 
 
-_Fields = tuple[object, list[str], str | None, str | None]
-"""(action, grant ids, next, lang) as found in the body, not yet validated."""
+class Fields(NamedTuple):
+    """A choice's fields as found in the body, not yet validated."""
+
+    action: object
+    grant: list[str]
+    next: str | None
+    lang: str | None
+    gpc: bool = False  # (JSON only: the page's script saw navigator.globalPrivacyControl)
 
 
-def _form_fields(text: str) -> _Fields:
+def _form_fields(text: str) -> Fields:
     try:
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=_MAX_FIELDS)
     except ValueError:
@@ -124,10 +135,10 @@ def _form_fields(text: str) -> _Fields:
             if key in fields:
                 raise BadRequest(400, f"{key} is given more than once")
             fields[key] = value
-    return fields.get("action"), grants, fields.get("next"), fields.get("lang")
+    return Fields(fields.get("action"), grants, fields.get("next"), fields.get("lang"))
 
 
-def _json_fields(text: str) -> tuple[object, list[str], str | None, str | None, bool]:
+def _json_fields(text: str) -> Fields:
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
@@ -150,4 +161,4 @@ def _json_fields(text: str) -> tuple[object, list[str], str | None, str | None, 
     lang = data.get("lang")
     if lang is not None and not isinstance(lang, str):
         raise BadRequest(400, "lang must be a language tag such as 'de'")
-    return data.get("action"), grant, next_value, lang, gpc
+    return Fields(data.get("action"), grant, next_value, lang, gpc)

@@ -25,7 +25,7 @@ from typing import Literal
 from consent.bounded_memo import remember
 from consent.catalog import Tracker, known_trackers
 from consent.cookies import cookie_names, parent_domains, parse_set_cookie
-from consent.policy import CookieRule, Policy, Service
+from consent.policy import CookieRule, Policy, Service, ServiceCookie
 from consent.state import ConsentState
 
 __all__ = ["CookieGuard", "CookieWriter", "SameSite", "Undeclared", "format_set_cookie"]
@@ -153,13 +153,13 @@ class CookieGuard:
         self.policy = policy
         self.consent_cookie = consent_cookie
         self.undeclared = undeclared
-        self._exact: dict[str, tuple[Service, CookieRule]] = {}
+        self._exact: dict[str, ServiceCookie] = {}
         self._prefixes: list[tuple[str, Service, CookieRule]] = []
         for service, rule in policy.cookie_rules():
             if rule.is_prefix:
                 self._prefixes.append((rule.name[:-1], service, rule))
             else:
-                self._exact[rule.name] = (service, rule)
+                self._exact[rule.name] = ServiceCookie(service, rule)
         self._prefixes.sort(key=lambda item: -len(item[0]))  # the most specific rule wins
         optional = [
             re.escape(rule.name[:-1]) + r"[^=;\s]*" if rule.is_prefix else re.escape(rule.name)
@@ -171,7 +171,7 @@ class CookieGuard:
             re.compile(r"(?:^|[;\s])(?:" + "|".join(optional) + r")=") if optional else None
         )
         self._warned: set[str] = set()
-        self._seen: dict[str, tuple[Service, CookieRule] | None] = {}
+        self._seen: dict[str, ServiceCookie | None] = {}
         self._always = {s.id for s in policy.services if s.category in policy.required_ids}
         # Built once per process (cached); the memo below spares even its few dict look-ups.
         self._trackers = known_trackers()
@@ -214,7 +214,7 @@ class CookieGuard:
             )
         return True
 
-    def owner(self, name: str) -> tuple[Service, CookieRule] | None:
+    def owner(self, name: str) -> ServiceCookie | None:
         """The service and rule that declare cookie `name`, or None."""
         found = self._exact.get(name)
         if found is not None:
@@ -223,7 +223,7 @@ class CookieGuard:
             return self._seen[name]
         for prefix, service, rule in self._prefixes:
             if name.startswith(prefix):
-                found = (service, rule)
+                found = ServiceCookie(service, rule)
                 break
         return remember(self._seen, name, found)
 
