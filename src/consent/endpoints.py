@@ -33,7 +33,7 @@ from consent.cookies import cookie_names, request_cookie_header
 from consent.i18n import strings
 from consent.jinja import render_part
 from consent.origin import is_same_origin
-from consent.receipts import LogUnavailable, Receipt, browser_family
+from consent.receipts import LogUnavailable
 from consent.receipts.receipt import method_of
 from consent.signing import new_receipt_id
 from consent.site import Site
@@ -173,14 +173,11 @@ class ConsentEndpoints:
             # Expired or outdated. (Among several copies, any may be a plant: the new
             # receipt then links to none rather than to someone else's.)
             previous_id = site.codec.receipt_id_of(visit.raw)
-        receipt = Receipt.of(
+        receipt = receipts.receipt(
             state,
             method=method_of(action, previous, state),
-            snapshot=receipts.snapshot,
+            user_agent=headers.get("user-agent"),
             previous_id=previous_id,
-            browser=browser_family(headers.get("user-agent")),
-            gpc=state.gpc,
-            language=state.language,
         )
         try:
             await receipts.write(receipt)  # bounded in time (see ReceiptWriter)

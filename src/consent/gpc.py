@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from starlette.types import Message, Scope, Send
 
-from consent.receipts import LogUnavailable, Receipt, browser_family
+from consent.receipts import LogUnavailable
 from consent.signing import new_receipt_id
 from consent.state import ConsentState
 
@@ -53,13 +53,11 @@ async def gpc_withdrawal(site: Site, visit: Visit, scope: Scope) -> None:
     receipts = site.receipts
     if receipts is not None:
         user_agent = next((v for k, v in scope["headers"] if k == b"user-agent"), b"")
-        receipt = Receipt.of(
+        receipt = receipts.receipt(
             state,
             method="withdrawal",
-            snapshot=receipts.snapshot,
+            user_agent=user_agent.decode("latin-1"),
             previous_id=stored.receipt_id,
-            browser=browser_family(user_agent.decode("latin-1")),
-            gpc=True,
             source="gpc",
             recorded_at=ConsentState.now(),
         )

@@ -7,7 +7,7 @@ import re
 
 from consent.bounded_memo import remember
 
-__all__ = ["browser_family"]
+__all__ = ["BrowserFamilies", "browser_family"]
 
 _BOTS = re.compile(r"bot|crawl|spider|slurp|headless|lighthouse", re.IGNORECASE)
 # The same search on a lowered ASCII string: the same answer, several times faster
@@ -24,23 +24,32 @@ _FAMILIES = (
 )
 
 
-# Families of user-agents seen lately: a site sees the same few hundred again and again.
-# Bounded in entries and in key length, whatever visitors send.
-_SEEN: dict[str, str] = {}
-
-
 def browser_family(user_agent: str | None) -> str:
     """A coarse browser family (`chrome`, `firefox`, `safari`, `edge`, `opera`, `samsung`,
     `bot`, `other` or `unknown`): enough to spot a broken banner in one browser, too little
     to single anybody out. The user-agent itself is never stored."""
-    if not user_agent:
-        return "unknown"
-    family = _SEEN.get(user_agent)
-    if family is None:
-        family = _family(user_agent)
-        if len(user_agent) <= 512:
-            remember(_SEEN, user_agent, family, 1024)
-    return family
+    return _family(user_agent) if user_agent else "unknown"
+
+
+class BrowserFamilies:
+    """`browser_family`, remembering the families of user-agents seen lately: a site sees
+    the same few hundred again and again. Bounded in entries and in key length, whatever
+    visitors send. One per receipt writer."""
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: dict[str, str] = {}
+
+    def __call__(self, user_agent: str | None) -> str:
+        if not user_agent:
+            return "unknown"
+        family = self._seen.get(user_agent)
+        if family is None:
+            family = _family(user_agent)
+            if len(user_agent) <= 512:
+                remember(self._seen, user_agent, family, 1024)
+        return family
 
 
 def _family(user_agent: str) -> str:

@@ -78,9 +78,11 @@ class Receipt:
         gpc: bool = False,
         source: Source = "visitor",
         recorded_at: datetime | None = None,
+        memo: ChoicesMemo | None = None,
     ) -> Receipt:
         """The receipt of a decided `state`, made when the state was issued unless
-        `recorded_at` says otherwise."""
+        `recorded_at` says otherwise. `memo` remembers the mappings of the sets of choices
+        seen before (a receipt writer keeps one)."""
         if not state.decided or state.receipt_id is None or state.issued_at is None:
             raise ValueError("only a decided state with a receipt id has a receipt")
         policy = state.policy
@@ -88,13 +90,14 @@ class Receipt:
         # Decisions repeat a few sets of choices: each set's mappings are made once, and
         # every receipt gets its own copies. The fingerprint covers the ids and their order.
         key = (fingerprint, state.granted, state.services)
-        choices = _CHOICES.get(key)
+        choices = memo.get(key) if memo is not None else None
         if choices is None:
             choices = _Choices(
                 categories={c.id: c.id in state.granted for c in policy.categories},
                 services={s.id: s.id in state.services for s in policy.services},
             )
-            remember(_CHOICES, key, choices, 1024)
+            if memo is not None:
+                remember(memo, key, choices, 1024)
         return cls(
             id=state.receipt_id,
             recorded_at=recorded_at or state.issued_at,
@@ -170,8 +173,8 @@ class _Choices(NamedTuple):
     services: dict[str, bool]
 
 
-# Decisions repeat a few sets of choices: (fingerprint, granted, services) -> their mappings.
-_CHOICES: dict[tuple[str, frozenset[str], frozenset[str]], _Choices] = {}
+ChoicesMemo = dict[tuple[str, frozenset[str], frozenset[str]], _Choices]
+"""Decisions repeat a few sets of choices: (fingerprint, granted, services) -> their mappings."""
 
 
 def _flags(value: Any) -> dict[str, bool]:

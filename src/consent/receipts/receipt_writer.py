@@ -4,13 +4,16 @@ for how long a store may take."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import anyio
 
+from consent.receipts.browsers import BrowserFamilies
 from consent.receipts.consent_log import LogUnavailable
-from consent.receipts.receipt import Receipt
+from consent.receipts.receipt import ChoicesMemo, Method, Receipt, Source
 from consent.receipts.snapshot import Snapshot
+from consent.state import ConsentState
 
 if TYPE_CHECKING:
     from consent.receipts.consent_log import ConsentLog
@@ -54,13 +57,40 @@ class ReceiptWriter:
         timeout: seconds a store that does not bound itself may take.
     """
 
-    __slots__ = ("bounded", "log", "snapshot", "timeout")
+    __slots__ = ("_browsers", "_choices", "bounded", "log", "snapshot", "timeout")
 
     def __init__(self, log: ConsentLog, snapshot: Snapshot, timeout: float) -> None:
         self.log = log
         self.snapshot = snapshot
         self.timeout = timeout
         self.bounded = bounds_itself(log)
+        self._browsers = BrowserFamilies()
+        self._choices: ChoicesMemo = {}
+
+    def receipt(
+        self,
+        state: ConsentState,
+        *,
+        method: Method,
+        user_agent: str | None,
+        previous_id: str | None = None,
+        source: Source = "visitor",
+        recorded_at: datetime | None = None,
+    ) -> Receipt:
+        """The receipt of decided `state`, against this writer's snapshot: the visitor's
+        browser family (never the user-agent itself), the state's language and GPC signal."""
+        return Receipt.of(
+            state,
+            method=method,
+            snapshot=self.snapshot,
+            previous_id=previous_id,
+            browser=self._browsers(user_agent),
+            language=state.language,
+            gpc=state.gpc,
+            source=source,
+            recorded_at=recorded_at,
+            memo=self._choices,
+        )
 
     def __repr__(self) -> str:
         limit = "its own timeout" if self.bounded else f"{self.timeout:g} s"
