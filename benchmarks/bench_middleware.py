@@ -26,7 +26,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,6 +34,8 @@ from consent import ConsentMiddleware, ConsentState, get_consent, load_policy
 from consent.signing import ConsentCodec, new_receipt_id
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # `benchmarks.callgrind` when run as a script
 POLICY = load_policy(ROOT / "examples" / "consent.toml")
 KEY = "benchmark-secret-key-0123456789abcdef"
 
@@ -80,7 +82,21 @@ async def reads_session(request: Request) -> PlainTextResponse:
     return PlainTextResponse("yes" if request.session.get("user") else "no")
 
 
-def app(endpoint: Callable[[Request], Awaitable[PlainTextResponse]], *mw: Middleware) -> ASGIApp:
+# A short news article (6.3 KB: a dense head, inline SVG, JSON-LD, gated scripts, an embed
+# and a pixel), as a site sends it: the gated-page target is measured on it.
+ARTICLE = (Path(__file__).resolve().parent / "article.html").read_bytes()
+
+
+async def article(request: Request) -> HTMLResponse:
+    return HTMLResponse(ARTICLE)
+
+
+async def article_session(request: Request) -> HTMLResponse:
+    request.session.get("user")
+    return HTMLResponse(ARTICLE)
+
+
+def app(endpoint: Callable[[Request], Awaitable[Response]], *mw: Middleware) -> ASGIApp:
     return Starlette(routes=[Route("/", endpoint)], middleware=list(mw))
 
 
@@ -98,7 +114,7 @@ def session_cookie() -> bytes:
 
 
 CONSENT = Middleware(ConsentMiddleware, policy=POLICY, secret_key=KEY)
-CONFIGS: dict[str, tuple[ASGIApp, list[tuple[bytes, bytes]], bytes]] = {
+CONFIGS: dict[str, tuple[ASGIApp, list[tuple[bytes, bytes]], bytes | None]] = {
     "bare": (app(plain), [], b"no"),
     "no-op middleware": (app(plain, Middleware(NoOpMiddleware)), [], b"no"),
     "send-wrapping middleware": (app(plain, Middleware(SendWrappingMiddleware)), [], b"no"),
@@ -109,6 +125,13 @@ CONFIGS: dict[str, tuple[ASGIApp, list[tuple[bytes, bytes]], bytes]] = {
         [(b"cookie", session_cookie())],
         b"yes",
     ),
+    "article, bare": (app(article), [], ARTICLE),
+    "article, SessionMiddleware": (
+        app(article_session, Middleware(SessionMiddleware, secret_key=KEY)),
+        [(b"cookie", session_cookie())],
+        ARTICLE,
+    ),
+    "article, consent": (app(article, CONSENT), [(b"cookie", consent_cookie())], None),
 }
 
 
@@ -144,11 +167,16 @@ async def call(target: ASGIApp, headers: list[tuple[bytes, bytes]]) -> list[Mess
 
 
 async def check(
-    name: str, target: ASGIApp, headers: list[tuple[bytes, bytes]], body: bytes
+    name: str, target: ASGIApp, headers: list[tuple[bytes, bytes]], body: bytes | None
 ) -> None:
-    """Prove a configuration answers 200 with the expected body, so no error path is timed."""
+    """Prove a configuration answers 200 with the expected body (None: a gated article,
+    whose gated scripts are marked), so no error path is timed."""
     sent = await call(target, headers)
     status, got = sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+    if body is None:
+        if status != 200 or b'data-consent="analytics"' not in got or b"</html>" not in got:
+            raise SystemExit(f"{name}: expected a gated article, got {status} {got[:200]!r}")
+        return
     if status != 200 or got != body:
         raise SystemExit(f"{name}: expected 200 {body!r}, got {status} {got!r}")
 
@@ -198,6 +226,8 @@ def report(results: dict[str, float]) -> bool:
         return f"{extra / base:{width}.{digits}f}" if base > 0 else f"{'':{width}}"
 
     for name, value in results.items():
+        if name.startswith("article"):
+            continue
         extra = value - bare
         if name == "bare":
             print(f"{name:26} {value:10.2f} {extra:12.2f}")
@@ -206,26 +236,94 @@ def report(results: dict[str, float]) -> bool:
             f"{name:26} {value:10.2f} {extra:12.2f} {ratio(extra, floor, 9, 1)}"
             f" {ratio(extra, wrapping, 10, 2)} {ratio(extra, peer, 10, 3)}"
         )
-    cost = results["consent, valid cookie"] - bare
-    targets = [
-        ("valid cookie <= 2x the no-op middleware's overhead", cost <= 2 * floor),
-        ("valid cookie < 1/10 of SessionMiddleware's overhead", cost < peer / 10),
+    page = results["article, bare"]
+    page_session = results["article, SessionMiddleware"] - page
+    page_consent = results["article, consent"] - page
+    print(f"{'article (6.3 KB), bare':26} {page:10.2f}")
+    with_session = results["article, SessionMiddleware"]
+    print(f"{'  with SessionMiddleware':26} {with_session:10.2f} {page_session:12.2f}")
+    print(f"{'  with consent, gated':26} {results['article, consent']:10.2f} {page_consent:12.2f}")
+    return targets(
+        results["consent, valid cookie"] - bare, wrapping, page_consent, page_session, "time"
+    )
+
+
+def targets(cookie: float, wrapping: float, page: float, page_session: float, unit: str) -> bool:
+    """Print the issue's two targets, measured in `unit`; whether both are met."""
+    found = [
+        (f"valid cookie <= 2.5x the send-wrapping floor ({unit})", cookie, wrapping, 2.5),
+        (f"gated article <= 1.5x SessionMiddleware's overhead ({unit})", page, page_session, 1.5),
     ]
-    for label, ok in targets:
-        print(f"{'PASS' if ok else 'FAIL'}: {label}")
-    if wrapping > 0:  # not a target: the floor for any middleware that sees responses
-        print(f"(valid cookie: {cost / wrapping:.2f}x a middleware that only wraps send)")
-    return all(ok for _, ok in targets)
+    for label, cost, base, limit in found:
+        ok = base > 0 and cost <= limit * base
+        ratio = f"{cost / base:.2f}x" if base > 0 else "not resolvable"
+        print(f"{'PASS' if ok else 'FAIL'}: {label}: {ratio}")
+    return all(base > 0 and cost <= limit * base for _, cost, base, limit in found)
+
+
+# Instruction counts (callgrind): each configuration serves `_RUNS` x 100 and 2 x `_RUNS` x
+# 100 requests in fresh interpreters; the difference per request is what one costs.
+_RUNS = 5
+_SETUP = """
+import asyncio, sys
+sys.path.insert(0, {root!r})
+from benchmarks.bench_middleware import CONFIGS, scope, receive
+target, headers, _ = CONFIGS[{name!r}]
+async def send(message): pass
+loop = asyncio.new_event_loop()
+async def many(n):
+    for _ in range(n):
+        await target(scope(headers), receive, send)
+loop.run_until_complete(many(200))
+"""
+
+
+def instruction_counts() -> dict[str, float]:
+    """Instructions per request of each configuration (needs valgrind)."""
+    from benchmarks.callgrind import instructions_per_run
+
+    out = {}
+    for name in CONFIGS:
+        setup = _SETUP.format(root=str(ROOT), name=name)
+        stmt = "loop.run_until_complete(many(100))"
+        out[name] = instructions_per_run(setup, stmt, _RUNS, cwd=str(ROOT)) / 100
+    return out
+
+
+def report_instructions(counts: dict[str, float]) -> bool:
+    bare, page = counts["bare"], counts["article, bare"]
+    print("\nInstructions per request (callgrind, PYTHONHASHSEED=0, difference of two runs):")
+    for name, value in counts.items():
+        base = page if name.startswith("article") else bare
+        print(f"{name:28} {value:10.0f} {value - base:10.0f}")
+    return targets(
+        counts["consent, valid cookie"] - bare,
+        counts["send-wrapping middleware"] - bare,
+        counts["article, consent"] - page,
+        counts["article, SessionMiddleware"] - page,
+        "instructions",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--no-instructions", action="store_true", help="skip the callgrind instruction counts"
+    )
     args = parser.parse_args(argv)
     rounds, n = (3, 2000) if args.quick else (15, 20000)
     results: dict[str, Any] = asyncio.run(run(rounds, n))
     ok = report(results)
+    if not args.quick and not args.no_instructions:
+        from benchmarks.callgrind import available
+
+        if available():
+            # The figures to claim: wall-clock time wanders with the machine's load.
+            ok = report_instructions(instruction_counts())
+        else:
+            print("(valgrind is not installed: no instruction counts)")
     return 1 if args.check and not ok else 0
 
 
