@@ -22,7 +22,7 @@ from consent.config import ConsentConfig, SameSite, check_cookie_settings, norma
 from consent.cookies import cookie_names, cookie_values, parent_domains
 from consent.endpoints import ConsentEndpoints
 from consent.enforce import CookieGuard, Undeclared
-from consent.gating import HTMLGate, host_matcher
+from consent.gating import Gatekeeper, HTMLGate
 from consent.gpc import (
     WELL_KNOWN_GPC,
     gpc_json,
@@ -128,8 +128,10 @@ class ConsentMiddleware:
         self.endpoints = ConsentEndpoints(self.config)
         self.delete_refused_cookies = delete_refused_cookies
         self.gate_html = gate_html
-        self._hosts = host_matcher({h: s.id for s in policy.services for h in s.hosts})
-        self._has_hosts = any(s.hosts for s in policy.services)
+        # What the site's gates share: the declared hosts and the memo of the tags read.
+        self._gatekeeper = Gatekeeper({h: s.id for s in policy.services for h in s.hosts})
+        self._hosts = self._gatekeeper.hosts or (lambda url: None)
+        self._has_hosts = self._gatekeeper.hosts is not None
         self._cookie_bytes = cookie_name.encode("latin-1")
         self._codec = self.config.codec
         self._language = self._codec._language
@@ -391,11 +393,8 @@ class ConsentMiddleware:
         self, state: ConsentState, encoding: str | None = "utf-8", *, xml: bool = False
     ) -> HTMLGate:
         ui = self.endpoints.ui
-        return HTMLGate(
-            lambda id: ui.allows_markup(state, id),
-            self._hosts if self._has_hosts else None,
-            encoding=encoding,
-            xml=xml,
+        return self._gatekeeper.open(
+            lambda id: ui.allows_markup(state, id), encoding=encoding, xml=xml
         )
 
     def _read_cookie(self, header: bytes) -> tuple[str | None, tuple[str, ...]]:
