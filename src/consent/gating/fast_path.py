@@ -17,7 +17,14 @@ from consent.gating.modes import Stop, Then
 from consent.gating.plans import AS_IS
 from consent.gating.raw_text import COMMENT_END, RAW_TEXT, plain_raw_end
 from consent.gating.rewriter import TagWriter
-from consent.gating.scanner import GATED_ONLY, NEXT, PLAIN_ENDS, SKIP, plain_until
+from consent.gating.scanner import (
+    GATED_ONLY,
+    NEXT,
+    NEXT_IN_CONTAINER,
+    PLAIN_ENDS,
+    SKIP,
+    plain_until,
+)
 from consent.gating.tag_memo import KnownTag, TagMemo
 
 __all__ = ["FastPath"]
@@ -41,14 +48,13 @@ class FastPath:
         bytes (appended to `out`) up to the next construct the gate must read itself.
         Bytes pass on in one slice from `sent` until a tag is rewritten."""
         end = len(data)
-        search = NEXT.search
         memo = self._memo.get
         writer = self._writer
         sent = pos
         while True:
             # Nothing up to the next candidate can change, and at the end of the body
             # nothing after the last one can either (an unfinished tag passes as is).
-            found = search(data, pos)
+            found = (NEXT_IN_CONTAINER if writer.containers_open else NEXT).search(data, pos)
             if found is None:
                 if final:
                     out.append(data[sent:])

@@ -40,6 +40,7 @@ class TagWriter:
         "base",
         "base_fixed",
         "changed",
+        "containers_open",
         "context",
         "first_refused",
         "held",
@@ -73,6 +74,8 @@ class TagWriter:
         self._open: list[Plan] = []
         self._latest: Plan | None = None
         self._frozen = False
+        self.containers_open = False
+        """Whether a container is open (its end tag then matters)."""
         self.held = False
         """Whether an open container has a data-consent (its children may wait with it)."""
         self.first_refused: str | None = None
@@ -187,6 +190,7 @@ class TagWriter:
                 return
 
     def _settle_containers(self) -> None:
+        self.containers_open = bool(self._open)
         held = self._latest is not None
         if not held:
             for plan in self._open:  # (a loop costs less than any() and a generator)

@@ -25,6 +25,7 @@ __all__ = [
     "GATED_ONLY",
     "HEAD",
     "NEXT",
+    "NEXT_IN_CONTAINER",
     "PLAIN_ENDS",
     "SKIP",
     "WATCHED",
@@ -111,7 +112,10 @@ _AFTER_NAME = rb"(?=[" + WS + rb"/>])(?:[^>]*+>)?"
 # its "<!--" alone (or whole, "<!-->" and "<!--->"): the gate looks for its end only where
 # it is one, since searching on from every "<!--" in an attribute value would read the rest
 # of the page once for each; a tag up to its first ">", if any (the gate reads the rest).
-NEXT = re.compile(
+# The end tags of containers matter only while one is open (`NEXT_IN_CONTAINER`): half of a
+# page's "<" begin end tags, and each costs `re` a branch more where they are looked for.
+NEXT = re.compile(b"<(?:" + _watched_branches(WATCHED, _AFTER_NAME) + b"|!--(?:-?>)?)", re.DOTALL)
+NEXT_IN_CONTAINER = re.compile(
     b"<(?:/(?:"
     + _watched_branches(CONTAINER_NAMES, _AFTER_NAME)
     + b")|"
