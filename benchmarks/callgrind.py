@@ -60,7 +60,7 @@ def instructions(
         script.write_text(program)
         out = Path(tmp) / "callgrind.out"
         env = {**os.environ, "PYTHONHASHSEED": "0"}
-        subprocess.run(
+        done = subprocess.run(
             [
                 "valgrind",
                 "--tool=callgrind",
@@ -69,12 +69,16 @@ def instructions(
                 str(script),
                 str(runs),
             ],
-            check=True,
             env=env,
             cwd=cwd,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
+        if done.returncode != 0:
+            # valgrind's own lines start with "==pid=="; the snippet's error is the rest.
+            lines = done.stderr.decode(errors="replace").splitlines()
+            error = "\n".join(line for line in lines if not line.startswith("=="))
+            raise RuntimeError(f"the snippet failed under callgrind:\n{error[-2000:]}")
         found = _TOTALS.search(out.read_bytes())
     if found is None:
         raise RuntimeError("callgrind wrote no total")
