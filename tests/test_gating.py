@@ -375,6 +375,10 @@ def test_gate_equals_the_tag_by_tag_reference(page_text: str, cuts: list[int]) -
     expected = reference_once(page)
     assert gate_once(page) == expected
     assert gate_chunks(page, cuts) == expected
+    # The end of the body given to `close` is read as `feed` then `close` read it.
+    last = sorted({min(cut, len(page)) for cut in cuts})[-1] if cuts else 0
+    gate = SITE.open(allows)
+    assert gate.feed(page[:last]) + gate.close(page[last:]) == expected
 
 
 @DIFFERENTIAL

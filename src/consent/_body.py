@@ -242,9 +242,10 @@ class GatedPage:
             data = data.replace(b"\x1b", b"")
         gate = self._gate
         assert gate is not None
-        out = gate.feed(data) if data else b""
         if final:
-            out += gate.close()
+            out = gate.close(data)  # the whole page in one piece: one pass
+        else:
+            out = gate.feed(data) if data else b""
         if out:
             yield out
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
-from consent.gating import raw_text
+from consent.gating import holding, raw_text
 from consent.gating.fast_path import FastPath
-from consent.gating.holding import HOLD_MIN, NOSCRIPT_HOLD, Await, Hold, HoldKind, await_construct
+from consent.gating.holding import Await, Hold, HoldKind
 from consent.gating.hosts import HostLookup
 from consent.gating.lexer import OTHER, START_TAG, self_closing
 from consent.gating.modes import Mode, Stop, Then
@@ -26,6 +26,9 @@ __all__ = ["HTMLGate"]
 
 _DATA, _RAW, _SKIP, _PARANOID = Mode.DATA, Mode.RAW_TEXT, Mode.SKIP, Mode.PARANOID
 _GO_ON, _WAIT, _RAW_TEXT = Then.GO_ON, Then.WAIT, Then.RAW_TEXT
+# (Enum members as module names: reading one off its class costs as much as a call.)
+_SCRIPT_DATA = ScriptState.DATA
+_HOLD_TAG, _HOLD_COMMENT, _HOLD_RAW = HoldKind.TAG, HoldKind.COMMENT, HoldKind.RAW
 _SHORT_COMMENT = re.compile(rb"<!---?>")
 
 
@@ -64,7 +67,7 @@ class HTMLGate:
         self._mode = _DATA
         self._buffer = b""
         self._raw = b""  # inside a raw-text element: its name
-        self._script = ScriptState.DATA  # inside a script: the tokenizer's script data state
+        self._script = _SCRIPT_DATA  # inside a script: the tokenizer's script data state
         self._skip_to = raw_text.COMMENT_END  # inside a comment or CDATA section: its end
         self._hold: Hold | None = None  # the buffer while it starts with what `_await` says
         self._await: Await | None = None  # what the last step stopped at, if it waits
@@ -95,10 +98,15 @@ class HTMLGate:
             return b""  # the gate would read the same unfinished construct again
         return self._run(final=False)
 
-    def close(self) -> bytes:
-        """Flush what is left at the end of the body (an unfinished tag passes unchanged)."""
-        if self._hold is not None:
-            self._buffer = bytes(self._hold.data)
+    def close(self, chunk: bytes = b"") -> bytes:
+        """Process `chunk`, the end of the body, and flush what is left (an unfinished tag
+        passes unchanged): `feed(chunk) + close()` in one pass."""
+        hold = self._hold
+        if hold is None:
+            self._buffer += chunk
+        else:
+            hold.data += chunk
+            self._buffer = bytes(hold.data)
             self._hold = None
         return self._run(final=True)
 
@@ -189,7 +197,7 @@ class HTMLGate:
         if final:
             out.append(rest)
             rest = b""
-        elif self._await is not None and len(rest) >= HOLD_MIN:
+        elif self._await is not None and len(rest) >= holding.HOLD_MIN:
             # Stopped at an unfinished construct twice (most are cut by one chunk's end
             # only, and cost less read again once than followed): follow it over the
             # chunks to come, from where this reading of it got to.
@@ -207,7 +215,7 @@ class HTMLGate:
     def _enter_raw(self, name: bytes) -> None:
         self._mode = _RAW
         self._raw = name
-        self._script = ScriptState.DATA
+        self._script = _SCRIPT_DATA
 
     def _token(self, data: bytes, pos: int, out: list[bytes], final: bool) -> int | None:
         """Read the token at the "<" at `pos`: where it ends (None: wait for more data)."""
@@ -227,7 +235,7 @@ class HTMLGate:
                 if stop is None:
                     if self._mode is _PARANOID:
                         return pos
-                    self._await = Await(HoldKind.COMMENT, pos + 4)
+                    self._await = Await(_HOLD_COMMENT, pos + 4)
                     return None
                 out.append(data[pos:stop])
                 return stop
@@ -247,7 +255,7 @@ class HTMLGate:
         if kind[:1] in (b"!", b"?", b"/"):
             other = OTHER.match(data, pos)
             if other is None:
-                self._await = await_construct(data, pos)
+                self._await = holding.await_construct(data, pos)
                 return None  # unfinished ("<!...", "</..." without its ">")
             if context.noscript and self._agrees(data, pos, other.end(), final) is None:
                 return pos  # paranoid from here
@@ -267,7 +275,7 @@ class HTMLGate:
             return pos + 1
         tag = START_TAG.match(data, pos)
         if tag is None:
-            self._await = Await(HoldKind.TAG, pos + 1)
+            self._await = Await(_HOLD_TAG, pos + 1)
             return None  # an unfinished start tag: wait for more data
         return self._opened(tag, data, out, final)
 
@@ -322,7 +330,7 @@ class HTMLGate:
                 if self._agrees(data, tag.start(), stop, final) is None:
                     if self._mode is _PARANOID:
                         return tag.start()
-                    self._await = Await(HoldKind.RAW, tag.end(), name=name)
+                    self._await = Await(_HOLD_RAW, tag.end(), name=name)
                     return None
             raw = context.start(name, tag.group(2), self_closing(tag.group(2)))
             if context.doubt:
@@ -336,7 +344,7 @@ class HTMLGate:
         """Inside a raw-text element: how far from `pos` its text surely goes (up to the
         "<" of its end tag, which ends the element: back to markup)."""
         name = self._raw
-        if name != b"script" or self._script == ScriptState.DATA:
+        if name != b"script" or self._script == _SCRIPT_DATA:
             stop = raw_text.plain_raw_end(name, data, pos)
             if stop is not None:
                 self._mode = _DATA
@@ -351,18 +359,12 @@ class HTMLGate:
         return len(data) if final else max(pos, len(data) - 12)
 
     def _agrees(self, data: bytes, start: int, stop: int | None, final: bool) -> int | None:
-        """Inside <noscript>: where the construct from `start` to `stop` (None: not all in
-        the buffer yet) ends, if a browser with scripting, which reads the element as raw
-        text up to "</noscript", agrees that it is one construct. None in paranoid mode
-        when "</noscript" falls inside it or it is too long to hold; None alone: wait."""
-        if stop is None:
-            if not final and len(data) - start <= NOSCRIPT_HOLD:
-                return None
-            stop = len(data)
-        if stop - start > NOSCRIPT_HOLD or raw_text.NOSCRIPT_END.search(data, start + 1, stop):
+        """Inside <noscript>: `noscript_reach`; where it is -1, paranoid mode (and None)."""
+        reach = holding.noscript_reach(data, start, stop, final)
+        if reach == -1:
             self._enter_paranoid()
             return None
-        return stop
+        return reach
 
     def _start_tag(self, tag: re.Match[bytes]) -> bytes:
         """The start tag `tag` as it must be written: rewritten when it must wait."""

@@ -17,9 +17,24 @@ from enum import IntEnum
 from typing import NamedTuple
 
 from consent.gating.lexer import VALUE_QUOTE, TagReading, TagState
-from consent.gating.raw_text import COMMENT_END, RAW_ENDS, ScriptState, read_script
+from consent.gating.raw_text import (
+    COMMENT_END,
+    NOSCRIPT_END,
+    RAW_ENDS,
+    ScriptState,
+    read_script,
+)
 
-__all__ = ["HOLD_MIN", "NOSCRIPT_HOLD", "Await", "Hold", "HoldKind", "TagEnds", "await_construct"]
+__all__ = [
+    "HOLD_MIN",
+    "NOSCRIPT_HOLD",
+    "Await",
+    "Hold",
+    "HoldKind",
+    "TagEnds",
+    "await_construct",
+    "noscript_reach",
+]
 
 # Inside <noscript>, how long a comment or raw-text element the gate holds to read it whole.
 NOSCRIPT_HOLD = 64 * 1024
@@ -39,6 +54,11 @@ class HoldKind(IntEnum):
     """Inside <noscript>, the end of a raw-text element's text."""
 
 
+# (Enum members as module names: reading one off its class costs as much as a call.)
+_TAG, _CLOSE, _COMMENT = HoldKind.TAG, HoldKind.CLOSE, HoldKind.COMMENT
+_DONE, _BEFORE_ATTR = TagState.DONE, TagState.BEFORE_ATTR
+
+
 class Await(NamedTuple):
     """What a step of the gate stopped at, waiting for more data, read from `pos` in the
     buffer on in `state` (`name`: the raw-text element; `script`: its script state)."""
@@ -54,10 +74,24 @@ def await_construct(data: bytes, start: int) -> Await:
     """What the unfinished construct at `start` (a "<" that opens something) waits for."""
     second = data[start + 1 : start + 2]
     if second.isalpha():
-        return Await(HoldKind.TAG, start + 1)
+        return Await(_TAG, start + 1)
     if second == b"/" and data[start + 2 : start + 3].isalpha():
-        return Await(HoldKind.TAG, start + 2)
-    return Await(HoldKind.CLOSE, start + 1)
+        return Await(_TAG, start + 2)
+    return Await(_CLOSE, start + 1)
+
+
+def noscript_reach(data: bytes, start: int, stop: int | None, final: bool) -> int | None:
+    """Inside <noscript>: where the construct from `start` to `stop` (None: not all in the
+    buffer yet) ends, if a browser with scripting, which reads the element as raw text up to
+    "</noscript", agrees that it is one construct. -1 when "</noscript" falls inside it or
+    it is too long to hold (the gate cannot tell how a browser reads it); None: wait."""
+    if stop is None:
+        if not final and len(data) - start <= NOSCRIPT_HOLD:
+            return None
+        stop = len(data)
+    if stop - start > NOSCRIPT_HOLD or NOSCRIPT_END.search(data, start + 1, stop):
+        return -1
+    return stop
 
 
 class Hold:
@@ -83,7 +117,7 @@ class Hold:
         data += chunk
         end = len(data)
         kind = self.kind
-        if kind == HoldKind.TAG:
+        if kind == _TAG:
             # A tag ends only at a ">": the bytes before one are read when it comes, once.
             close = data.find(b">", self.seen)
             if close < 0:
@@ -95,14 +129,14 @@ class Hold:
             tag.scan(data)
             self.seen = end
             return tag.done
-        if kind == HoldKind.CLOSE:
+        if kind == _CLOSE:
             if data.find(b">", self.pos) >= 0:
                 return True
             self.pos = end
             return False
         if end > NOSCRIPT_HOLD:
             return True  # too long to hold: the gate goes paranoid
-        if kind == HoldKind.COMMENT:
+        if kind == _COMMENT:
             if COMMENT_END.search(data, self.pos) is not None:
                 return True
             self.pos = max(self.pos, end - 2)
@@ -157,16 +191,15 @@ class TagEnds:
         path = []
         end = len(data)
         reading = TagReading(start + 1)
-        before_attr = TagState.BEFORE_ATTR
         while True:
             if reading.pos == end:
                 found = -1
                 break
             reading.step(data)
-            if reading.state == TagState.DONE:
+            if reading.state == _DONE:
                 found = reading.pos
                 break
-            if reading.state == before_attr:
+            if reading.state == _BEFORE_ATTR:
                 found = known[reading.pos]
                 if found != -2:
                     break

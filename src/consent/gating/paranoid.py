@@ -25,6 +25,8 @@ from consent.gating.scanner import CANDIDATE, CANDIDATE_HEAD, HEAD, defuse_insid
 
 __all__ = ["ParanoidPath"]
 
+_WAIT, _HOLD_TAG = Then.WAIT, HoldKind.TAG
+
 
 class ParanoidPath:
     """Paranoid reading of the rest of one page. `start_tag` writes a start tag as it must
@@ -76,7 +78,7 @@ class ParanoidPath:
                 close = -1 if tag is None else tag.end()
             if close < 0:
                 if not final:
-                    wait = Await(HoldKind.TAG, pos + 1)
+                    wait = Await(_HOLD_TAG, pos + 1)
                     break  # an unfinished start tag: wait for more data
                 # Unfinished at the end: a browser reading it as a tag drops it and all
                 # that follows; one reading it otherwise may see tags in what follows.
@@ -126,7 +128,7 @@ class ParanoidPath:
                     self._nested = max(0, nested - pos)
                     self._read = max(0, read - pos)
                     # Wait until it ends.
-                    return Stop(pos, Then.WAIT, wait=Await(HoldKind.TAG, inner.start() + 1))
+                    return Stop(pos, _WAIT, wait=Await(_HOLD_TAG, inner.start() + 1))
                 reach = max(reach, end if inner_close < 0 else inner_close)
                 if final and reach == end:
                     break  # no other reading can reach further
@@ -138,4 +140,4 @@ class ParanoidPath:
         out.append(bytes(written))
         self._nested = max(0, nested - pos)
         self._read = max(0, read - pos)
-        return Stop(pos, Then.WAIT, wait=wait)
+        return Stop(pos, _WAIT, wait=wait)

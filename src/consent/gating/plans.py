@@ -104,6 +104,7 @@ _ROLES = {
     b"template": Role.TEMPLATE,
 }
 _HOLDERS = (Role.MEDIA, Role.PICTURE)
+_PLAIN, _BASE = Role.PLAIN, Role.BASE
 # A container with no data-consent: its children are read on their own.
 _CONTAINERS = {
     name: Plan(None, (), 0, b"", None, role, b"", name if role != Role.TEMPLATE else b"")
@@ -119,7 +120,7 @@ def plan_of(name: bytes, written: bytes, attributes: bytes, encoding: str | None
     """The plan of the start tag of candidate element `name` (lower case, its local name;
     `written` as the page has it) with `attributes`, in a page in `encoding` (see
     `HTMLGate`)."""
-    role = _ROLES.get(name, Role.PLAIN)
+    role = _ROLES.get(name, _PLAIN)
     loads = _LOADS.get(name, ())
     lowered = attributes.lower()
     if b"data-consent" not in lowered and not any(a in lowered for a in (*loads, *_SCRIPT_URLS)):
@@ -129,7 +130,7 @@ def plan_of(name: bytes, written: bytes, attributes: bytes, encoding: str | None
     consent_id = _first(attrs, names, b"data-consent", encoding)
     if name == b"base":
         href = _first(attrs, names, b"href", encoding)  # only a <base> with an href counts
-        return AS_IS if href is None else Plan(None, (href.strip(),), 0, b"", None, Role.BASE)
+        return AS_IS if href is None else Plan(None, (href.strip(),), 0, b"", None, _BASE)
     cut = 1 + len(written)
     if name == b"script":
         src = _first(attrs, names, b"src", encoding)
