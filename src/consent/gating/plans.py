@@ -113,7 +113,7 @@ _CONTAINERS = {
 }
 _ASCII_BLANKS = re.compile(r"[\t\n\f\r ]+")
 _SCRIPT_URLS = (b"src", b"href")  # a script loads src, or in SVG href or xlink:href
-_Attrs = list[tuple[bytes, bytes, bytes]]  # what ATTRS.findall gives: whole, name, value
+_Attrs = list[re.Match[bytes]]  # ATTRS matches: group 2 the name, 3 the value (quoted)
 
 
 def plan_of(name: bytes, written: bytes, attributes: bytes, encoding: str | None = "utf-8") -> Plan:
@@ -125,8 +125,9 @@ def plan_of(name: bytes, written: bytes, attributes: bytes, encoding: str | None
     lowered = attributes.lower()
     if b"data-consent" not in lowered and not any(a in lowered for a in (*loads, *_SCRIPT_URLS)):
         return _CONTAINERS.get(name, AS_IS)  # no attribute that can gate it
-    attrs: _Attrs = ATTRS.findall(attributes)
-    names = [attr.lower() for _, attr, _ in attrs]
+    # The attributes are read once, for their values and for `_moved`.
+    attrs: _Attrs = list(ATTRS.finditer(attributes))
+    names = [match.group(2).lower() for match in attrs]
     consent_id = _first(attrs, names, b"data-consent", encoding)
     if name == b"base":
         href = _first(attrs, names, b"href", encoding)  # only a <base> with an href counts
@@ -145,7 +146,9 @@ def plan_of(name: bytes, written: bytes, attributes: bytes, encoding: str | None
         if kind is not None and kind.strip().lower() == "text/plain":
             return AS_IS  # written inert already
         urls: tuple[str, ...] = () if consent_id is not None else (src,)
-        return _moved(attributes, names, consent_id, urls, cut, (b"type",), b' type="text/plain"')
+        return _moved(
+            attributes, attrs, names, consent_id, urls, cut, (b"type",), b' type="text/plain"'
+        )
     if name == b"link":
         rel = _first(attrs, names, b"rel", encoding)
         if rel is None or LOADING_RELS.isdisjoint(_rel_tokens(rel)):
@@ -172,13 +175,13 @@ def plan_of(name: bytes, written: bytes, attributes: bytes, encoding: str | None
     if consent_id is not None and role in _HOLDERS:
         # Its children get its data-consent as the page wrote it (quotes, references and
         # charset kept), so that they name the same id.
-        written_id = attrs[names.index(b"data-consent")][2] or b'""'
+        written_id = attrs[names.index(b"data-consent")].group(3) or b'""'
     if not active or (consent_id is None and not found and srcdoc is None):
         if consent_id is None or not written_id:
             return _CONTAINERS.get(name, AS_IS)
         return Plan(consent_id, (), 0, b"", None, role, written_id, name)
     urls = () if consent_id is not None else tuple(found)
-    plan = _moved(attributes, names, consent_id, urls, cut, loads, b"", role, written_id)
+    plan = _moved(attributes, attrs, names, consent_id, urls, cut, loads, b"", role, written_id)
     if name in CONTAINER_NAMES:
         return plan._replace(container=name)
     if srcdoc is not None:
@@ -190,6 +193,7 @@ def plan_of(name: bytes, written: bytes, attributes: bytes, encoding: str | None
 
 def _moved(
     attributes: bytes,
+    attrs: _Attrs,
     names: list[bytes],
     consent_id: str | None,
     urls: tuple[str, ...],
@@ -207,8 +211,7 @@ def _moved(
         return Plan(consent_id, urls, cut, inserted, None, role, written_id)
     pieces: list[bytes] = []
     last = 0
-    for match in ATTRS.finditer(attributes):
-        attr_name = match.group(2).lower()
+    for match, attr_name in zip(attrs, names, strict=True):
         if attr_name in dropped:
             pieces.append(attributes[last : match.start()])
             last = match.end()
@@ -246,7 +249,7 @@ def _first(attrs: _Attrs, names: list[bytes], name: bytes, encoding: str | None)
     as the browser decodes the page (see `HTMLGate`)."""
     if name not in names:
         return None
-    value = attrs[names.index(name)][2]
+    value = attrs[names.index(name)].group(3) or b""
     if value[:1] == b'"' or value[:1] == b"'":
         value = value[1:-1]
     if value.isascii():
