@@ -17,6 +17,11 @@
   (tests/gating_work.py), for a page four times as long (about 4 x if linear, 16 x if
   quadratic).
 
+With valgrind installed (and not `--quick`, unless `--instructions`), it first reports
+instruction counts under callgrind (`benchmarks/callgrind.py`): the 100 KB page streamed with
+a warm and a cold memory of tags, per byte against their targets, a dense 6.6 KB article and
+a tiny page through `GatedPage` (the fixed cost of an HTML response).
+
 Every figure is the median over `--repeat` runs (5; 1 with `--quick`) of the best of a
 number of rounds, all measured in the same process, so the ratios compare like with like.
 When the tests are importable, the tag-by-tag gate they keep as the reference
@@ -488,12 +493,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rounds, one run")
     parser.add_argument("--repeat", type=int, help="runs to take the median of (default 5)")
-    parser.add_argument("--no-instructions", action="store_true", help="skip the callgrind figures")
+    parser.add_argument(
+        "--instructions",
+        action=argparse.BooleanOptionalAction,
+        help="the callgrind figures (default: unless --quick; they take a few minutes)",
+    )
     args = parser.parse_args(argv)
     rounds = 3 if args.quick else 15
     repeat = args.repeat or (1 if args.quick else 5)
-    if args.no_instructions or not callgrind.available():
-        print("Instructions: not measured (valgrind is not installed, or --no-instructions)")
+    if args.instructions is None:
+        args.instructions = not args.quick  # a quick run has no minutes for valgrind
+    if not args.instructions or not callgrind.available():
+        print("Instructions: not measured (valgrind missing, --quick or --no-instructions)")
     else:
         report_instructions(measure_instructions(args.quick))
     report_pages([measure_pages(rounds) for _ in range(repeat)])

@@ -65,7 +65,7 @@ class Await(NamedTuple):
 
     kind: HoldKind
     pos: int
-    state: TagState = TagState.NAME
+    state: int = TagState.NAME
     name: bytes = b""
     script: ScriptState = ScriptState.DATA
 
@@ -195,7 +195,7 @@ class TagEnds:
             if reading.pos == end:
                 found = -1
                 break
-            reading.step(data)
+            reading.to_attribute(data)
             if reading.state == _DONE:
                 found = reading.pos
                 break

@@ -12,7 +12,6 @@ of being read again from its start.
 from __future__ import annotations
 
 import re
-from enum import IntEnum
 
 __all__ = [
     "ATTRS",
@@ -80,9 +79,10 @@ def self_closing(attributes: bytes) -> bool:
     return not ends or ends[-1] < len(attributes)
 
 
-class TagState(IntEnum):
+class TagState:
     """The tokenizer's states inside a start or end tag (after a quoted value and "/" it
-    is as before an attribute name)."""
+    is as before an attribute name). Named ints, not an Enum: the inner loop of a tag's
+    reading compares them at every step, and Python compares exact ints fastest."""
 
     NAME = 0
     BEFORE_ATTR = 1
@@ -130,7 +130,7 @@ class TagReading:
 
     __slots__ = ("pos", "state")
 
-    def __init__(self, pos: int, state: TagState = _NAME) -> None:
+    def __init__(self, pos: int, state: int = _NAME) -> None:
         self.pos = pos
         self.state = state
 
@@ -147,39 +147,53 @@ class TagReading:
 
     def step(self, data: bytes | bytearray) -> None:
         """One step through the tag (not at the end of `data`)."""
+        self._advance(data, False)
+
+    def to_attribute(self, data: bytes | bytearray) -> None:
+        """Step through the tag (not at the end of `data`) until before an attribute name,
+        past its end or at the end of `data`: where readings from different places meet."""
+        self._advance(data, True)
+
+    def _advance(self, data: bytes | bytearray, to_attribute: bool) -> None:
         pos, state = self.pos, self.state
-        if state == _QUOTED or state == _APOSTROPHED:
-            close = data.find(b'"' if state == _QUOTED else b"'", pos)
-            if close < 0:
-                self.pos = len(data)
+        end = len(data)
+        while True:
+            if state == _QUOTED or state == _APOSTROPHED:
+                close = data.find(b'"' if state == _QUOTED else b"'", pos)
+                if close < 0:
+                    pos = end
+                else:
+                    pos, state = close + 1, _BEFORE_ATTR
             else:
-                self.pos, self.state = close + 1, _BEFORE_ATTR
-            return
-        run = _RUNS[state].match(data, pos)  # it matches the empty string too
-        pos = run.end() if run is not None else pos
-        if pos == len(data):
-            self.pos = pos
-            return
-        char = data[pos]
-        self.pos = pos + 1
-        if char == 0x3E:  # ">"
-            self.state = _DONE
-        elif state == _NAME or state == _UNQUOTED:
-            self.state = _BEFORE_ATTR  # a blank, or "/" after the name
-        elif state == _BEFORE_ATTR:
-            self.state = _ATTR_NAME  # any other byte starts a name, even "="
-        elif state == _BEFORE_VALUE:
-            self.state = _QUOTED if char == 0x22 else _APOSTROPHED if char == 0x27 else _UNQUOTED
-        elif char == 0x3D:  # "=" after an attribute name
-            self.state = _BEFORE_VALUE
-        elif char == 0x2F:  # "/"
-            self.state = _BEFORE_ATTR
-        elif state == _ATTR_NAME:
-            self.state = _AFTER_ATTR
-        else:
-            # After an attribute name and blanks, another byte starts the next name, as it
-            # does before one: that state (whose attributes `scan` reads in one match).
-            self.pos, self.state = pos, _BEFORE_ATTR
+                run = _RUNS[state].match(data, pos)  # it matches the empty string too
+                pos = run.end() if run is not None else pos
+                if pos < end:
+                    char = data[pos]
+                    pos += 1
+                    if char == 0x3E:  # ">"
+                        state = _DONE
+                    elif state == _NAME or state == _UNQUOTED:
+                        state = _BEFORE_ATTR  # a blank, or "/" after the name
+                    elif state == _BEFORE_ATTR:
+                        state = _ATTR_NAME  # any other byte starts a name, even "="
+                    elif state == _BEFORE_VALUE:
+                        state = (
+                            _QUOTED if char == 0x22 else _APOSTROPHED if char == 0x27 else _UNQUOTED
+                        )
+                    elif char == 0x3D:  # "=" after an attribute name
+                        state = _BEFORE_VALUE
+                    elif char == 0x2F:  # "/"
+                        state = _BEFORE_ATTR
+                    elif state == _ATTR_NAME:
+                        state = _AFTER_ATTR
+                    else:
+                        # After an attribute name and blanks, another byte starts the next
+                        # name, as it does before one: that state (whose attributes `scan`
+                        # reads in one match).
+                        pos, state = pos - 1, _BEFORE_ATTR
+            if not to_attribute or state == _BEFORE_ATTR or state == _DONE or pos == end:
+                break
+        self.pos, self.state = pos, state
 
     def scan(self, data: bytes | bytearray) -> None:
         """Read on to the end of `data` or the tag's end; the attributes in between are read
