@@ -30,7 +30,7 @@ import html5lib
 from html5lib.constants import namespaces, specialElements
 from html5lib.html5parser import getPhases
 
-from consent.gating import HTMLGate, host_matcher
+from consent.gating import HTMLGate, TagMemo, host_matcher
 from fuzz._common import Reader, browser_target, run_fuzzer
 from tests.gating_reference import srcset_urls
 
@@ -39,6 +39,7 @@ __all__ = ["active_gated", "check", "main"]
 ALLOWED = frozenset({"essential", "ok"})
 HOSTS = {"www.googletagmanager.com": "ga", "*.youtube.com": "yt"}
 _LOOKUP = host_matcher(HOSTS)
+_MEMO = TagMemo()  # one site's memory of tags, warm from the inputs before
 _HTML = None  # html5lib's namespace for HTML elements with namespaceHTMLElements=False
 _SVG = "http://www.w3.org/2000/svg"
 _ASCII_WS = "\t\n\f\r "
@@ -72,12 +73,12 @@ def allows(id: str) -> bool:
 
 
 def gate_once(html: bytes) -> bytes:
-    gate = HTMLGate(allows, _LOOKUP)
+    gate = HTMLGate(allows, _LOOKUP, memo=_MEMO)
     return gate.feed(html) + gate.close()
 
 
 def gate_chunks(html: bytes, cuts: list[int]) -> bytes:
-    gate = HTMLGate(allows, _LOOKUP)
+    gate = HTMLGate(allows, _LOOKUP, memo=_MEMO)
     out, last = [], 0
     for cut in sorted(set(cuts)):
         out.append(gate.feed(html[last:cut]))

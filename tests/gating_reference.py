@@ -1,8 +1,8 @@
 """The HTML gate without its fast path, kept as the reference.
 
 `tests/test_gating.py` feeds random HTML, cut at random places, through both this gate and
-`consent.gating.HTMLGate` and requires byte-identical output: the fast path (`_NEXT` and
-`_plain_until`, which jump over the bytes that cannot matter) may only make the gate faster,
+`consent.gating.HTMLGate` and requires byte-identical output: the fast path (`NEXT` and
+`plain_until`, which jump over the bytes that cannot matter) may only make the gate faster,
 never change what it writes. This gate reads every tag with the start-tag grammar, the slow
 and obviously faithful way, and rewrites tags with its own code. Do not optimise this file.
 """
@@ -12,28 +12,39 @@ from __future__ import annotations
 import html
 import re
 
-from consent import gating
-from consent.gating import host_matcher
+from consent.gating import Allows, HostLookup, Mode, host_matcher
+from consent.gating import HTMLGate as FastGate
+from consent.gating.lexer import attribute
+from consent.gating.modes import Stop, Then
+from consent.gating.scanner import SKIP
 
 __all__ = ["HTMLGate", "host_matcher", "srcset_urls"]
 
 _Entry = tuple[bytes, str, bytes] | None
 # One attribute: group 1 its name, group 2, 3 or 4 its value (double, single, no quotes).
-_ATTR_PARTS = re.compile(gating._attribute(b"("))
+_ATTR_PARTS = re.compile(attribute(b"("))
 
 
-class HTMLGate(gating.HTMLGate):
-    """The gate reading tag by tag (`_SKIP`, then one token at a time), never jumping."""
+class HTMLGate(FastGate):
+    """The gate reading tag by tag (`SKIP`, then one token at a time), never jumping."""
 
-    _fast = False
-
-    def __init__(self, allows: gating.Allows, hosts: gating.HostLookup | None = None) -> None:
+    def __init__(self, allows: Allows, hosts: HostLookup | None = None) -> None:
         super().__init__(allows, hosts)
         # The <video>, <audio> and <picture> elements open, each with (its name, its id, its
         # data-consent value as written) if it has an id.
         self._containers: list[tuple[bytes, _Entry]] = []
         self._last_container: _Entry = None
         self._frozen_containers = False
+
+    def _data_step(self, data: bytes, pos: int, out: list[bytes], final: bool) -> Stop:
+        skip = SKIP.match(data, pos)
+        if skip is not None and skip.end() > pos:
+            out.append(data[pos : skip.end()])
+            return Stop(skip.end(), Then.GO_ON)
+        return Stop(pos, Then.TOKEN)
+
+    def _repeated_run(self, data: bytes, pos: int) -> re.Match[bytes] | None:
+        return None  # every tag read on its own
 
     def _container_end(self, name: bytes) -> None:
         if not self._frozen_containers:
@@ -51,15 +62,16 @@ class HTMLGate(gating.HTMLGate):
             values.setdefault(attr, _value(match))  # the first of duplicates wins, as in browsers
         consent_id = values.get(b"data-consent")
         if name == b"base":
-            if b"href" in values and not self._base_fixed and self._hosts is not None:
+            writer = self._writer
+            if b"href" in values and not writer.base_fixed and self._hosts is not None:
                 service = self._hosts(values[b"href"].strip())
-                if not (self._paranoid or self._context.active or self._template):
-                    self._base_fixed, self._base = True, service
-                elif service is not None and (self._base is None or self._allows(self._base)):
-                    self._base = service
+                if not (self._mode is Mode.PARANOID or self._context.active or writer.template):
+                    writer.base_fixed, writer.base = True, service
+                elif service is not None and (writer.base is None or self._allows(writer.base)):
+                    writer.base = service
             return tag.group(0)
         if name == b"template":
-            self._template = True
+            self._writer.template = True
         # What a <video>, <audio> or <picture> with an id passes on to its children: open
         # from its start tag to its end tag, and also to the next such start tag (or a
         # picture's first <img> that loads anything).
@@ -114,7 +126,8 @@ class HTMLGate(gating.HTMLGate):
         if not loads:
             return tag.group(0)
         held = self._last_container
-        if name in (b"img", b"image") and not self._paranoid and held and held[0] == b"picture":
+        paranoid = self._mode is Mode.PARANOID
+        if name in (b"img", b"image") and not paranoid and held and held[0] == b"picture":
             self._last_container = None
         if consent_id is not None:
             inherited = None
@@ -126,8 +139,9 @@ class HTMLGate(gating.HTMLGate):
         if consent_id is None and self._hosts is not None:
             for url in urls:
                 service = self._hosts(url)
-                if service is None and self._base is not None and _from_base(url):
-                    service = self._base
+                base = self._writer.base
+                if service is None and base is not None and _from_base(url):
+                    service = base
                 if service is not None and not self._allows(service):
                     consent_id = service
                     added = b' data-consent="' + service.encode() + b'"'
@@ -135,11 +149,11 @@ class HTMLGate(gating.HTMLGate):
         if consent_id is None and name == b"iframe" and b"srcdoc" in values and self._depth < 8:
             # The document in the srcdoc, read by a gate of its own: the first id it gates.
             inner = HTMLGate(self._allows, self._hosts)
-            inner._base, inner._depth = self._base, self._depth + 1
+            inner._writer.base, inner._depth = self._writer.base, self._depth + 1
             inner.feed(values[b"srcdoc"].encode("utf-8", "xmlcharrefreplace"))
             inner.close()
-            if inner._first_refused is not None:
-                consent_id = inner._first_refused.strip("\t\n\f\r ")
+            if inner.first_refused is not None:
+                consent_id = inner.first_refused.strip("\t\n\f\r ")
                 escaped = html.escape(consent_id).encode("ascii", "xmlcharrefreplace")
                 added = b' data-consent="' + escaped + b'"'
         if consent_id is None or self._allows(consent_id.strip("\t\n\f\r ")):
@@ -164,9 +178,9 @@ class HTMLGate(gating.HTMLGate):
                 parts.append(text[last : match.start()])
                 last = match.end()
         parts.append(text[last:])
-        self.changed = True
-        if self._first_refused is None:
-            self._first_refused = consent_id
+        self._writer.changed = True
+        if self._writer.first_refused is None:
+            self._writer.first_refused = consent_id
         return b"<" + tag.group(1) + added + b"".join(parts) + b">"
 
 

@@ -2,17 +2,19 @@
 
 Wall-clock time wanders with the machine's load, so the tests, the fuzz target
 (fuzz/fuzz_linear.py) and the benchmark compare this instead: while a gate runs, every
-compiled pattern of `consent.gating` (module globals, and the values of its module-level
-dicts) is replaced by a proxy that counts the bytes each call may have examined, from where
-it started to where its match ended (to the end of its range when it failed: a failed match
-or search examines up to there at worst); `sys.settrace` counts the lines of Python the gate
-runs, and `sys.setprofile` the calls into C (`bytes.find` among them). The sum is the same
-on every run for the same input and chunks, and grows like the time the gate takes:
-linearly, if the gate is linear.
+compiled pattern of the `consent.gating` package (its modules' globals, and the values of
+their module-level dicts) is replaced by a proxy that counts the bytes each call may have
+examined, from where it started to where its match ended (to the end of its range when it
+failed: a failed match or search examines up to there at worst); `sys.settrace` counts the
+lines of Python the gate runs, and `sys.setprofile` the calls into C (`bytes.find` among
+them). The sum is the same on every run for the same input and chunks, and grows like the
+time the gate takes: linearly, if the gate is linear.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -94,16 +96,27 @@ def measured(lines: bool = True) -> Iterator[Work]:
     without `lines`, calls into Python count instead of lines (a tenth of the cost)."""
     work = Work()
     restore: list[Callable[[], None]] = []
-    for name, value in list(vars(gating).items()):
-        if isinstance(value, re.Pattern):
-            setattr(gating, name, _Counted(value, work))
-            restore.append(partial(setattr, gating, name, value))
-        elif isinstance(value, dict) and any(isinstance(v, re.Pattern) for v in value.values()):
-            originals = dict(value)
-            value.update(
-                {k: _Counted(v, work) for k, v in originals.items() if isinstance(v, re.Pattern)}
-            )
-            restore.append(partial(value.update, originals))
+    dicts: set[int] = set()  # a dict imported by several modules is counted once
+    for module in _modules():
+        for name, value in list(vars(module).items()):
+            if isinstance(value, re.Pattern):
+                setattr(module, name, _Counted(value, work))
+                restore.append(partial(setattr, module, name, value))
+            elif (
+                isinstance(value, dict)
+                and id(value) not in dicts
+                and any(isinstance(v, re.Pattern) for v in value.values())
+            ):
+                dicts.add(id(value))
+                originals = dict(value)
+                value.update(
+                    {
+                        k: _Counted(v, work)
+                        for k, v in originals.items()
+                        if isinstance(v, re.Pattern)
+                    }
+                )
+                restore.append(partial(value.update, originals))
 
     def profile(frame: FrameType, event: str, arg: object) -> None:
         if event == "c_call" or (event == "call" and not lines):
@@ -123,8 +136,14 @@ def measured(lines: bool = True) -> Iterator[Work]:
     finally:
         sys.settrace(previous[1])
         sys.setprofile(previous[0])
-        for undo in restore:
+        for undo in reversed(restore):
             undo()
+
+
+def _modules() -> list[Any]:
+    """The modules of the `consent.gating` package."""
+    names = [info.name for info in pkgutil.iter_modules(gating.__path__)]
+    return [importlib.import_module(f"{gating.__name__}.{name}") for name in names]
 
 
 def work_of(
@@ -133,9 +152,9 @@ def work_of(
     gate_class: Callable[[gating.Allows, gating.HostLookup | None], Gate] = gating.HTMLGate,
     lines: bool = True,
 ) -> int:
-    """The work (`Work.total`) of gating `page` fed in pieces of `chunk` bytes, the gate's
-    memory of tags emptied first (what it remembers would make a second run cheaper)."""
-    gating._TAGS.clear()
+    """The work (`Work.total`) of gating `page` fed in pieces of `chunk` bytes, by a new
+    gate with a memory of tags of its own (what a warm one remembers would make a run
+    cheaper)."""
     hosts = gating.host_matcher({"www.googletagmanager.com": "ga", "*.youtube.com": "yt"})
     gate = gate_class(lambda id: id == "ok", hosts)
     with measured(lines) as work:

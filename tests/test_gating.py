@@ -18,13 +18,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consent import gating
-from consent.gating import HTMLGate, host_matcher
+from consent.gating import Gatekeeper, HTMLGate, host_matcher
 from tests import gating_reference, gating_work
 
 ALLOWED = {"essential", "ok"}
 DECLARED = {"www.googletagmanager.com": "ga", "*.youtube.com": "yt"}
 HOSTS = host_matcher(DECLARED)
+# The gates of the tests share one site's memory of tags, as a site's responses do: what one
+# test's pages teach it is what the next test's tags are read with.
+SITE = Gatekeeper(DECLARED)
 REFERENCE_HOSTS = gating_reference.host_matcher(DECLARED)
 
 
@@ -33,12 +35,12 @@ def allows(id: str) -> bool:
 
 
 def gate_once(html: bytes, hosts: bool = True) -> bytes:
-    gate = HTMLGate(allows, HOSTS if hosts else None)
+    gate = HTMLGate(allows, HOSTS if hosts else None, memo=SITE.tags)
     return gate.feed(html) + gate.close()
 
 
-def gate_chunks(html: bytes, cuts: list[int]) -> bytes:
-    gate = HTMLGate(allows, HOSTS)
+def gate_chunks(html: bytes, cuts: list[int], site: Gatekeeper = SITE) -> bytes:
+    gate = site.open(allows)
     out, last = b"", 0
     for cut in sorted(set(cuts)):
         out += gate.feed(html[last:cut])
@@ -353,8 +355,8 @@ def reference_once(html: bytes) -> bytes:
     return gate.feed(html) + gate.close()
 
 
-def gate_sizes(html: bytes, size: int) -> bytes:
-    return gate_chunks(html, list(range(size, len(html), size)))
+def gate_sizes(html: bytes, size: int, site: Gatekeeper = SITE) -> bytes:
+    return gate_chunks(html, list(range(size, len(html), size)), site)
 
 
 DIFFERENTIAL = settings(
@@ -373,6 +375,10 @@ def test_gate_equals_the_tag_by_tag_reference(page_text: str, cuts: list[int]) -
     expected = reference_once(page)
     assert gate_once(page) == expected
     assert gate_chunks(page, cuts) == expected
+    # The end of the body given to `close` is read as `feed` then `close` read it.
+    last = sorted({min(cut, len(page)) for cut in cuts})[-1] if cuts else 0
+    gate = SITE.open(allows)
+    assert gate.feed(page[:last]) + gate.close(page[last:]) == expected
 
 
 @DIFFERENTIAL
@@ -459,15 +465,29 @@ def test_a_tag_read_before_is_looked_up_in_each_gate_s_own_hosts() -> None:
 
 
 def test_what_the_gate_remembers_stays_bounded() -> None:
+    site = Gatekeeper(DECLARED)
     for number in range(5000):
         tag = f'<script data-consent="x" src="/{number}.js">'.encode()
-        assert gate_once(tag) == b'<script type="text/plain"' + tag[7:]
-        assert tag in gating._TAGS and len(gating._TAGS) <= 4096
+        assert gate_sizes(tag, len(tag), site) == b'<script type="text/plain"' + tag[7:]
+        assert tag in site.tags and len(site.tags) <= 4096
     # A tag longer than 2 KiB is read every time, and never kept.
     long = b'<iframe data-consent="x" title="' + b"t" * 2100 + b'" src="/v">'
     for _ in range(2):
-        assert gate_once(long) == long.replace(b" src=", b" data-consent-src=")
-        assert long not in gating._TAGS
+        assert gate_sizes(long, len(long), site) == long.replace(b" src=", b" data-consent-src=")
+        assert long not in site.tags
+
+
+def test_each_site_and_each_gate_of_its_own_has_its_own_memory() -> None:
+    """What one site's gates learn of its tags is kept for that site's next page only: a
+    gate built on its own, or another site's, starts with no tag known."""
+    tag = b'<script data-consent="x" src="/own.js">'
+    site, other = Gatekeeper(DECLARED), Gatekeeper({})
+    gate_sizes(tag, len(tag), site)
+    assert tag in site.tags and len(site.tags) == 1
+    assert tag not in other.tags and len(other.tags) == 0
+    alone = HTMLGate(allows, HOSTS)
+    assert alone.feed(tag) + alone.close() == b'<script type="text/plain"' + tag[7:]
+    assert len(site.tags) == 1 and tag not in other.tags
 
 
 def test_a_tag_is_known_only_by_all_its_bytes() -> None:
@@ -483,17 +503,19 @@ def test_a_tag_is_known_only_by_all_its_bytes() -> None:
     ]
     for page in [b"".join(tags), b"".join(reversed(tags)), *tags]:
         expected = reference_once(page)
-        gating._TAGS.clear()
-        assert gate_sizes(page, 5) == gate_once(page) == gate_once(page) == expected
+        site = Gatekeeper(DECLARED)  # a cold memory
+        assert gate_sizes(page, 5, site) == gate_sizes(page, 7, site) == expected
+        assert gate_once(page) == gate_once(page) == expected
 
 
 def test_a_warm_memory_changes_no_byte() -> None:
     rng = random.Random(7)
     for _ in range(10):
         page = "".join(rng.choice(BLOCKS) for _ in range(100)).encode()
-        gating._TAGS.clear()
-        cold = gate_sizes(page, 512)
-        assert cold == gate_sizes(page, 512) == gate_once(page) == reference_once(page)
+        site = Gatekeeper(DECLARED)
+        cold = gate_sizes(page, 512, site)
+        warm = gate_sizes(page, 512, site)
+        assert cold == warm == gate_once(page) == reference_once(page)
 
 
 def test_host_matcher_remembers_a_bounded_number_of_urls() -> None:
@@ -730,9 +752,15 @@ def test_candidates_read_in_one_match_reach_where_the_shared_reading_says(page: 
     and so the same bytes."""
     page = DOUBT + page
     one_match = gate_once(page), gate_sizes(page, 97)
-    saved = gating._SCANS
-    gating._SCANS = 0  # every tag by the shared reading
-    try:
-        assert (gate_once(page), gate_sizes(page, 97)) == one_match
-    finally:
-        gating._SCANS = saved
+    shared = SharedReadings(allows, HOSTS)
+    out = shared.feed(page) + shared.close()
+    shared = SharedReadings(allows, HOSTS)
+    cut = b"".join(shared.feed(page[i : i + 97]) for i in range(0, len(page), 97))
+    assert (out, cut + shared.close()) == one_match
+
+
+class SharedReadings(HTMLGate):
+    """The gate with every tag inside a gated tag read by the shared reading."""
+
+    def _inner_scans(self) -> int:
+        return 0

@@ -198,7 +198,7 @@ SRCSET_TEXT = st.lists(
 def test_srcset_split_equals_the_standard_s_steps(srcset: str) -> None:
     """The gate's one-regex split of a srcset finds the candidates' URLs that the standard's
     step-by-step algorithm (the reference's) finds."""
-    from consent.gating import _srcset_urls
+    from consent.gating.plans import srcset_urls as _srcset_urls
 
     assert _srcset_urls(srcset) == gating_reference.srcset_urls(srcset)
 
@@ -208,7 +208,7 @@ def test_a_srcset_is_read_in_time_linear_in_its_length(filler: str) -> None:
     """A srcset of nothing but blanks and commas costs time linear in its
     length: 8 times as long takes well under 64 times as long (each byte is read once,
     where a failed match retried from every comma read the rest again)."""
-    from consent.gating import _srcset_urls
+    from consent.gating.plans import srcset_urls as _srcset_urls
 
     def best(text: str) -> float:
         times = []

@@ -32,6 +32,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 import consent._body
 import consent.gating
+import consent.gating.hosts
 from consent import ConsentMiddleware, Policy
 from consent._charset import codec, prescan
 from consent.gating import browser_host
@@ -427,13 +428,13 @@ def test_without_the_idna_package_known_characters_still_map(host: str) -> None:
     """A2: without `idna`, NFKC case folding maps every character Python's Unicode data knows
     as UTS 46 does."""
     known = all(unicodedata.category(c) != "Cn" for c in unquote(host))
-    saved = consent.gating._uts46_remap
-    consent.gating._uts46_remap = None
+    saved = consent.gating.hosts._uts46_remap
+    consent.gating.hosts._uts46_remap = None
     try:
         if known:
             assert browser_host(f"https://{host}/") == HOST
     finally:
-        consent.gating._uts46_remap = saved
+        consent.gating.hosts._uts46_remap = saved
 
 
 @pytest.mark.parametrize(

@@ -210,10 +210,12 @@ class GatedPage:
         """What can be sent of the page after `chunk` (the last if `final`), in pieces of
         bounded size. Raises BodyError on corrupt compressed data."""
         if self._decoder is None:
-            yield from self._write(chunk, final=False)
-        else:
-            for piece in self._decoder.feed(chunk):
-                yield from self._write(piece, final=False)
+            # (The last chunk in one step: what `_write(chunk)` and then `_write(b"")` at
+            # the end would give, with the head decided and the page gated once.)
+            yield from self._write(chunk, final=final)
+            return
+        for piece in self._decoder.feed(chunk):
+            yield from self._write(piece, final=False)
         if final:
             yield from self._write(b"", final=True)
 
@@ -242,9 +244,10 @@ class GatedPage:
             data = data.replace(b"\x1b", b"")
         gate = self._gate
         assert gate is not None
-        out = gate.feed(data) if data else b""
         if final:
-            out += gate.close()
+            out = gate.close(data)  # the whole page in one piece: one pass
+        else:
+            out = gate.feed(data) if data else b""
         if out:
             yield out
 

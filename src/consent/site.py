@@ -18,7 +18,7 @@ from consent.declaration import consent_cookie
 from consent.enforce import CookieGuard, CookieWriter, SameSite, Undeclared
 from consent.etags import ConsentTags
 from consent.gated_response import ResponseTypes
-from consent.gating import HostLookup, HTMLGate, host_matcher
+from consent.gating import Gatekeeper, HostLookup, HTMLGate
 from consent.gpc import gpc_json
 from consent.i18n import Negotiator, enabled_languages
 from consent.origin import normalize_origins
@@ -59,6 +59,8 @@ class Site:
     gate_html: bool
     well_known_gpc: bytes | None
     """The body of `/.well-known/gpc.json` (None: not served)."""
+    gatekeeper: Gatekeeper
+    """What the site's HTML gates share: the host table and the memo of tags read."""
     hosts: HostLookup | None
     """The service that owns a URL's host, for the policy's declared `hosts` (None: none)."""
     vary: str
@@ -120,7 +122,7 @@ class Site:
             )
         codec = ConsentCodec(policy, secret_key)
         guard = CookieGuard(policy, consent_cookie=cookie_name, undeclared=undeclared_cookies)
-        hosts = {host: service.id for service in policy.services for host in service.hosts}
+        gatekeeper = Gatekeeper({h: s.id for s in policy.services for h in s.hosts})
         negotiate = Negotiator(enabled_languages(policy.languages), policy.default_language)
         vary = "Cookie, Sec-GPC" if policy.gpc_ids else "Cookie"
         several = len(negotiate.enabled) > 1
@@ -147,7 +149,8 @@ class Site:
             delete_refused_cookies=delete_refused_cookies,
             gate_html=gate_html,
             well_known_gpc=None if well_known_gpc is None else gpc_json(well_known_gpc),
-            hosts=host_matcher(hosts) if hosts else None,
+            gatekeeper=gatekeeper,
+            hosts=gatekeeper.hosts,
             vary=vary,
             language=policy.default_language,
             types=ResponseTypes(gate_html),
@@ -178,8 +181,8 @@ class Site:
 
     def gate(self, state: ConsentState, encoding: str | None, *, xml: bool) -> HTMLGate:
         """A gate for one HTML body, letting through what `state` allows."""
-        return HTMLGate(
-            lambda id: self.allows_markup(state, id), self.hosts, encoding=encoding, xml=xml
+        return self.gatekeeper.open(
+            lambda id: self.allows_markup(state, id), encoding=encoding, xml=xml
         )
 
 
