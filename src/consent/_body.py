@@ -29,7 +29,7 @@ try:
 except ImportError:  # the optional extra: `pip install asgi-consent[brotli]`
     brotli = None
 
-__all__ = ["BodyError", "GatedPage", "accept_encoding", "content_coding"]
+__all__ = ["AcceptEncodings", "BodyError", "GatedPage", "accept_encoding", "content_coding"]
 
 _PIECE = 64 * 1024  # the most a decoder writes at once: a small input cannot fill memory
 _BITE = 16 * 1024  # the most it reads at once (zlib copies what it leaves unread)
@@ -150,24 +150,33 @@ def content_coding(values: list[bytes]) -> str | None:
     return names[0] if len(names) == 1 and names[0] in DECODED else None
 
 
-_ACCEPTED: dict[bytes, bytes] = {}
-
-
 def accept_encoding(value: bytes) -> bytes:
     """An Accept-Encoding header without the codings the middleware cannot decode (`*`
     among them, which would let the app pick one)."""
-    known = _ACCEPTED.get(value)
-    if known is not None:
-        return known
     kept = [
         part.strip(b" \t")
         for part in value.split(b",")
         if part.split(b";", 1)[0].strip(b" \t").lower() in _ASKED
     ]
-    found = b", ".join(kept)
-    if len(value) <= 256:
-        remember(_ACCEPTED, value, found, size=256)
-    return found
+    return b", ".join(kept)
+
+
+class AcceptEncodings:
+    """`accept_encoding`, remembered for the few Accept-Encoding values browsers send (256
+    values of up to 256 bytes). One per site."""
+
+    __slots__ = ("_known",)
+
+    def __init__(self) -> None:
+        self._known: dict[bytes, bytes] = {}
+
+    def __call__(self, value: bytes) -> bytes:
+        known = self._known.get(value)
+        if known is None:
+            known = accept_encoding(value)
+            if len(value) <= 256:
+                remember(self._known, value, known, size=256)
+        return known
 
 
 _ASKED = frozenset(name.encode() for name in DECODED | {"identity"})

@@ -7,11 +7,10 @@ This module builds the middleware's `Site` and routes each request: the consent 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from consent._body import accept_encoding
 from consent.endpoints import ConsentEndpoints
 from consent.enforce import SameSite, Undeclared
 from consent.etags import TAGGED
@@ -112,7 +111,7 @@ class ConsentMiddleware:
             headers = scope["headers"] = list(headers)
         named = dict(headers)
         if len(named) != len(headers):
-            named = _repeated(headers)
+            named = _repeated(headers, site.accept_encoding)
         header = named.get(b"cookie", b"")
         cookies = site.reader.known.get(header) or site.reader.read(header)
         raw, copies, _, current = cookies
@@ -168,11 +167,12 @@ class ConsentMiddleware:
             return
 
         codings = named.get(b"accept-encoding")
-        if codings is not None and site.gate_html and accept_encoding(codings) != codings:
+        trim = site.accept_encoding
+        if codings is not None and site.gate_html and trim(codings) != codings:
             # An HTML page in a coding the middleware cannot decode is refused: the app is
             # asked for none of those.
             scope["headers"] = [
-                (key, accept_encoding(value) if key == b"accept-encoding" else value)
+                (key, trim(value) if key == b"accept-encoding" else value)
                 for key, value in scope["headers"]
             ]
         try:
@@ -186,7 +186,9 @@ class ConsentMiddleware:
 _DONE: Scope = {}  # the scope of a finished response (see `__call__`)
 
 
-def _repeated(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+def _repeated(
+    headers: Iterable[tuple[bytes, bytes]], trim: Callable[[bytes], bytes]
+) -> dict[bytes, bytes]:
     """The request headers the middleware reads, when some name comes more than once:
     Cookie fields joined with `; ` (HTTP/2 sends one per cookie), If-None-Match lists
     joined, the Global Privacy Control signal if any field carries it, an Accept-Encoding
@@ -200,7 +202,7 @@ def _repeated(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
                 value = named[key] + b", " + value
             elif key == b"sec-gpc" and gpc_signal(named[key]):
                 continue
-            elif key == b"accept-encoding" and accept_encoding(named[key]) != named[key]:
+            elif key == b"accept-encoding" and trim(named[key]) != named[key]:
                 continue
         named[key] = value
     return named

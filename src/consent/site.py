@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from consent._body import AcceptEncodings
 from consent.declaration import consent_cookie
 from consent.enforce import CookieGuard, CookieWriter, SameSite, Undeclared
 from consent.etags import ConsentTags
@@ -71,6 +72,8 @@ class Site:
     not hand one visitor's banner to another whose browser asks for another language)."""
     language: str
     """The policy's default language."""
+    accept_encoding: AcceptEncodings
+    """The request's Accept-Encoding without the codings the gate cannot decode."""
     types: ResponseTypes
     """Reads the responses' Content-Type (what is gated)."""
     max_body_size: int = 64 * 1024
@@ -154,6 +157,7 @@ class Site:
             vary=vary,
             language=policy.default_language,
             types=ResponseTypes(gate_html),
+            accept_encoding=AcceptEncodings(),
             vary_bytes=vary.encode(),
             vary_localized=(vary + ", Accept-Language" if several else vary).encode(),
         )
