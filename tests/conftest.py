@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
 import tempfile
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -222,11 +223,47 @@ def client() -> TestClient:
 
 
 def unavailable(reason: str) -> NoReturn:
-    """A browser, database or tool the test needs is missing: a failure in CI (CI=true),
-    where `.ci/run` installs everything, and a skip with `reason` elsewhere."""
+    """A browser, database, package or tool the test needs is missing: a failure in CI
+    (CI=true), where `.ci/run` installs everything, and a skip with `reason` elsewhere.
+    Called while a module is imported (a missing package), it skips or fails that module."""
     if os.environ.get("CI") == "true":
         pytest.fail(reason)
-    pytest.skip(reason)
+    # allow_module_level: a conftest or test module may call this while it is imported.
+    pytest.skip(reason, allow_module_level=True)
+
+
+# Optional packages (extras of pyproject.toml) that test modules import at the top, and
+# what installs them. A test module that cannot be imported for want of one follows the
+# same rule as `unavailable`: an error in CI, a skip elsewhere.
+OPTIONAL_PACKAGES = {
+    "playwright": "scan",
+    "axe_playwright_python": "dev",
+    "psycopg": "postgres",
+    "psycopg_pool": "postgres",
+    "brotli": "brotli",
+    "atheris": "fuzz",
+}
+_MISSING = re.compile(r"No module named '([A-Za-z0-9_]+)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """A test module that needs a missing optional package is skipped with the extra that
+    installs it (outside CI; in CI, where everything is installed, it stays an error)."""
+    report = yield
+    if report.failed and os.environ.get("CI") != "true":
+        found = _MISSING.search(str(report.longrepr))
+        if found and found[1] in OPTIONAL_PACKAGES:
+            extra = OPTIONAL_PACKAGES[found[1]]
+            report.outcome = "skipped"
+            report.longrepr = (
+                str(collector.path),
+                0,
+                f"Skipped: {found[1]} is not installed: pip install -e '.[{extra}]'",
+            )
+    return report
 
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -262,7 +299,10 @@ def call_asgi(
 def postgres_server() -> str:
     """The DSN of a reachable PostgreSQL server. Skipped when there is none, except in CI
     (CI=true), where a missing server is a failure."""
-    import psycopg
+    try:
+        import psycopg
+    except ImportError:
+        unavailable("psycopg is not installed: pip install -e '.[postgres]' (CI does)")
 
     try:
         psycopg.connect(POSTGRES_DSN, connect_timeout=3).close()
