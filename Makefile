@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench load docs screenshots format clean postgres fuzz
+.PHONY: demo test test-fast lint bench load docs screenshots format clean postgres fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,18 @@ demo: $(STAMP)
 postgres:
 	.ci/postgres
 
+# pytest-xdist workers, one per core (`make test WORKERS=0` runs in one process). Each
+# worker that runs a browser test starts its own Chromium and servers, on free ports.
+WORKERS ?= auto
+FAST := not slow and not browser and not load and not postgres
+
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS)
+
+# The inner loop: no browser, no PostgreSQL, no servers under load, no slow test, and
+# fewer Hypothesis examples where a test does not set its own (CONTRIBUTING.md).
+test-fast: $(STAMP)
+	$(BIN)/pytest -n $(WORKERS) -m "$(FAST)" --hypothesis-profile=fast
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

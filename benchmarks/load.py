@@ -11,9 +11,11 @@ state. Errors are failed requests and unexpected statuses. Both must be 0.
 Then wrk (Debian's `wrk`, a C load generator, when installed) requests an article with an
 "accept all" cookie as fast as the server answers, and a Lua script checks every answer.
 
-    python benchmarks/load.py [--duration 60] [--visitors 32] [--json] [--check]
+    python benchmarks/load.py [--duration 60] [--visitors 32] [--rounds N] [--json] [--check]
 
-`make load` runs it for a minute per configuration; the test suite runs a short variant.
+`make load` runs it for a minute per configuration; the test suite runs a short variant
+with `--rounds`: each visitor makes that many rounds of the loop above, whatever the time
+they take, so that the number of requests does not depend on how busy the machine is.
 """
 
 from __future__ import annotations
@@ -65,7 +67,10 @@ class Tally:
         self.wrong = 0
 
 
-async def visitor(url: str, seed: int, deadline: float, check: bool, tally: Tally) -> None:
+async def visitor(
+    url: str, seed: int, deadline: float, rounds: int | None, check: bool, tally: Tally
+) -> None:
+    """One visitor's loop, until `deadline` (time.monotonic) or for `rounds` rounds."""
     rng = random.Random(seed)
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
 
@@ -85,7 +90,9 @@ async def visitor(url: str, seed: int, deadline: float, check: bool, tally: Tall
             if check and html and (ACTIVE if allowed else INERT) not in html:
                 tally.wrong += 1
 
-        while time.monotonic() < deadline:
+        done = 0
+        while done < rounds if rounds is not None else time.monotonic() < deadline:
+            done += 1
             client.cookies.clear()
             verify(await call("GET", "/", 200), False)  # first visit: nothing optional
             body, allowed = rng.choice(DECISIONS)
@@ -97,14 +104,16 @@ async def visitor(url: str, seed: int, deadline: float, check: bool, tally: Tall
                 verify(await call("GET", "/", 200), False)
 
 
-def client_main(url: str, duration: float, visitors: int, check: bool) -> dict[str, Any]:
+def client_main(
+    url: str, duration: float, rounds: int | None, visitors: int, check: bool
+) -> dict[str, Any]:
     tally = Tally()
 
     async def run() -> float:
         start = time.perf_counter()
         deadline = time.monotonic() + duration
         await asyncio.gather(
-            *(visitor(url, seed, deadline, check, tally) for seed in range(visitors))
+            *(visitor(url, seed, deadline, rounds, check, tally) for seed in range(visitors))
         )
         return time.perf_counter() - start
 
@@ -130,7 +139,7 @@ def log_env(folder: str) -> dict[str, str]:
     return {"CONSENT_DB": f"{folder}/example.db", "CONSENT_LOAD_DB": f"{folder}/load.db"}
 
 
-def run_config(app: str, duration: float, visitors: int) -> dict[str, Any]:
+def run_config(app: str, duration: float, rounds: int | None, visitors: int) -> dict[str, Any]:
     """Serve `app` under uvicorn and drive it from a separate client process."""
     with tempfile.TemporaryDirectory() as tmp, uvicorn_process(app, **log_env(tmp)) as (url, _):
         check = "without" not in app
@@ -144,6 +153,8 @@ def run_config(app: str, duration: float, visitors: int) -> dict[str, Any]:
             "--visitors",
             str(visitors),
         ]
+        if rounds is not None:
+            command += ["--rounds", str(rounds)]
         if check:
             command.append("--check-states")
         done = subprocess.run(
@@ -216,16 +227,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per configuration")
     parser.add_argument("--visitors", type=int, default=32, help="concurrent visitors")
+    parser.add_argument(
+        "--rounds", type=int, help="rounds per visitor instead of --duration (not for wrk)"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--check", action="store_true", help="exit 1 on any error or wrong state")
     parser.add_argument("--client", help=argparse.SUPPRESS)
     parser.add_argument("--check-states", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.client:  # the load-generating process
-        result = client_main(args.client, args.duration, args.visitors, args.check_states)
+        result = client_main(
+            args.client, args.duration, args.rounds, args.visitors, args.check_states
+        )
         print(json.dumps(result))
         return 0
-    results = {name: run_config(app, args.duration, args.visitors) for name, app in CONFIGS.items()}
+    results = {
+        name: run_config(app, args.duration, args.rounds, args.visitors)
+        for name, app in CONFIGS.items()
+    }
     views = {name: run_wrk(app, args.duration, args.visitors) for name, app in CONFIGS.items()}
     if args.json:
         print(json.dumps({"mixed": results, "page_views": views}, indent=2))

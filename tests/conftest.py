@@ -1,16 +1,21 @@
-"""Shared fixtures: a policy shaped like the seed page's, and an app factory."""
+"""Shared fixtures: a policy shaped like the seed page's, and an app factory; the markers
+(`browser`, `postgres`, `load`, `slow`) are given here, by path and fixture, not in the
+test files (`pytest_collection_modifyitems` below; CONTRIBUTING.md says how to use them)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
 import tempfile
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import pytest
+from hypothesis import settings
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -23,6 +28,95 @@ from consent import ConsentMiddleware, Policy, get_consent
 from tests import asgi
 
 T = TypeVar("T")
+
+TESTS = Path(__file__).resolve().parent
+
+# `make test-fast` runs Hypothesis with this profile (`--hypothesis-profile=fast`): fewer
+# examples for the property tests that do not set their own number; `make test` and CI
+# keep Hypothesis's default of 100.
+settings.register_profile("fast", max_examples=20)
+
+# Tests that take a second or more of CPU on a quiet machine, for volume (many Hypothesis
+# examples, many pages) rather than for waiting: `make test` runs them, `make test-fast`
+# leaves them out. "file::function" (every parametrization of it); tests/test_markers.py
+# checks that each entry still names a test.
+SLOW = frozenset(
+    {
+        "test_gating.py::test_gate_equals_the_tag_by_tag_reference",
+        "test_gating.py::test_no_refused_tag_stays_active",
+        "test_gating.py::test_runs_of_a_tag_in_foreign_content_give_the_reference_s_bytes",
+        "test_gating.py::test_streamed_output_equals_one_shot",
+        "test_gating.py::test_gate_equals_the_reference_on_long_pages",
+        "test_gating.py::test_gate_equals_the_reference_on_any_bytes",
+        "test_gating_context.py::test_no_refused_tag_stays_active_around_foreign_content",
+        "test_gating_elements.py::test_no_refused_element_stays_active",
+        "test_gating_encodings.py::test_any_unicode_spelling_of_a_declared_host_is_that_host",
+        "test_requests.py::test_random_json_never_crashes_or_grants_unasked",
+        "test_requests.py::test_random_form_bytes_never_crash_or_grant_unasked",
+        "test_requests.py::test_random_form_fields_never_crash_or_grant_unasked",
+        "test_requests.py::test_an_origin_of_another_scheme_host_or_port_is_refused",
+        "test_requests.py::test_safe_next_stays_on_this_origin",
+        "test_requests.py::test_is_same_origin_never_raises",
+        "test_requests.py::test_random_form_dictionaries_never_crash_or_grant_unasked",
+        "test_requests.py::test_random_json_bytes_never_crash",
+        "test_signing.py::test_decode_well_shaped_forgery_never_grants",
+        "test_security.py::test_several_copies_grant_at_most_what_each_valid_one_grants",
+        "test_security.py::test_only_a_pair_named_exactly_consent_is_read",
+        "test_report.py::test_400_days_stay_within_the_plot",
+        "test_scan.py::test_missing_browser_exits_2",
+        "test_scan.py::test_other_commands_work_without_playwright",
+        "test_docs.py::test_every_test_the_threat_table_names_exists",
+        "test_static.py::test_assets_are_served_with_a_long_cache_and_versioned_urls",
+        "test_enforce.py::test_deletions_expire_exactly_the_refused_trackers",
+        "test_fuzz.py::test_random_inputs_hold",
+        "test_cookies.py::test_parse_set_cookie_never_raises",
+        "test_receipts.py::test_a_purged_snapshot_is_stored_again",
+        "test_gating_encodings.py::test_without_the_idna_package_known_characters_still_map",
+        "test_enforce.py::test_any_if_none_match_reaches_the_app_as_it_should",
+    }
+)
+POSTGRES = frozenset({"test_benchmarks.py::test_bench_receipts_runs_with_every_store"})
+# Whole files that start servers in other processes and drive traffic through them.
+LOAD = frozenset(
+    {"test_load.py", "test_faults_rollout.py", "test_benchmarks.py", "test_receipts_crash.py"}
+)
+
+
+def _test_file(item: pytest.Item) -> str:
+    """The item's file relative to tests/ ("test_x.py", "browser/test_y.py")."""
+    return item.path.resolve().relative_to(TESTS).as_posix()
+
+
+def _needs_postgres(item: pytest.Item) -> bool:
+    """The test asks for the PostgreSQL fixtures, directly or through a parametrized
+    fixture whose parameter is "postgres" (which calls `getfixturevalue("postgres_dsn")`)."""
+    names = getattr(item, "fixturenames", ())
+    if "postgres_server" in names or "postgres_dsn" in names:
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and "postgres" in callspec.params.values()
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m and -k deselect, so that they see the markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test by what it needs: `browser` (tests/browser/, Chromium), `postgres`
+    (a PostgreSQL server), `load` (servers in other processes under traffic) and `slow`
+    (SLOW above, and every browser and load test)."""
+    for item in items:
+        try:
+            path = _test_file(item)
+        except ValueError:  # a test outside tests/ (not collected by default)
+            continue
+        function = getattr(item, "originalname", item.name)
+        if path.startswith("browser/"):
+            item.add_marker(pytest.mark.browser)
+        if _needs_postgres(item) or f"{path}::{function}" in POSTGRES:
+            item.add_marker(pytest.mark.postgres)
+        if path in LOAD:
+            item.add_marker(pytest.mark.load)
+        if path.startswith("browser/") or path in LOAD or f"{path}::{function}" in SLOW:
+            item.add_marker(pytest.mark.slow)
+
 
 # The example apps keep receipts in CONSENT_DB; tests must not write beside the project.
 os.environ.setdefault(
@@ -129,11 +223,47 @@ def client() -> TestClient:
 
 
 def unavailable(reason: str) -> NoReturn:
-    """A browser, database or tool the test needs is missing: a failure in CI (CI=true),
-    where `.ci/run` installs everything, and a skip with `reason` elsewhere."""
+    """A browser, database, package or tool the test needs is missing: a failure in CI
+    (CI=true), where `.ci/run` installs everything, and a skip with `reason` elsewhere.
+    Called while a module is imported (a missing package), it skips or fails that module."""
     if os.environ.get("CI") == "true":
         pytest.fail(reason)
-    pytest.skip(reason)
+    # allow_module_level: a conftest or test module may call this while it is imported.
+    pytest.skip(reason, allow_module_level=True)
+
+
+# Optional packages (extras of pyproject.toml) that test modules import at the top, and
+# what installs them. A test module that cannot be imported for want of one follows the
+# same rule as `unavailable`: an error in CI, a skip elsewhere.
+OPTIONAL_PACKAGES = {
+    "playwright": "scan",
+    "axe_playwright_python": "dev",
+    "psycopg": "postgres",
+    "psycopg_pool": "postgres",
+    "brotli": "brotli",
+    "atheris": "fuzz",
+}
+_MISSING = re.compile(r"No module named '([A-Za-z0-9_]+)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """A test module that needs a missing optional package is skipped with the extra that
+    installs it (outside CI; in CI, where everything is installed, it stays an error)."""
+    report = yield
+    if report.failed and os.environ.get("CI") != "true":
+        found = _MISSING.search(str(report.longrepr))
+        if found and found[1] in OPTIONAL_PACKAGES:
+            extra = OPTIONAL_PACKAGES[found[1]]
+            report.outcome = "skipped"
+            report.longrepr = (
+                str(collector.path),
+                0,
+                f"Skipped: {found[1]} is not installed: pip install -e '.[{extra}]'",
+            )
+    return report
 
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -169,7 +299,10 @@ def call_asgi(
 def postgres_server() -> str:
     """The DSN of a reachable PostgreSQL server. Skipped when there is none, except in CI
     (CI=true), where a missing server is a failure."""
-    import psycopg
+    try:
+        import psycopg
+    except ImportError:
+        unavailable("psycopg is not installed: pip install -e '.[postgres]' (CI does)")
 
     try:
         psycopg.connect(POSTGRES_DSN, connect_timeout=3).close()

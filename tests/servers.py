@@ -7,11 +7,21 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
+# Only a guard against a server that never comes up: starting takes about a second.
+START_DEADLINE = 60.0
+
+
+class Running(NamedTuple):
+    """A started server: its base URL and its process (tests may kill it)."""
+
+    url: str
+    process: subprocess.Popen[bytes]
 
 
 def free_port() -> int:
@@ -21,10 +31,7 @@ def free_port() -> int:
         return port
 
 
-@contextmanager
-def uvicorn_process(app: str, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Start `uvicorn app` with extra environment variables; yields its base URL and the
-    process (tests may kill it), and stops it afterwards."""
+def _spawn(app: str, env: Mapping[str, str]) -> tuple[int, subprocess.Popen[bytes]]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)],
@@ -33,22 +40,52 @@ def uvicorn_process(app: str, **env: str) -> Iterator[tuple[str, subprocess.Pope
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 20
+    return port, process
+
+
+def _wait_listening(app: str, port: int, process: subprocess.Popen[bytes]) -> None:
+    """Return once the server accepts connections; RuntimeError if it exits first."""
+    deadline = time.monotonic() + START_DEADLINE
     while True:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 _, err = process.communicate()
                 raise RuntimeError(f"uvicorn did not start for {app}:\n{err.decode()}") from None
-            time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-        process.wait(timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
+            time.sleep(0.02)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+    process.wait(timeout=10)
+    if process.stderr is not None:
+        process.stderr.close()
+
+
+@contextmanager
+def uvicorn_processes(
+    apps: Sequence[tuple[str, Mapping[str, str]]],
+) -> Iterator[list[Running]]:
+    """Start several `uvicorn app` servers at once, each `(app, extra environment)`; they
+    start in parallel (each is a process of its own), and all stop afterwards."""
+    with ExitStack() as stack:
+        spawned = []
+        for app, env in apps:
+            port, process = _spawn(app, env)
+            stack.callback(_stop, process)
+            spawned.append((app, port, process))
+        for app, port, process in spawned:
+            _wait_listening(app, port, process)
+        yield [Running(f"http://127.0.0.1:{port}", process) for _, port, process in spawned]
+
+
+@contextmanager
+def uvicorn_process(app: str, **env: str) -> Iterator[Running]:
+    """Start `uvicorn app` with extra environment variables; yields its base URL and the
+    process (tests may kill it), and stops it afterwards."""
+    with uvicorn_processes([(app, env)]) as (running,):
+        yield running

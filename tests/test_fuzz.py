@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -82,10 +81,10 @@ def test_open_bugs_have_their_regression_input() -> None:
 
 @pytest.mark.parametrize("target", list(CHECKS))
 def test_random_inputs_hold(target: str) -> None:
-    """A seeded smoke run through each harness: 300 inputs, well under a second each."""
+    """A seeded smoke run through each harness: 300 inputs, none breaking a property
+    (how long they take is `make fuzz`'s concern: its -timeout flags a slow input)."""
     rng = random.Random(f"fuzz-smoke-{target}")
     seeds = [path.read_bytes() for name, path in inputs("corpus") if name == target]
-    started = time.perf_counter()
     for _ in range(300):
         if rng.random() < 0.5:  # a seed with a few bytes changed, as libFuzzer would
             data = bytearray(rng.choice(seeds))
@@ -94,7 +93,6 @@ def test_random_inputs_hold(target: str) -> None:
         else:
             data = bytearray(rng.randbytes(rng.randrange(120)))
         CHECKS[target](bytes(data))
-    assert time.perf_counter() - started < 10
 
 
 def test_harnesses_import_without_atheris() -> None:

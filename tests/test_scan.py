@@ -36,7 +36,7 @@ from consent.scan.crawl import ScanError, ScanOptions, run_scan
 from consent.scan.findings import exit_code
 from consent.scan.recorder import script_url
 from consent.scan.suggest import duration_text
-from tests.conftest import run_async
+from tests.conftest import run_async, unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 LEAKY_POLICY = ROOT / "tests" / "scan_site" / "consent.toml"
@@ -771,6 +771,10 @@ def test_scan_from_code_that_runs_an_event_loop(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_missing_browser_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        import playwright.async_api  # noqa: F401  (the scan itself imports it)
+    except ImportError:
+        unavailable("Playwright is not installed: pip install -e '.[scan]' (CI does)")
     missing = tmp_path / "no-chromium"
     assert main(["scan", SITE + "/", "--browser", str(missing)]) == 2
     err = capsys.readouterr().err

@@ -258,6 +258,12 @@ class Negotiator:
             found = remember(self._cache, header, self._negotiate(header), 1024)
         return found
 
+    @property
+    def cached(self) -> int:
+        """How many headers' answers are remembered: at most 1,024, each under at most the
+        header's first 1,024 characters (the part that is read)."""
+        return len(self._cache)
+
     def pick(self, wanted: str | None) -> str | None:
         """An explicit choice (`?lang=de`), if it is enabled (after the same fallbacks)."""
         if not wanted or len(wanted) > 35 or not _TAG.fullmatch(wanted) or wanted == "*":

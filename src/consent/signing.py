@@ -149,6 +149,12 @@ class ConsentCodec:
         return f"<ConsentCodec revision={self.policy.revision} keys=***>"
 
     @property
+    def cached(self) -> int:
+        """How many verified cookie values the codec remembers: at most `cache_size`, the
+        oldest forgotten first, and only genuinely signed values (garbage costs no memory)."""
+        return len(self._cache)
+
+    @property
     def undecided(self) -> ConsentState:
         """The shared "no decision" state for this policy."""
         return self._undecided
