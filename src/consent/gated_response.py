@@ -16,7 +16,16 @@ from consent._body import BodyError, GatedPage
 from consent._mime import Mime, extract_mime
 from consent.bounded_memo import remember
 
-__all__ = ["HTML_TYPES", "GatedBody", "ResponseType", "ResponseTypes", "error_page", "refusal"]
+__all__ = [
+    "HTML_TYPES",
+    "GatedBody",
+    "GatedPages",
+    "GatedText",
+    "ResponseType",
+    "ResponseTypes",
+    "error_page",
+    "refusal",
+]
 
 logger = logging.getLogger("consent")
 
@@ -87,6 +96,59 @@ class ResponseTypes:
         return ResponseType(mime, mime.essence in HTML_TYPES, mime.essence in _UNKNOWN_TYPES)
 
 
+class GatedText(NamedTuple):
+    """A whole page as the gate wrote it, and the charset it was decoded from when that
+    differs from the response's header (see `GatedPage.charset`)."""
+
+    body: bytes
+    charset: str | None
+
+
+PageKey = tuple[tuple[frozenset[str], frozenset[str]], Mime | None, bytes]
+"""(the consent a page is gated for, its MIME type, the page's bytes)."""
+
+
+class GatedPages:
+    """Whole pages gated before: a site sends the same page to many visitors and the same
+    few consents recur, so a page is gated once per consent while it is remembered.
+
+    The gate's output depends on nothing else than what the key holds (the consent's
+    categories and services, the MIME type and its charset, the page's bytes) and the
+    site, which owns this memo. Bounded: pages of up to 64 KiB, 8 MiB of pages in all
+    (emptied when full, like every memo here).
+    """
+
+    __slots__ = ("_known", "_size")
+
+    LONGEST = 64 * 1024
+    """The longest page remembered."""
+    BUDGET = 8 * 1024 * 1024
+    """How many bytes of pages (as the app sent them and as gated) are remembered at most."""
+
+    def __init__(self) -> None:
+        self._known: dict[PageKey, GatedText] = {}
+        self._size = 0
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def __repr__(self) -> str:
+        return f"<GatedPages {len(self._known)} pages>"
+
+    def get(self, key: PageKey) -> GatedText | None:
+        """The page gated before for `key`, or None."""
+        return self._known.get(key)
+
+    def keep(self, key: PageKey, gated: GatedText) -> None:
+        """Remember `gated` for `key` (a page no longer than `LONGEST`)."""
+        size = len(key[2]) + len(gated.body)
+        if self._size + size > self.BUDGET:
+            self._known.clear()
+            self._size = 0
+        self._known[key] = gated
+        self._size += size
+
+
 def error_page() -> Message:
     """The start of a plain 502 answer, whose body is `ERROR_BODY`."""
     headers = [
@@ -121,7 +183,18 @@ class GatedBody:
         error_body: whether an error page gets its body (not for HEAD).
     """
 
-    __slots__ = ("done", "error_body", "mime", "page", "send_next", "start")
+    __slots__ = (
+        "charset",
+        "consent",
+        "done",
+        "error_body",
+        "fed",
+        "mime",
+        "page",
+        "pages",
+        "send_next",
+        "start",
+    )
 
     def __init__(
         self,
@@ -131,6 +204,8 @@ class GatedBody:
         *,
         mime: Mime | None = None,
         error_body: bool = True,
+        pages: GatedPages | None = None,
+        consent: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset()),
     ) -> None:
         self.page = page
         self.start: Message | None = start
@@ -138,6 +213,10 @@ class GatedBody:
         self.send_next = send
         self.done = False  # the response has ended: what the app still sends is dropped
         self.error_body = error_body
+        self.pages = pages
+        self.consent = consent  # what the page is gated for: (categories, services)
+        self.fed = False  # the gate has read part of the body
+        self.charset: str | None = None  # the charset of a remembered page
 
     async def send(self, message: Message) -> None:
         """Take one message of the app's response."""
@@ -155,10 +234,21 @@ class GatedBody:
             await self._end(self.start)  # the error page
             return
         more = message.get("more_body", False)
+        body = message.get("body", b"")
+        if (
+            not more
+            and not self.fed
+            and self.pages is not None
+            and page.identity
+            and len(body) <= GatedPages.LONGEST
+        ):
+            await self._whole(page, body, self.pages)
+            return
+        self.fed = True
         # Each piece is sent as it comes: a small compressed body may decode to a large page.
         pending = None
         try:
-            for piece in await self._gated(page, message.get("body", b""), more):
+            for piece in await self._gated(page, body, more):
                 if pending is not None:
                     await self._write(pending, more=True)
                 pending = piece
@@ -170,6 +260,17 @@ class GatedBody:
             await self._write(pending or b"", more=False)
         elif pending:
             await self._write(pending, more=True)
+
+    async def _whole(self, page: GatedPage, body: bytes, pages: GatedPages) -> None:
+        """A whole uncompressed page in one message: as gated before for the same consent,
+        or gated now and remembered."""
+        key = (self.consent, self.mime, body)
+        found = pages.get(key)
+        if found is None:
+            found = GatedText(b"".join(await self._gated(page, body, False)), page.charset)
+            pages.keep(key, found)
+        self.charset = found.charset
+        await self._write(found.body, more=False)
 
     @staticmethod
     async def _gated(page: GatedPage, body: bytes, more: bool) -> Iterable[bytes]:
@@ -195,7 +296,7 @@ class GatedBody:
                 del headers["content-length"]  # the length changes; stream it chunked
             elif "content-length" in headers:
                 headers["content-length"] = str(len(body))
-            charset = None if self.page is None else self.page.charset
+            charset = self.charset or (None if self.page is None else self.page.charset)
             if charset is not None and self.mime is not None:
                 # Sent in another encoding than the header said (UTF-16 decoded, or a byte
                 # order mark that overrides the header, as it does in browsers).

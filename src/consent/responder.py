@@ -199,7 +199,14 @@ class ConsentResponder(Visit):
                 page = GatedPage(
                     coding or "", mime, lambda codec, xml: site.gate(state, codec, xml=xml)
                 )
-                self.body = GatedBody(page, message, self.send_next, mime=mime)
+                self.body = GatedBody(
+                    page,
+                    message,
+                    self.send_next,
+                    mime=mime,
+                    pages=site.pages,
+                    consent=(state.granted, state.services),
+                )
             else:
                 # No body to gate, and the gated page's length is not known here: the
                 # app's Content-Length (of the page before gating) would be wrong.

@@ -18,7 +18,7 @@ from consent._body import AcceptEncodings
 from consent.declaration import consent_cookie
 from consent.enforce import CookieGuard, CookieWriter, SameSite, Undeclared
 from consent.etags import ConsentTags
-from consent.gated_response import ResponseTypes
+from consent.gated_response import GatedPages, ResponseTypes
 from consent.gating import Gatekeeper, HostLookup, HTMLGate
 from consent.gpc import gpc_json
 from consent.i18n import Negotiator, enabled_languages
@@ -72,6 +72,8 @@ class Site:
     not hand one visitor's banner to another whose browser asks for another language)."""
     language: str
     """The policy's default language."""
+    pages: GatedPages
+    """Whole pages gated before, per consent."""
     accept_encoding: AcceptEncodings
     """The request's Accept-Encoding without the codings the gate cannot decode."""
     types: ResponseTypes
@@ -158,6 +160,7 @@ class Site:
             language=policy.default_language,
             types=ResponseTypes(gate_html),
             accept_encoding=AcceptEncodings(),
+            pages=GatedPages(),
             vary_bytes=vary.encode(),
             vary_localized=(vary + ", Accept-Language" if several else vary).encode(),
         )
