@@ -91,6 +91,14 @@ async def article(request: Request) -> HTMLResponse:
     return HTMLResponse(ARTICLE)
 
 
+_SERIAL = iter(range(10**12))
+
+
+async def article_unique(request: Request) -> HTMLResponse:
+    # The same article with a different last byte each time: never gated before.
+    return HTMLResponse(ARTICLE + b"<!-- %d -->" % next(_SERIAL))
+
+
 async def article_session(request: Request) -> HTMLResponse:
     request.session.get("user")
     return HTMLResponse(ARTICLE)
@@ -132,6 +140,8 @@ CONFIGS: dict[str, tuple[ASGIApp, list[tuple[bytes, bytes]], bytes | None]] = {
         ARTICLE,
     ),
     "article, consent": (app(article, CONSENT), [(b"cookie", consent_cookie())], None),
+    "new article, bare": (app(article_unique), [], None),
+    "new article, consent": (app(article_unique, CONSENT), [(b"cookie", consent_cookie())], None),
 }
 
 
@@ -175,7 +185,9 @@ async def check(
     status, got = sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
     if body is None:
         if status != 200 or b'data-consent="analytics"' not in got or b"</html>" not in got:
-            raise SystemExit(f"{name}: expected a gated article, got {status} {got[:200]!r}")
+            raise SystemExit(f"{name}: expected an article, got {status} {got[:200]!r}")
+        if "consent" in name and b'type="text/plain"' in got:
+            raise SystemExit(f"{name}: an accepted script was left inert")
         return
     if status != 200 or got != body:
         raise SystemExit(f"{name}: expected 200 {body!r}, got {status} {got!r}")
@@ -226,7 +238,7 @@ def report(results: dict[str, float]) -> bool:
         return f"{extra / base:{width}.{digits}f}" if base > 0 else f"{'':{width}}"
 
     for name, value in results.items():
-        if name.startswith("article"):
+        if "article" in name:
             continue
         extra = value - bare
         if name == "bare":
@@ -243,6 +255,8 @@ def report(results: dict[str, float]) -> bool:
     with_session = results["article, SessionMiddleware"]
     print(f"{'  with SessionMiddleware':26} {with_session:10.2f} {page_session:12.2f}")
     print(f"{'  with consent, gated':26} {results['article, consent']:10.2f} {page_consent:12.2f}")
+    new = results["new article, consent"] - results["new article, bare"]
+    print(f"{'  a new article each time':26} {results['new article, consent']:10.2f} {new:12.2f}")
     return targets(
         results["consent, valid cookie"] - bare, wrapping, page_consent, page_session, "time"
     )
@@ -295,6 +309,8 @@ def report_instructions(counts: dict[str, float]) -> bool:
     print("\nInstructions per request (callgrind, PYTHONHASHSEED=0, difference of two runs):")
     for name, value in counts.items():
         base = page if name.startswith("article") else bare
+        if name.startswith("new article"):
+            base = counts["new article, bare"]
         print(f"{name:28} {value:10.0f} {value - base:10.0f}")
     return targets(
         counts["consent, valid cookie"] - bare,
