@@ -38,7 +38,7 @@ def test_a_remembered_page_is_what_the_gate_writes_for_that_consent() -> None:
         decide(client, action)
     first = [client.get("/").content for client in fresh]
 
-    shared, middleware = site_client(app)
+    _, middleware = site_client(app)
     visitors = [TestClient(middleware, base_url="https://example.com") for _ in range(3)]
     for visitor, action in zip(visitors[1:], ["reject_all", "accept_all"], strict=True):
         decide(visitor, action)
