@@ -92,6 +92,9 @@ def test_refusal_removes_a_tracker_cookie_set_on_the_parent_domain(
     page.goto(f"{www}/")
     page.get_by_role("button", name="Accept all").first.click()
     expect(page.locator("[data-consent-banner]")).to_have_count(0)
+    # The example's tag has run and set its own `_ga` (host-only) before the withdrawal:
+    # had it loaded after it, it would set one the withdrawal never saw.
+    page.wait_for_function("() => window.exampleGoogleTag && document.cookie.includes('_ga=')")
     # What gtag.js does on its first run, for the site's registrable domain.
     page.evaluate(
         "() => { document.cookie = '_ga=GA1.1.42.1700000000; Domain=example.test; Path=/;"
