@@ -48,9 +48,9 @@ from jinja2 import Environment
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consent import ConsentMiddleware, load_policy
-from consent._body import GatedPage
 from consent._mime import parse_mime
 from consent.gating import Allows, Gatekeeper, HostLookup, HTMLGate, host_matcher
+from consent.html_body import GatedPage
 
 try:
     from selectolax.lexbor import LexborHTMLParser

@@ -30,9 +30,9 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
-import consent._body
 import consent.gating
 import consent.gating.hosts
+import consent.html_body
 from consent import ConsentMiddleware, Policy
 from consent._charset import codec, prescan
 from consent.gating import browser_host
@@ -135,8 +135,8 @@ def test_the_app_is_asked_only_for_codings_the_middleware_decodes(
     ask = [(b"accept-encoding", b"gzip, deflate, br;q=0.9, zstd, *;q=0.1")]
     messages(app, ask)
     assert seen == [b"gzip, deflate, br;q=0.9"]
-    monkeypatch.setattr(consent._body, "DECODED", frozenset({"gzip", "x-gzip", "deflate"}))
-    monkeypatch.setattr(consent._body, "_ASKED", frozenset({b"gzip", b"deflate", b"identity"}))
+    monkeypatch.setattr(consent.html_body, "DECODED", frozenset({"gzip", "x-gzip", "deflate"}))
+    monkeypatch.setattr(consent.html_body, "_ASKED", frozenset({b"gzip", b"deflate", b"identity"}))
     messages(app, ask)
     assert seen[1] == b"gzip, deflate"
 
@@ -148,7 +148,7 @@ def test_a_coding_the_middleware_cannot_decode_fails_closed(
     """A2: an HTML page in a coding the middleware cannot decode (br counts as one without the
     brotli module) never reaches the browser: a plain 502 replaces it, and a warning names
     the coding."""
-    monkeypatch.setattr(consent._body, "DECODED", frozenset({"gzip", "x-gzip", "deflate"}))
+    monkeypatch.setattr(consent.html_body, "DECODED", frozenset({"gzip", "x-gzip", "deflate"}))
     headers = [(b"content-type", b"text/html"), (b"content-encoding", coding)]
     with caplog.at_level(logging.WARNING, logger="consent"):
         sent = messages(raw_app(headers, [b"\x28\xb5\x2f\xfd", PAGE]))

@@ -32,7 +32,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "consent._mime",
         "consent._charset",
         "consent._links",
-        "consent._body",
+        "consent.html_body",
         "consent.assets",
         "consent.enforce",
         "consent.origin",

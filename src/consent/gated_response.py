@@ -12,9 +12,9 @@ import anyio.lowlevel
 from starlette.datastructures import MutableHeaders
 from starlette.types import Message, Send
 
-from consent._body import BodyError, GatedPage
 from consent._mime import Mime, extract_mime
 from consent.bounded_memo import remember
+from consent.html_body import BodyError, GatedPage
 
 __all__ = [
     "HTML_TYPES",

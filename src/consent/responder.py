@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import Message, Scope, Send
 
-from consent._body import GatedPage, content_coding
 from consent._links import gate_links
 from consent.cookies import cookie_names
 from consent.gated_response import GatedBody, refusal
+from consent.html_body import GatedPage, content_coding
 from consent.state import ConsentState
 from consent.visit import RequestCookies, Visit
 

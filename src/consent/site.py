@@ -14,13 +14,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from consent._body import AcceptEncodings
 from consent.declaration import consent_cookie
 from consent.enforce import CookieGuard, CookieWriter, SameSite, Undeclared
 from consent.etags import ConsentTags
 from consent.gated_response import GatedPages, ResponseTypes
 from consent.gating import Gatekeeper, HostLookup, HTMLGate
 from consent.gpc import gpc_json
+from consent.html_body import AcceptEncodings
 from consent.i18n import Negotiator, enabled_languages
 from consent.origin import normalize_origins
 from consent.policy import Policy
