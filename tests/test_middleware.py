@@ -292,6 +292,8 @@ def test_vary_not_added_to_ungated_html_that_ignores_consent() -> None:
         ({"same_site": "none", "secure": False}, ValueError, ["same_site='none'", "secure=True"]),
         ({"same_site": "sometimes"}, ValueError, ["same_site", "'sometimes'"]),
         ({"cookie_name": "__Host-consent", "domain": "example.com"}, ValueError, ["__Host-"]),
+        ({"domain": "example.com; Path=/x"}, ValueError, ["domain", "host name"]),
+        ({"domain": ""}, ValueError, ["domain", "host name"]),
         ({"cookie_name": "__Host-consent", "secure": False}, ValueError, ["__Host-"]),
         ({"path": "consent"}, ValueError, ["path", "leading '/'"]),
         ({"path": "/consent/"}, ValueError, ["path", "trailing '/'"]),

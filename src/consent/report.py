@@ -17,11 +17,10 @@ from typing import Any
 from jinja2 import Environment
 
 from consent.declaration import consent_cookie
-from consent.i18n import direction, format_duration, strings
 from consent.lint import Finding
 from consent.policy import Policy, Text, localize
 from consent.receipts import METHODS, LogStats
-from consent.render import environment
+from consent.render import environment, language_context
 
 __all__ = ["render_report"]
 
@@ -294,12 +293,8 @@ def render_report(
             method_name=lambda m: METHOD_NAMES.get(m, m),
             revision_name=lambda r: f"{r} (current)" if r == policy.revision else str(r),
             # What the shared declaration template expects.
-            lang=lang,
-            dir=direction(lang),
-            ui=strings(lang),
             level=3,
             consent_cookie=consent_cookie(policy, cookie_name),
-            t=t,
-            duration=lambda text: format_duration(text, lang),
+            **language_context(policy, lang),
         )
     )

@@ -150,7 +150,9 @@ class ConsentResponder(Visit):
             elif key == b"etag" or key == b"last-modified":
                 found.validators = True
             elif key == b"link":
-                found.links = self.site.hosts is not None  # it may preload from a declared host
+                found.links = (
+                    self.site.gatekeeper.hosts is not None
+                )  # it may preload from a declared host
             elif not key.islower() and key != key.lower():
                 # ASGI asks for lower-case names, yet some apps send "Set-Cookie": their
                 # headers are read, and passed on, in lower case (HTTP ignores the case).
@@ -247,7 +249,7 @@ class ConsentResponder(Visit):
         `state` refuses (preload, preconnect, ...). True when an entry names a declared
         host at all: the response then depends on consent, dropped or not."""
         site = self.site
-        hosts = site.hosts
+        hosts = site.gatekeeper.hosts
         assert hosts is not None  # (only asked when the policy declares hosts)
         named = False
 

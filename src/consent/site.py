@@ -18,7 +18,7 @@ from consent.declaration import consent_cookie
 from consent.enforce import CookieGuard, CookieWriter, SameSite, Undeclared
 from consent.etags import ConsentTags
 from consent.gated_response import GatedPages, ResponseTypes
-from consent.gating import Gatekeeper, HostLookup, HTMLGate
+from consent.gating import Gatekeeper, HTMLGate
 from consent.gpc import gpc_json
 from consent.html_body import AcceptEncodings
 from consent.i18n import Negotiator, enabled_languages
@@ -61,9 +61,8 @@ class Site:
     well_known_gpc: bytes | None
     """The body of `/.well-known/gpc.json` (None: not served)."""
     gatekeeper: Gatekeeper
-    """What the site's HTML gates share: the host table and the memo of tags read."""
-    hosts: HostLookup | None
-    """The service that owns a URL's host, for the policy's declared `hosts` (None: none)."""
+    """What the site's HTML gates share: the host table (`gatekeeper.hosts`: the service
+    that owns a URL's host, None when the policy declares no hosts) and the memo of tags."""
     vary: str
     """What responses that depend on the visitor's consent vary on."""
     vary_bytes: bytes
@@ -89,20 +88,21 @@ class Site:
         *,
         policy: Policy,
         secret_key: str | Sequence[str],
-        cookie_name: str = "consent",
-        path: str = "/consent",
-        secure: bool | None = None,
-        same_site: SameSite = "lax",
-        domain: str | None = None,
-        trusted_origins: Sequence[str] = (),
-        undeclared_cookies: Undeclared = "warn",
-        delete_refused_cookies: bool = True,
-        gate_html: bool = True,
-        log: ConsentLog | None = None,
-        log_timeout: float = 10.0,
-        well_known_gpc: str | None = None,
+        cookie_name: str,
+        path: str,
+        secure: bool | None,
+        same_site: SameSite,
+        domain: str | None,
+        trusted_origins: Sequence[str],
+        undeclared_cookies: Undeclared,
+        delete_refused_cookies: bool,
+        gate_html: bool,
+        log: ConsentLog | None,
+        log_timeout: float,
+        well_known_gpc: str | None,
     ) -> Site:
-        """Check every option and build the site (the options are ConsentMiddleware's).
+        """Check every option and build the site. The options are ConsentMiddleware's, and
+        their defaults live there only: every one is given here.
 
         Raises:
             TypeError: `policy` or `log` is not of the right kind.
@@ -155,7 +155,6 @@ class Site:
             gate_html=gate_html,
             well_known_gpc=None if well_known_gpc is None else gpc_json(well_known_gpc),
             gatekeeper=gatekeeper,
-            hosts=gatekeeper.hosts,
             vary=vary,
             language=policy.default_language,
             types=ResponseTypes(gate_html),
