@@ -169,11 +169,6 @@ class Visit:
         """The consent cookie's value as the request carried it."""
         return self._raw
 
-    @property
-    def had_cookie(self) -> bool:
-        """Whether the request carried a consent cookie at all (valid or not)."""
-        return self._raw is not None
-
     def replace(self, state: ConsentState) -> None:
         """Record a new decision made during this request."""
         self._state = state
