@@ -4,7 +4,7 @@ rewritten chunks (or, when the page cannot be read safely, a 502 in its place)."
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import NamedTuple
 
 import anyio
@@ -181,6 +181,9 @@ class GatedBody:
             the page from another encoding).
         send: the server's `send`.
         error_body: whether an error page gets its body (not for HEAD).
+        pause: awaited between two slices of a large body (by default a checkpoint that
+            lets the event loop run other tasks; the WSGI middleware, which has no loop
+            there, gives one that never suspends).
     """
 
     __slots__ = (
@@ -192,6 +195,7 @@ class GatedBody:
         "mime",
         "page",
         "pages",
+        "pause",
         "send_next",
         "start",
     )
@@ -206,8 +210,10 @@ class GatedBody:
         error_body: bool = True,
         pages: GatedPages | None = None,
         consent: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset()),
+        pause: Callable[[], Awaitable[None]] = anyio.lowlevel.checkpoint,
     ) -> None:
         self.page = page
+        self.pause = pause
         self.start: Message | None = start
         self.mime = mime
         self.send_next = send
@@ -272,8 +278,7 @@ class GatedBody:
         self.charset = found.charset
         await self._write(found.body, more=False)
 
-    @staticmethod
-    async def _gated(page: GatedPage, body: bytes, more: bool) -> Iterable[bytes]:
+    async def _gated(self, page: GatedPage, body: bytes, more: bool) -> Iterable[bytes]:
         """`body` through the gate. A large body that came in one piece is gated in slices
         with a checkpoint between them, so that a page that is slow to gate (its cost is
         linear, but some hostile markup costs a thousand times a plain page's) holds the
@@ -286,7 +291,7 @@ class GatedBody:
             last = at + _SLICE >= len(body)
             out.extend(page.feed(body[at : at + _SLICE], final=last and not more))
             if not last:
-                await anyio.lowlevel.checkpoint()
+                await self.pause()
         return [b"".join(out)]
 
     async def _write(self, body: bytes, more: bool) -> None:

@@ -1,25 +1,25 @@
 """ConsentMiddleware: pure ASGI, wraps any ASGI application.
 
-This module builds the middleware's `Site` and routes each request: the consent routes to
+This module builds the middleware's `Site` and routes each request (read by
+`consent.arrival.arrive`, which the WSGI middleware shares): the consent routes to
 `ConsentEndpoints`, everything else to the app, with a `ConsentResponder` as its `send`.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from consent.arrival import arrive
 from consent.endpoints import ConsentEndpoints
 from consent.enforce import SameSite, Undeclared
-from consent.etags import TAGGED
-from consent.gpc import WELL_KNOWN_GPC, gpc_signal, gpc_withdrawal, reissuing, well_known_gpc
+from consent.gpc import WELL_KNOWN_GPC, gpc_withdrawal, reissuing, well_known_gpc
 from consent.policy import Policy
 from consent.receipts import ConsentLog
-from consent.responder import ConsentResponder, websocket_send
+from consent.responder import websocket_send
 from consent.site import Site
-from consent.visit import SCOPE_KEY, Visit, get_consent
+from consent.visit import get_consent
 
 __all__ = ["ConsentMiddleware", "get_consent"]
 
@@ -92,6 +92,7 @@ class ConsentMiddleware:
             well_known_gpc=well_known_gpc,
         )
         self.endpoints = ConsentEndpoints(self.site)
+        self._handles = self.endpoints.handles
 
     def __repr__(self) -> str:
         return f"ConsentMiddleware(app={self.app!r}, cookie_name={self.site.cookies.name!r})"
@@ -102,59 +103,15 @@ class ConsentMiddleware:
             await self.app(scope, receive, send)
             return
         site = self.site
-
-        # This runs on every request: a dict built in C instead of a Python loop over the
-        # headers, and the few this middleware reads looked up in it. (Repeated headers, as
-        # HTTP/2 sends Cookie, take `_repeated`.)
         headers = scope["headers"]
         if type(headers) is not list:  # ASGI allows any iterable: read it once
-            headers = scope["headers"] = list(headers)
-        named = dict(headers)
-        if len(named) != len(headers):
-            named = _repeated(headers, site.accept_encoding)
-        header = named.get(b"cookie", b"")
-        cookies = site.reader.known.get(header) or site.reader.read(header)
-        raw, copies, _, current = cookies
-        accept = named.get(b"accept-language")
-        language = site.negotiate(accept.decode("latin-1")) if accept else None
-        gpc = b"sec-gpc" in named and gpc_signal(named[b"sec-gpc"])
-        state = None
-        if current is not None and not gpc and (language is None or language == site.language):
-            # A valid cookie seen before: its state is known while it lasts (expired, or
-            # from the future: decoded again, and refused).
-            state, since, until = current
-            if not since <= time.time() <= until:
-                state = None
-        # Which route: a consent route (answered here), or a page of the app.
-        path: str = scope["path"]
-        route = None
-        if kind == "http" and (site.path in path or site.well_known_gpc is not None):
-            root = scope.get("root_path", "")
-            if root and path.startswith(root):
-                path = path[len(root) :]
-            if path == WELL_KNOWN_GPC and site.well_known_gpc is not None:
-                await well_known_gpc(site.well_known_gpc, send)
-                return
-            if self.endpoints.handles(path):
-                route = path
-        responder = None
-        if kind == "http" and route is None:
-            # A page of the app: its visit is also the `send` that enforces the consent.
-            responder = ConsentResponder(site, scope, header, cookies, gpc, language, state, send)
-            visit: Visit = responder
-        else:
-            visit = Visit(site, raw, gpc, language, copies, state)
-        scope[SCOPE_KEY] = visit
-        match = named.get(b"if-none-match")
-        if match is not None and match.find(TAGGED) >= 0:
-            visit.revalidated = site.tags.revalidating(scope, visit.state)
-        if (
-            gpc
-            and raw
-            and kind == "http"
-            and site.policy.gpc_ids
-            and not (route is not None and scope["method"] == "POST")
-        ):
+            scope["headers"] = list(headers)
+        visit, responder, route, withdraw, trimmed = arrive(site, scope, send, self._handles)
+        if route == WELL_KNOWN_GPC:
+            assert site.well_known_gpc is not None
+            await well_known_gpc(site.well_known_gpc, send)
+            return
+        if withdraw:
             await gpc_withdrawal(site, visit, scope)
         if responder is None:
             if kind == "websocket":
@@ -166,11 +123,10 @@ class ConsentMiddleware:
             await self.endpoints(scope, receive, send, route)
             return
 
-        codings = named.get(b"accept-encoding")
-        trim = site.accept_encoding
-        if codings is not None and site.gate_html and trim(codings) != codings:
+        if trimmed is not None:
             # An HTML page in a coding the middleware cannot decode is refused: the app is
             # asked for none of those.
+            trim = site.accept_encoding
             scope["headers"] = [
                 (key, trim(value) if key == b"accept-encoding" else value)
                 for key, value in scope["headers"]
@@ -180,33 +136,8 @@ class ConsentMiddleware:
         finally:
             # The scope holds the responder, which held the scope: without this, every
             # request would leave a reference cycle for the garbage collector to find.
-            responder.scope = _DONE
+            responder.scope = DONE
 
 
-_DONE: Scope = {}  # the scope of a finished response (see `__call__`)
-
-
-def _repeated(
-    headers: Iterable[tuple[bytes, bytes]], trim: Callable[[bytes], bytes]
-) -> dict[bytes, bytes]:
-    """The request headers the middleware reads, when some name comes more than once:
-    Cookie fields joined with `; ` (HTTP/2 sends one per cookie), If-None-Match lists
-    joined, the Global Privacy Control signal if any field carries it, an Accept-Encoding
-    that the middleware must trim if any must be; otherwise the last field. (Joined once
-    at the end: time linear in the headers, however many Cookie fields there are.)"""
-    named: dict[bytes, bytes] = {}
-    lists: dict[bytes, list[bytes]] = {b"cookie": [], b"if-none-match": []}
-    for key, value in headers:
-        if key in lists:
-            lists[key].append(value)
-        elif key in named:
-            if key == b"sec-gpc" and gpc_signal(named[key]):
-                continue
-            if key == b"accept-encoding" and trim(named[key]) != named[key]:
-                continue
-        named[key] = value
-    if lists[b"cookie"]:
-        named[b"cookie"] = b"; ".join(lists[b"cookie"])
-    if lists[b"if-none-match"]:
-        named[b"if-none-match"] = b", ".join(lists[b"if-none-match"])
-    return named
+DONE: Scope = {}
+"""The scope of a finished response (see `__call__`)."""

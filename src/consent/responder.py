@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import anyio.lowlevel
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import Message, Scope, Send
 
@@ -97,6 +98,11 @@ class ConsentResponder(Visit):
                 await self.send_next(message)
         else:
             await self.send_next(message)
+
+    async def pause(self) -> None:
+        """Awaited between two slices of a large HTML body: lets the event loop run other
+        tasks (a subclass that runs without an event loop overrides it)."""
+        await anyio.lowlevel.checkpoint()
 
     def start(self, message: Message) -> Message:
         """Enforce the choice on the response headers: the start message to send now, or,
@@ -208,6 +214,7 @@ class ConsentResponder(Visit):
                     mime=mime,
                     pages=site.pages,
                     consent=(state.granted, state.services),
+                    pause=self.pause,
                 )
             else:
                 # No body to gate, and the gated page's length is not known here: the

@@ -24,9 +24,20 @@ from consent.state import ConsentState
 if TYPE_CHECKING:
     from consent.site import Site
 
-__all__ = ["MAX_COPIES", "SCOPE_KEY", "CookieReader", "Visit", "current_visit", "get_consent"]
+__all__ = [
+    "ENVIRON_KEY",
+    "MAX_COPIES",
+    "SCOPE_KEY",
+    "CookieReader",
+    "Visit",
+    "current_visit",
+    "get_consent",
+]
 
 SCOPE_KEY = "consent"
+"""Where an ASGI request's visit lives in its scope."""
+ENVIRON_KEY = "consent.visit"
+"""Where a WSGI request's visit lives in its environ (ConsentWSGIMiddleware puts it there)."""
 MAX_COPIES = 8
 """How many further copies of the consent cookie a request may carry and still count."""
 

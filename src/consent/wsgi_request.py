@@ -1,0 +1,102 @@
+"""Reading a WSGI request as the shared request path reads an ASGI one: its ASGI-style
+scope (`wsgi_scope`) and, for the consent routes, its body (`read_body`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from consent.bounded_memo import remember
+
+if TYPE_CHECKING:
+    from starlette.types import Scope
+
+__all__ = ["Environ", "read_body", "wsgi_scope"]
+
+Environ = dict[str, Any]
+"""A PEP 3333 environ."""
+
+
+def read_body(environ: Environ, limit: int) -> bytes:
+    """The request body, as far as the consent routes read it: up to `limit` bytes and one
+    more (enough for the routes to answer 413), never past Content-Length."""
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    declared = environ.get("CONTENT_LENGTH", "").strip()
+    if declared:
+        if not (declared.isascii() and declared.isdigit()) or int(declared) > limit:
+            return b""  # the routes refuse it from the header alone
+        wanted = int(declared)
+    elif environ.get("wsgi.input_terminated"):
+        wanted = limit + 1  # a chunked body the server ends: read no more than needed
+    else:
+        return b""  # PEP 3333: without a length, reading could wait for ever
+    chunks = []
+    while wanted > 0:
+        chunk = stream.read(wanted)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        wanted -= len(chunk)
+    return b"".join(chunks)
+
+
+# Header names as the environ spells them -> as ASGI does ("HTTP_ACCEPT_LANGUAGE" ->
+# b"accept-language"); bounded, like every memo here.
+_NAMES: dict[str, bytes] = {}
+_BODY_HEADERS = {"CONTENT_TYPE": b"content-type", "CONTENT_LENGTH": b"content-length"}
+
+
+def wsgi_scope(environ: Environ) -> Scope:
+    """The ASGI-style scope of a WSGI request, as an ASGI server would have made it: the
+    path decoded from UTF-8 (PEP 3333 carries its bytes as latin-1 text), the headers as
+    lower-case byte pairs."""
+    headers = []
+    names = _NAMES
+    for key, value in environ.items():
+        name = names.get(key)
+        if name is None:
+            if not key.startswith("HTTP_") or key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                continue
+            name = key[5:].lower().replace("_", "-").encode("latin-1")
+            if len(key) <= 64:
+                remember(names, key, name, size=256)
+        headers.append((name, _latin1(value)))
+    for key, name in _BODY_HEADERS.items():
+        value = environ.get(key)
+        if value:
+            headers.append((name, _latin1(value)))
+    script = _text(environ.get("SCRIPT_NAME", ""))
+    path = script + _text(environ.get("PATH_INFO", ""))
+    server = (environ.get("SERVER_NAME", ""), _port(environ.get("SERVER_PORT")))
+    remote = environ.get("REMOTE_ADDR")
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": environ.get("SERVER_PROTOCOL", "HTTP/1.1").partition("/")[2] or "1.1",
+        "method": environ.get("REQUEST_METHOD", "GET").upper(),
+        "scheme": environ.get("wsgi.url_scheme", "http"),
+        "path": path,
+        "root_path": script,
+        "query_string": _latin1(environ.get("QUERY_STRING", "")),
+        "headers": headers,
+        "server": server,
+        "client": (remote, _port(environ.get("REMOTE_PORT"))) if remote else None,
+    }
+
+
+def _port(value: object) -> int:
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else 0
+
+
+def _latin1(value: str) -> bytes:
+    # PEP 3333 text is latin-1; a server that breaks the rule gets "?" for the rest.
+    return value.encode("latin-1", "replace")
+
+
+def _text(value: str) -> str:
+    """A path from the environ (its bytes as latin-1 text) as the text ASGI gives."""
+    try:
+        return value.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # already text (a server that breaks PEP 3333)
+        return value
