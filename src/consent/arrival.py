@@ -45,6 +45,9 @@ class Arrival(NamedTuple):
     cannot decode removed); None: the request's, as it is."""
 
 
+_record = tuple.__new__
+
+
 def arrive(
     site: Site,
     scope: Scope,
@@ -52,7 +55,7 @@ def arrive(
     handles: Callable[[str], bool],
     responder: type[ConsentResponder] = ConsentResponder,
 ) -> Arrival:
-    """Read the request `scope` (type "http" or "websocket"; its headers a list).
+    """Read the request `scope` (type "http" or "websocket").
 
     Args:
         site: the middleware's site.
@@ -66,6 +69,8 @@ def arrive(
     # headers, and the few this middleware reads looked up in it. (Repeated headers, as
     # HTTP/2 sends Cookie, take `_repeated`.)
     headers = scope["headers"]
+    if type(headers) is not list:  # ASGI allows any iterable: read it once
+        headers = scope["headers"] = list(headers)
     named = dict(headers)
     if len(named) != len(headers):
         named = _repeated(headers, site.accept_encoding)
@@ -104,22 +109,22 @@ def arrive(
     match = named.get(b"if-none-match")
     if match is not None and match.find(TAGGED) >= 0:
         visit.revalidated = site.tags.revalidating(scope, visit.state)
-    withdraw = bool(
-        gpc
-        and raw
-        and http
-        and site.policy.gpc_ids
-        and not (route is not None and scope["method"] == "POST")
-    )
+    withdraw = False
+    if gpc and raw and http and site.policy.gpc_ids:
+        # (Not for a choice being posted: the choice itself carries the signal.)
+        withdraw = route is None or scope["method"] != "POST"
     trimmed = None
-    codings = named.get(b"accept-encoding")
-    if page is not None and codings is not None and site.gate_html:
-        # An HTML page in a coding the middleware cannot decode is refused: the app is
-        # asked for none of those.
-        trimmed = site.accept_encoding(codings)
-        if trimmed == codings:
-            trimmed = None
-    return Arrival(visit, page, route, withdraw, trimmed)
+    if page is not None and site.gate_html:
+        codings = named.get(b"accept-encoding")
+        if codings is not None:
+            # An HTML page in a coding the middleware cannot decode is refused: the app
+            # is asked for none of those.
+            trimmed = site.accept_encoding(codings)
+            if trimmed == codings:
+                trimmed = None
+    # (`tuple.__new__` makes the record without the Python-level `__new__` of a
+    # NamedTuple: this runs on every request.)
+    return _record(Arrival, (visit, page, route, withdraw, trimmed))
 
 
 def _repeated(

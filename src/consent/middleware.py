@@ -103,17 +103,14 @@ class ConsentMiddleware:
             await self.app(scope, receive, send)
             return
         site = self.site
-        headers = scope["headers"]
-        if type(headers) is not list:  # ASGI allows any iterable: read it once
-            scope["headers"] = list(headers)
         visit, responder, route, withdraw, trimmed = arrive(site, scope, send, self._handles)
-        if route == WELL_KNOWN_GPC:
-            assert site.well_known_gpc is not None
-            await well_known_gpc(site.well_known_gpc, send)
-            return
-        if withdraw:
-            await gpc_withdrawal(site, visit, scope)
         if responder is None:
+            if route == WELL_KNOWN_GPC:
+                assert site.well_known_gpc is not None
+                await well_known_gpc(site.well_known_gpc, send)
+                return
+            if withdraw:
+                await gpc_withdrawal(site, visit, scope)
             if kind == "websocket":
                 await self.app(scope, receive, websocket_send(send, visit))
                 return
@@ -123,6 +120,8 @@ class ConsentMiddleware:
             await self.endpoints(scope, receive, send, route)
             return
 
+        if withdraw:
+            await gpc_withdrawal(site, visit, scope)
         if trimmed is not None:
             # An HTML page in a coding the middleware cannot decode is refused: the app is
             # asked for none of those.
