@@ -10,9 +10,10 @@ ConsentMiddleware (ASGI) or ConsentWSGIMiddleware (WSGI) with the options it is 
   `_ga=GA1.1` (analytics: dropped while refused);
 * ``GET /state``: JSON ``{"decided": bool, "analytics": bool}`` read with `get_consent`.
 
-To add a stack: write a function ``(policy, **options) -> httpx.Client`` that builds the
+To add a stack: write a function ``(policy, **options) -> httpx2.Client`` that builds the
 app and returns a client for it with ``base_url="http://testserver"`` (Starlette's
-TestClient for ASGI; ``httpx.Client(transport=httpx.WSGITransport(app=...))`` for WSGI), and
+TestClient for ASGI; ``httpx2.Client(transport=httpx2.WSGITransport(app=...))`` for
+WSGI: httpx2 is the client Starlette's TestClient is built on), and
 name it in `STACKS`.
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import httpx
+import httpx2 as httpx
 from fastapi import FastAPI, Request
 from starlette.applications import Starlette
 from starlette.middleware import Middleware

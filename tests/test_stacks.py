@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-import httpx
+import httpx2 as httpx
 import pytest
 
 from consent import Policy
@@ -122,7 +122,7 @@ def test_a_tampered_cookie_is_undecided_without_an_error(client: httpx.Client, v
     """A tampered consent cookie means no decision: the banner again, never a 500."""
     client.post("/consent", json={"action": "accept_all"})
     client.cookies.clear()
-    response = client.get("/", headers={"cookie": f"consent={value}".encode()})
+    response = client.get("/", headers={b"cookie": f"consent={value}".encode()})
     assert response.status_code == 200
     assert "data-consent-banner" in response.text
     assert "/static/stats.js" not in active_scripts(response.text)
