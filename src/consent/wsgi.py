@@ -15,6 +15,7 @@ through the same `arrive`, `ConsentResponder` and `ConsentEndpoints` as under AS
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from http import HTTPStatus
 from typing import Any
@@ -22,9 +23,11 @@ from typing import Any
 from starlette.types import Message, Receive, Scope, Send
 
 from consent.arrival import arrive
+from consent.endpoints import ConsentEndpoints
 from consent.gpc import WELL_KNOWN_GPC, gpc_withdrawal, reissuing
 from consent.middleware import DONE, ConsentMiddleware
 from consent.responder import ConsentResponder
+from consent.site import Site
 from consent.visit import ENVIRON_KEY, Visit
 from consent.wsgi_loop import LoopThread
 from consent.wsgi_request import Environ, read_body, wsgi_scope
@@ -50,11 +53,13 @@ class ConsentWSGIMiddleware:
 
     def __init__(self, app: WSGIApp, **options: Any) -> None:
         self.app = app
-        # ConsentMiddleware checks and completes the options: one list, one set of defaults.
-        core = ConsentMiddleware(_no_app, **options)
-        self.site = core.site
-        self.endpoints = core.endpoints
-        self._handles = core.endpoints.handles
+        # ConsentMiddleware's signature is the one list of options and their defaults.
+        bound = inspect.signature(ConsentMiddleware).bind(_no_app, **options)
+        bound.apply_defaults()
+        del bound.arguments["app"]
+        self.site = Site.build(**bound.arguments)
+        self.endpoints = ConsentEndpoints(self.site)
+        self._handles = self.endpoints.handles
         self.loop = LoopThread()
         """Where the consent routes and GPC withdrawals run (started on first use)."""
 
@@ -127,7 +132,7 @@ class ConsentWSGIMiddleware:
 
 
 async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:
-    raise AssertionError("the WSGI middleware calls its WSGI app, never this one")
+    raise AssertionError("never called: it stands for the WSGI app in the signature")
 
 
 class _WSGIResponder(ConsentResponder):
