@@ -242,6 +242,7 @@ OPTIONAL_PACKAGES = {
     "psycopg_pool": "postgres",
     "brotli": "brotli",
     "atheris": "fuzz",
+    "flask": "flask",
 }
 _MISSING = re.compile(r"No module named '([A-Za-z0-9_]+)")
 

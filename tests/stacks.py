@@ -12,9 +12,10 @@ ConsentMiddleware (ASGI) or ConsentWSGIMiddleware (WSGI) with the options it is 
 
 To add a stack: write a function ``(policy, **options) -> httpx2.Client`` that builds the
 app and returns a client for it with ``base_url="http://testserver"`` (Starlette's
-TestClient for ASGI; ``httpx2.Client(transport=httpx2.WSGITransport(app=...))`` for
-WSGI: httpx2 is the client Starlette's TestClient is built on), and
-name it in `STACKS`.
+TestClient for ASGI; ``httpx2.Client(transport=tests.wsgi_client.WSGITransport(app))``
+for WSGI, which builds the environ as WSGI servers do, where httpx2's own WSGITransport
+refuses header bytes above 127: httpx2 is the client Starlette's TestClient is built on),
+and name it in `STACKS`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import flask
 import httpx2 as httpx
 from fastapi import FastAPI, Request
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -32,7 +35,10 @@ from starlette.testclient import TestClient
 
 from consent import ConsentMiddleware, ConsentParts, Policy, consent_html, get_consent
 from consent.fastapi import Consent
+from consent.jinja import install
+from consent.wsgi import ConsentWSGIMiddleware
 from tests.conftest import SECRET
+from tests.wsgi_client import WSGITransport
 
 # Written by hand, as a site's own templates would be: the gate makes them inert.
 RAW_MARKUP = (
@@ -105,7 +111,43 @@ def fastapi_stack(policy: Policy, **options: Any) -> httpx.Client:
     return TestClient(app)
 
 
+# The page of `GET /` as a Flask (Jinja2) template: the same elements, through `install`.
+FLASK_PAGE = (
+    "<!doctype html><html lang=en><head><title>Stack</title>{{ consent.head() }}</head>"
+    "<body>{{ consent.banner() }}<main><h1>News</h1>"
+    "{{ consent.script('analytics', src='/static/stats.js') }}{{ raw }}"
+    "{{ consent.template('marketing', '<img src=/static/pixel.gif alt=>') }}</main>"
+    "<footer>{{ consent.settings_link() }}</footer>{{ consent.preferences() }}</body></html>"
+)
+
+
+def flask_stack(policy: Policy, **options: Any) -> httpx.Client:
+    app = flask.Flask(__name__)
+    install(app.jinja_env)
+
+    @app.get("/")
+    def home() -> str:
+        return flask.render_template_string(FLASK_PAGE, raw=Markup(RAW_MARKUP))
+
+    @app.get("/cookies")
+    def cookies() -> flask.Response:
+        response = flask.Response("cookies", mimetype="text/plain")
+        for value in COOKIES:
+            response.headers.add("Set-Cookie", value)
+        return response
+
+    @app.get("/state")
+    def state() -> dict[str, bool]:
+        return state_json(get_consent(flask.request))
+
+    app.wsgi_app = ConsentWSGIMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, policy=policy, secret_key=SECRET, **options
+    )
+    return httpx.Client(transport=WSGITransport(app), base_url="http://testserver")
+
+
 STACKS: dict[str, Stack] = {
     "starlette": starlette_stack,
     "fastapi": fastapi_stack,
+    "flask": flask_stack,
 }
