@@ -12,8 +12,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
 	touch $(STAMP)
 
+# `make demo` serves the Starlette example; APP=fastapi or APP=flask another one (Flask under
+# gunicorn, a WSGI server), on PORT.
+APP ?= starlette
+PORT ?= 8000
+DEMO_starlette := $(BIN)/uvicorn examples.app:app --host 127.0.0.1 --port $(PORT)
+DEMO_fastapi := $(BIN)/uvicorn examples.fastapi_app:app --host 127.0.0.1 --port $(PORT)
+DEMO_flask := $(BIN)/gunicorn examples.flask_app:app --bind 127.0.0.1:$(PORT) --threads 4
+
 demo: $(STAMP)
-	$(BIN)/uvicorn examples.app:app --host 127.0.0.1 --port 8000
+	$(if $(DEMO_$(APP)),$(DEMO_$(APP)),$(error APP must be one of: starlette fastapi flask))
 
 # A local PostgreSQL server for the PostgreSQL tests (Debian, as root); see .ci/postgres.
 postgres:
@@ -45,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_middleware.py
 	$(BIN)/python benchmarks/bench_gating.py
 	$(BIN)/python benchmarks/bench_receipts.py
+	$(BIN)/python benchmarks/bench_wsgi.py
 
 # Load through uvicorn, with and without the middleware, a minute each (benchmarks/load.py).
 load: $(STAMP)

@@ -1,19 +1,41 @@
-"""The example apps work as documented: the seed page's model, end to end, both frameworks."""
+"""The example apps work as documented: the seed page's model, end to end, on every
+framework (Starlette, FastAPI, Flask)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from consent import load_policy
 from examples.app import app as starlette_app
 from examples.fastapi_app import app as fastapi_app
+from examples.flask_app import app as flask_app
+from tests.wsgi_client import WSGITransport
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
-APPS = pytest.mark.parametrize("app", [starlette_app, fastapi_app], ids=["starlette", "fastapi"])
+
+
+def flask_client() -> httpx.Client:
+    """The Flask example through its WSGI app, as a WSGI server calls it."""
+    return httpx.Client(transport=WSGITransport(flask_app), base_url="http://testserver")
+
+
+CLIENTS: dict[str, Callable[[], httpx.Client]] = {
+    "starlette": lambda: TestClient(starlette_app),
+    "fastapi": lambda: TestClient(fastapi_app),
+    "flask": flask_client,
+}
+APPS = pytest.mark.parametrize("client", sorted(CLIENTS), indirect=True)
+
+
+@pytest.fixture
+def client(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
+    with CLIENTS[request.param]() as client:
+        yield client
 
 
 def test_example_policy_reproduces_seed_essentials() -> None:
@@ -32,9 +54,8 @@ def test_example_policy_reproduces_seed_essentials() -> None:
 
 
 @APPS
-def test_example_first_visit_shows_banner_and_sets_nothing(app: Starlette) -> None:
+def test_example_first_visit_shows_banner_and_sets_nothing(client: httpx.Client) -> None:
     """A1, B1, B12: banner and settings link present, no cookie at all before a choice."""
-    client = TestClient(app)
     response = client.get("/")
     assert response.status_code == 200
     assert "data-consent-banner" in response.text
@@ -46,9 +67,8 @@ def test_example_first_visit_shows_banner_and_sets_nothing(app: Starlette) -> No
 
 
 @APPS
-def test_example_accept_then_reject_without_javascript(app: Starlette) -> None:
+def test_example_accept_then_reject_without_javascript(client: httpx.Client) -> None:
     """The whole flow with forms and redirects only (B13: withdrawal in one post)."""
-    client = TestClient(app)
     response = client.post(
         "/consent", data={"action": "accept_all", "next": "/privacy"}, follow_redirects=False
     )
@@ -66,8 +86,7 @@ def test_example_accept_then_reject_without_javascript(app: Starlette) -> None:
 
 
 @APPS
-def test_example_login_sets_essential_cookies(app: Starlette) -> None:
-    client = TestClient(app)
+def test_example_login_sets_essential_cookies(client: httpx.Client) -> None:
     assert "wordpress_test_cookie" in client.get("/login").headers["set-cookie"]
     response = client.post("/login", data={"username": "ann"}, follow_redirects=False)
     names = {h.split("=", 1)[0] for h in response.headers.get_list("set-cookie")}
@@ -77,8 +96,7 @@ def test_example_login_sets_essential_cookies(app: Starlette) -> None:
 
 
 @APPS
-def test_example_video_embed_waits_for_consent(app: Starlette) -> None:
-    client = TestClient(app)
+def test_example_video_embed_waits_for_consent(client: httpx.Client) -> None:
     page = client.get("/articles/india-japan-vision").text
     assert 'data-consent-src="/embed/video"' in page
     assert "Allow YouTube videos" in page
@@ -88,8 +106,9 @@ def test_example_video_embed_waits_for_consent(app: Starlette) -> None:
     assert "data-consent-placeholder" not in page
 
 
-def test_fastapi_example_reads_consent_through_a_dependency() -> None:
-    client = TestClient(fastapi_app)
+@pytest.mark.parametrize("client", ["fastapi", "flask"], indirect=True)
+def test_the_json_route_reads_consent(client: httpx.Client) -> None:
+    """FastAPI through a dependency, Flask through get_consent(request)."""
     assert client.get("/api/articles").json()["personalised"] is False
     client.post("/consent", json={"action": "save", "grant": ["marketing"]})
     body = client.get("/api/articles").json()
