@@ -1,4 +1,5 @@
-"""Real servers for tests: an ASGI app under uvicorn in its own process, on loopback."""
+"""Real servers for tests, each in its own process on loopback: an ASGI app under
+uvicorn, a WSGI app under gunicorn."""
 
 from __future__ import annotations
 
@@ -31,10 +32,23 @@ def free_port() -> int:
         return port
 
 
-def _spawn(app: str, env: Mapping[str, str]) -> tuple[int, subprocess.Popen[bytes]]:
+def _command(app: str, port: int, wsgi: bool) -> list[str]:
+    if wsgi:
+        # One worker with threads (the loop thread of ConsentWSGIMiddleware is per worker);
+        # no control socket, which would be one path for every gunicorn on the machine.
+        return [
+            *(sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}"),
+            *("--workers", "1", "--threads", "4", "--no-control-socket"),
+        ]
+    return [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+
+
+def _spawn(
+    app: str, env: Mapping[str, str], wsgi: bool = False
+) -> tuple[int, subprocess.Popen[bytes]]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)],
+        _command(app, port, wsgi),
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
@@ -54,7 +68,7 @@ def _wait_listening(app: str, port: int, process: subprocess.Popen[bytes]) -> No
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 _, err = process.communicate()
-                raise RuntimeError(f"uvicorn did not start for {app}:\n{err.decode()}") from None
+                raise RuntimeError(f"the server did not start for {app}:\n{err.decode()}") from None
             time.sleep(0.02)
 
 
@@ -68,14 +82,15 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def uvicorn_processes(
-    apps: Sequence[tuple[str, Mapping[str, str]]],
+    apps: Sequence[tuple[str, Mapping[str, str]]], *, wsgi: bool = False
 ) -> Iterator[list[Running]]:
-    """Start several `uvicorn app` servers at once, each `(app, extra environment)`; they
-    start in parallel (each is a process of its own), and all stop afterwards."""
+    """Start several `uvicorn app` servers at once (`gunicorn app` with `wsgi=True`), each
+    `(app, extra environment)`; they start in parallel (each is a process of its own), and
+    all stop afterwards."""
     with ExitStack() as stack:
         spawned = []
         for app, env in apps:
-            port, process = _spawn(app, env)
+            port, process = _spawn(app, env, wsgi)
             stack.callback(_stop, process)
             spawned.append((app, port, process))
         for app, port, process in spawned:
@@ -88,4 +103,12 @@ def uvicorn_process(app: str, **env: str) -> Iterator[Running]:
     """Start `uvicorn app` with extra environment variables; yields its base URL and the
     process (tests may kill it), and stops it afterwards."""
     with uvicorn_processes([(app, env)]) as (running,):
+        yield running
+
+
+@contextmanager
+def wsgi_process(app: str, **env: str) -> Iterator[Running]:
+    """Start the WSGI app `app` ("module:name") under gunicorn, as `uvicorn_process` does
+    an ASGI one."""
+    with uvicorn_processes([(app, env)], wsgi=True) as (running,):
         yield running

@@ -1,4 +1,5 @@
-"""Real-browser fixtures: the example app under uvicorn, driven by Debian's Chromium.
+"""Real-browser fixtures: the example apps under uvicorn (gunicorn for Flask), driven by
+Debian's Chromium.
 
 Playwright's own browser download does not work here, so the tests launch
 /usr/bin/chromium (override with CONSENT_CHROMIUM). In CI (CI=true) a missing browser is
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import unavailable
-from tests.servers import uvicorn_process
+from tests.servers import uvicorn_process, wsgi_process
 
 try:
     from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
@@ -57,6 +58,13 @@ def broken_log_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 def fastapi_server() -> Iterator[str]:
     """The FastAPI example site over real HTTP."""
     yield from _serve("examples.fastapi_app:app")
+
+
+@pytest.fixture(scope="session")
+def flask_server() -> Iterator[str]:
+    """The Flask example site under gunicorn, a real WSGI server."""
+    with wsgi_process("examples.flask_app:app") as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="session")
