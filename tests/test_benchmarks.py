@@ -77,3 +77,13 @@ def test_bench_receipts_runs_with_every_store() -> None:
         assert figures(over_http, name)[0] > 0, name  # decisions per second, over HTTP
         assert figures(output, name)[0] > 0, name  # and in-process
     assert "PASS:" in output or "FAIL:" in output
+
+
+def test_bench_wsgi_runs_every_configuration() -> None:
+    """Each configuration checked before timing (its answer, the article gated for the
+    accepted consent), then a figure for each."""
+    output = run("bench_wsgi.py")
+    for name in ("flask, bare", "flask, session", "flask + ConsentWSGIMiddleware"):
+        assert figures(output, name)[0] > 0, name
+    assert figures(output, "flask + a2wsgi bridge")[0] > 0
+    assert "the bridge costs" in output

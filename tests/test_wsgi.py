@@ -535,3 +535,49 @@ def test_the_wsgiref_validator_passes_on_both_sides() -> None:
     environ["wsgi.input"] = io.BytesIO(b'{"action": "accept_all"}')
     status, headers, _ = _call(checked, environ)
     assert status.startswith("200") and any(k == "set-cookie" for k, _ in headers)
+
+
+def test_the_scope_reads_the_environ_as_pep_3333_writes_it() -> None:
+    """Paths and header values are the request's bytes as latin-1 text: the path is
+    decoded from UTF-8 as an ASGI server decodes it, the headers keep their bytes."""
+    from consent.wsgi_request import wsgi_scope
+
+    environ = _environ(
+        "/caf\xc3\xa9",
+        SCRIPT_NAME="/shop",
+        HTTP_ACCEPT_LANGUAGE="de",
+        HTTP_X_NAME="\xe9t\xe9",
+        CONTENT_TYPE="text/plain",
+    )
+    scope = wsgi_scope(environ)
+    assert scope["path"] == "/shop/café" and scope["root_path"] == "/shop"
+    headers = dict(scope["headers"])
+    assert headers[b"x-name"] == b"\xe9t\xe9" and headers[b"accept-language"] == b"de"
+    assert headers[b"content-type"] == b"text/plain" and b"content-length" not in headers
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "HTTP_COOKIE",
+                "HTTP_ACCEPT_LANGUAGE",
+                "HTTP_SEC_GPC",
+                "HTTP_IF_NONE_MATCH",
+                "HTTP_ACCEPT_ENCODING",
+                "PATH_INFO",
+                "SCRIPT_NAME",
+                "SERVER_PORT",
+                "REMOTE_PORT",
+            ]
+        ),
+        st.text(st.characters(max_codepoint=255), max_size=40),
+    )
+)
+@settings(max_examples=100, deadline=None)
+def test_any_environ_text_is_answered_without_an_error(fields: dict[str, str]) -> None:
+    """Whatever latin-1 text a server puts in these keys: an answer, never an exception."""
+    environ = _environ("/")
+    environ.update(fields)
+    status, _, _ = _call(wrap(html_app()), environ)
+    assert status[:3] in ("200", "404")

@@ -41,8 +41,9 @@ def read_body(environ: Environ, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-# Header names as the environ spells them -> as ASGI does ("HTTP_ACCEPT_LANGUAGE" ->
-# b"accept-language"); bounded, like every memo here.
+# Environ keys -> the header name ASGI gives ("HTTP_ACCEPT_LANGUAGE" -> b"accept-language"),
+# b"" for a key that is no request header ("wsgi.input", "REQUEST_METHOD"): a server sends
+# the same few keys every time. Bounded, like every memo here.
 _NAMES: dict[str, bytes] = {}
 _BODY_HEADERS = {"CONTENT_TYPE": b"content-type", "CONTENT_LENGTH": b"content-length"}
 
@@ -56,12 +57,12 @@ def wsgi_scope(environ: Environ) -> Scope:
     for key, value in environ.items():
         name = names.get(key)
         if name is None:
-            if not key.startswith("HTTP_") or key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
-                continue
-            name = key[5:].lower().replace("_", "-").encode("latin-1")
+            name = _header_name(key)
             if len(key) <= 64:
                 remember(names, key, name, size=256)
-        headers.append((name, _latin1(value)))
+        if name:
+            # PEP 3333 text is latin-1; a server that breaks the rule gets "?" for the rest.
+            headers.append((name, value.encode("latin-1", "replace")))
     for key, name in _BODY_HEADERS.items():
         value = environ.get(key)
         if value:
@@ -85,6 +86,14 @@ def wsgi_scope(environ: Environ) -> Scope:
     }
 
 
+def _header_name(key: str) -> bytes:
+    """The ASGI header name of the environ key `key` (b"": none). Content-Type and
+    Content-Length are read from their own keys, as PEP 3333 names them."""
+    if not key.startswith("HTTP_") or key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+        return b""
+    return key[5:].lower().replace("_", "-").encode("latin-1", "replace")
+
+
 def _port(value: object) -> int:
     return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else 0
 
@@ -96,6 +105,8 @@ def _latin1(value: str) -> bytes:
 
 def _text(value: str) -> str:
     """A path from the environ (its bytes as latin-1 text) as the text ASGI gives."""
+    if value.isascii():
+        return value
     try:
         return value.encode("latin-1").decode("utf-8", "replace")
     except UnicodeEncodeError:  # already text (a server that breaks PEP 3333)
