@@ -52,17 +52,16 @@ def wsgi_scope(environ: Environ) -> Scope:
     """The ASGI-style scope of a WSGI request, as an ASGI server would have made it: the
     path decoded from UTF-8 (PEP 3333 carries its bytes as latin-1 text), the headers as
     lower-case byte pairs."""
-    headers = []
     names = _NAMES
-    for key, value in environ.items():
-        name = names.get(key)
-        if name is None:
-            name = _header_name(key)
-            if len(key) <= 64:
-                remember(names, key, name, size=256)
-        if name:
-            # PEP 3333 text is latin-1; a server that breaks the rule gets "?" for the rest.
-            headers.append((name, value.encode("latin-1", "replace")))
+    try:
+        # The keys a server sends on every request, all known: one comprehension.
+        headers = [
+            (name, value.encode("latin-1"))
+            for key, value in environ.items()
+            if (name := names[key])
+        ]
+    except (KeyError, UnicodeError, AttributeError):
+        headers = _headers(environ)
     for key, name in _BODY_HEADERS.items():
         value = environ.get(key)
         if value:
@@ -84,6 +83,23 @@ def wsgi_scope(environ: Environ) -> Scope:
         "server": server,
         "client": (remote, _port(environ.get("REMOTE_PORT"))) if remote else None,
     }
+
+
+def _headers(environ: Environ) -> list[tuple[bytes, bytes]]:
+    """The request headers of `environ`, learning the keys not seen before."""
+    headers = []
+    names = _NAMES
+    for key, value in environ.items():
+        name = names.get(key)
+        if name is None:
+            name = _header_name(key)
+            if len(key) <= 64:
+                remember(names, key, name, size=256)
+        if name:
+            # PEP 3333 text is latin-1; a server that breaks the rule gets "?" for the rest.
+            text = value if isinstance(value, str) else str(value)
+            headers.append((name, text.encode("latin-1", "replace")))
+    return headers
 
 
 def _header_name(key: str) -> bytes:
