@@ -50,12 +50,16 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "consent.choices",
         "consent.endpoints",
         "consent.middleware",
+        "consent.parts",
         "consent.jinja",
     ),
+    # What one framework needs beyond the web layer, each in its own module (Django's and
+    # FastAPI's own names are imported there only).
+    "integrations": ("consent.fastapi", "consent.contrib", "consent.contrib.*"),
     "tools": ("consent.cli", "consent.cli_log", "consent.scan.*"),
     "package": ("consent",),
 }
-ORDER = ["core", "receipts", "presentation", "web", "tools"]
+ORDER = ["core", "receipts", "presentation", "web", "integrations", "tools"]
 # The libraries each layer may import (besides the standard library and optional extras
 # imported where they are used).
 LIBRARIES = {
@@ -63,8 +67,11 @@ LIBRARIES = {
     "receipts": {"anyio", "psycopg", "psycopg_pool"},
     "presentation": {"jinja2", "markupsafe"},
     "web": {"starlette", "anyio", "jinja2", "markupsafe"},
+    "integrations": {"starlette", "anyio", "jinja2", "markupsafe", "fastapi", "django"},
     "tools": {"starlette", "anyio", "jinja2", "markupsafe", "httpx", "playwright"},
 }
+# The optional frameworks, and the only modules that may import each.
+INTEGRATIONS = {"fastapi": "consent.fastapi", "django": "consent.contrib.django", "flask": None}
 FRAMEWORKS = {"starlette", "jinja2", "markupsafe", "anyio", "fastapi", "django", "flask"}
 
 
@@ -141,6 +148,19 @@ def test_a_module_imports_only_its_layer_and_those_below(module: str) -> None:
     libraries = {name.split(".")[0] for name in imported} - {"consent"}
     forbidden = (libraries & FRAMEWORKS) - LIBRARIES[layer]
     assert not forbidden, f"{module} ({layer}) imports {sorted(forbidden)}"
+
+
+def test_an_optional_framework_is_imported_only_by_its_own_module() -> None:
+    """`import consent` works without FastAPI, Django or Flask installed: each is imported
+    by its integration only (`consent.fastapi`, `consent.contrib.django`), Flask nowhere
+    (WSGI is plain PEP 3333)."""
+    for module, path in MODULES.items():
+        libraries = {name.split(".")[0] for name in runtime_imports(path)}
+        for framework, owner in INTEGRATIONS.items():
+            if framework in libraries:
+                assert owner is not None and (module == owner or module.startswith(owner + ".")), (
+                    f"{module} imports {framework}"
+                )
 
 
 def test_the_core_imports_no_web_framework_or_template_engine() -> None:

@@ -31,8 +31,8 @@ from starlette.types import Message, Receive, Scope, Send
 from consent.choices import BadRequest, content_kind, parse_choice, read_body
 from consent.cookies import cookie_names, request_cookie_header
 from consent.i18n import strings
-from consent.jinja import render_part
 from consent.origin import is_same_origin
+from consent.parts import render_part
 from consent.receipts import LogUnavailable
 from consent.receipts.receipt import method_of
 from consent.signing import new_receipt_id

@@ -3,212 +3,124 @@
 Two ways in, both part of the public contract:
 
 * Starlette: ``Jinja2Templates(directory=..., context_processors=[context_processor])``;
-* any Jinja2 environment whose templates get ``request`` in their context: ``install(env)``.
+* any Jinja2 environment whose templates get ``request`` in their context (Starlette's and
+  FastAPI's `TemplateResponse`, Flask's `render_template`): ``install(env)``.
 
-Every part is rendered by the package's own templates and returned as ``Markup``, so a
-site needs no template files of ours on its search path. Everything taken from the policy
-is escaped.
+Either way templates call the methods of `consent.parts.ConsentParts` (what
+`consent_html(request)` returns outside templates). Every part is rendered by the package's
+own templates and returned as ``Markup``, so a site needs no template files of ours on its
+search path. Everything taken from the policy is escaped.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
-from markupsafe import Markup, escape
-from starlette.requests import HTTPConnection
+from markupsafe import Markup
 
-from consent.consent_mode import commands
-from consent.policy import Policy
+from consent.parts import ConsentParts, render_part
 from consent.state import ConsentState
-from consent.visit import Visit, current_visit
+from consent.visit import AnyRequest
 
 __all__ = ["TemplateConsent", "context_processor", "install", "render_part"]
 
-logger = logging.getLogger("consent")
-
-
-def render_part(conn: HTTPConnection, name: str, **extra: Any) -> Markup:
-    """Render the consent template `consent/<name>` for the request `conn`: where a
-    request meets the site's renderer (the renderer itself knows no request).
-
-    The response then varies on the consent cookie and, where the site speaks several
-    languages, on Accept-Language.
-    """
-    visit = current_visit(conn.scope)
-    visit.accessed = True
-    visit.localized = True  # the words follow Accept-Language
-    url = conn.url
-    here = url.path + (f"?{url.query}" if url.query else "")
-    root: str = conn.scope.get("root_path", "")
-    return visit.site.renderer.render(name, visit.state, root=root, here=here, **extra)
-
 
 class TemplateConsent:
-    """The `consent` object templates use: ``{{ consent.banner() }}``, ``consent.allows(id)``...
+    """The `consent` global of ``install(env)``: each call finds ``request`` in the
+    template's context and answers as `ConsentParts` (``{{ consent.banner() }}``,
+    ``consent.allows(id)``...).
 
-    Bound to a request (``context_processor``) or resolving ``request`` from the template
-    context on each call (``install``).
+    Args:
+        request: a request to answer for instead of the context's (any kind
+            `get_consent` takes).
     """
 
-    def __init__(self, request: HTTPConnection | None = None) -> None:
+    def __init__(self, request: AnyRequest | None = None) -> None:
         self._request = request
 
-    def _conn(self, context: Context) -> HTTPConnection:
-        request = self._request or context.get("request")
-        if not isinstance(request, HTTPConnection):
+    def _parts(self, context: Context) -> ConsentParts:
+        request = self._request if self._request is not None else context.get("request")
+        if request is None:
             raise RuntimeError(
                 "the consent template helpers need `request` in the template context "
-                "(Starlette's TemplateResponse passes it)"
+                "(Starlette's and Flask's templates have it; otherwise pass it, or use "
+                "consent.consent_html(request))"
             )
-        return request
-
-    def _render(self, context: Context, name: str, **extra: Any) -> Markup:
-        return render_part(self._conn(context), name, **extra)
-
-    def _visit(self, context: Context) -> Visit:
-        visit = current_visit(self._conn(context).scope)
-        visit.accessed = True
-        return visit
+        return ConsentParts(request)
 
     @pass_context
     def state(self, context: Context) -> ConsentState:
         """The visitor's ConsentState (marks the response `Vary: Cookie`)."""
-        return self._visit(context).state
-
-    def _allows_markup(self, context: Context, id: str) -> bool:
-        visit = self._visit(context)
-        return visit.site.allows_markup(visit.state, id)
+        return self._parts(context).state()
 
     @pass_context
     def allows(self, context: Context, id: str) -> bool:
         """Whether category or service `id` is granted; KeyError for unknown ids."""
-        return bool(self.state(context).allows(id))
+        return self._parts(context).allows(id)
 
     @pass_context
     def head(self, context: Context, nonce: str | None = None) -> Markup:
-        """The stylesheet and script tags (and the state as a JSON data block). With
-        Google Consent Mode in the policy, also its default and update commands: put
-        `head()` before any Google tag."""
-        state = self.state(context)
-        gcm = commands(state.policy, state)
-        return self._render(context, "head.html", nonce=nonce, gcm=gcm)
-
-    def _language(self, context: Context, lang: str | None) -> str | None:
-        """An explicit `lang=` argument, if the site offers that language."""
-        if lang is None:
-            return None
-        return current_visit(self._conn(context).scope).site.negotiate.pick(lang)
+        """See `ConsentParts.head`."""
+        return self._parts(context).head(nonce=nonce)
 
     @pass_context
     def banner(self, context: Context, lang: str | None = None) -> Markup:
-        """The first layer, only while the visitor has not decided; empty otherwise.
-        `lang` overrides the negotiated language."""
-        if self.state(context).decided:
-            return Markup("")
-        return self._render(context, "banner.html", lang=self._language(context, lang))
+        """See `ConsentParts.banner`."""
+        return self._parts(context).banner(lang=lang)
 
     @pass_context
     def preferences(self, context: Context, lang: str | None = None) -> Markup:
-        """The second layer: a (closed) dialog with every category, service and cookie."""
-        return self._render(context, "dialog.html", lang=self._language(context, lang))
+        """See `ConsentParts.preferences`."""
+        return self._parts(context).preferences(lang=lang)
 
     @pass_context
     def settings_link(
         self, context: Context, label: str | None = None, lang: str | None = None
     ) -> Markup:
-        """A link that reopens the settings, for every page footer."""
-        lang = self._language(context, lang)
-        return self._render(context, "settings_link.html", label=label, lang=lang)
+        """See `ConsentParts.settings_link`."""
+        return self._parts(context).settings_link(label=label, lang=lang)
 
     @pass_context
     def declaration(self, context: Context, level: int = 2, lang: str | None = None) -> Markup:
-        """The cookie declaration: a section per category (headings `<h{level}>`)."""
-        level = max(1, min(int(level), 6))
-        lang = self._language(context, lang)
-        return self._render(context, "declaration_table.html", level=level, lang=lang)
+        """See `ConsentParts.declaration`."""
+        return self._parts(context).declaration(level=level, lang=lang)
 
     @pass_context
     def script(
         self, context: Context, id: str, src: str | None = None, **attrs: str | bool
     ) -> Markup:
-        """A `<script>` that runs only once `id` is allowed (inert `text/plain` until then)."""
-        allowed = self._allows_markup(context, id)
-        parts = [f'data-consent="{escape(id)}"']
-        if src is not None:
-            parts.append(f'src="{escape(src)}"')
-        kind = attrs.pop("type", None)
-        if not allowed:
-            parts.append('type="text/plain"')
-            if isinstance(kind, str):
-                parts.append(f'data-consent-type="{escape(kind)}"')
-        elif isinstance(kind, str):
-            parts.append(f'type="{escape(kind)}"')
-        parts.extend(_attrs(attrs))
-        return Markup(f"<script {' '.join(parts)}></script>")
+        """See `ConsentParts.script`."""
+        return self._parts(context).script(id, src, **attrs)
+
+    @pass_context
+    def template(self, context: Context, id: str, html: str) -> Markup:
+        """See `ConsentParts.template`."""
+        return self._parts(context).template(id, html)
 
     @pass_context
     def gate(self, context: Context, id: str, caller: Callable[[], str]) -> Markup:
         """``{% call consent.gate(id) %}...{% endcall %}``: any HTML, inert until allowed."""
-        body = caller()
-        if self._allows_markup(context, id):
-            # The empty marker tells the script this id is running here, so that a
-            # withdrawal reloads the page (running code cannot be stopped otherwise).
-            return Markup(f'<noscript data-consent="{escape(id)}"></noscript>{body}')
-        return Markup(f'<template data-consent="{escape(id)}">{body}</template>')
+        return self._parts(context).gate(id, caller)
 
     @pass_context
     def iframe(
         self, context: Context, id: str, src: str, title: str, **attrs: str | bool
     ) -> Markup:
-        """An embed that loads only once `id` is allowed, with an "Allow" placeholder."""
-        allowed = self._allows_markup(context, id)
-        policy = current_visit(self._conn(context).scope).site.policy
-        service = category = None
-        if _known(policy, id):
-            service = policy.service(id) if policy.kind_of(id) == "service" else None
-            category = policy.category(service.category if service else id)
-        return self._render(
-            context,
-            "iframe.html",
-            id=id,
-            src=src,
-            title=title,
-            allowed=allowed,
-            service=service,
-            category=category,
-            attrs=Markup(" ".join(_attrs(attrs))),
-        )
+        """See `ConsentParts.iframe`."""
+        return self._parts(context).iframe(id, src, title, **attrs)
 
 
-def _known(policy: Policy, id: str) -> bool:
-    try:
-        policy.kind_of(id)
-    except KeyError:
-        return False
-    return True
-
-
-def _attrs(attrs: Mapping[str, str | bool]) -> list[str]:
-    out = []
-    for name, value in attrs.items():
-        name = name.rstrip("_").replace("_", "-")
-        if value is True:
-            out.append(str(escape(name)))
-        elif value is not False:
-            out.append(f'{escape(name)}="{escape(value)}"')
-    return out
-
-
-def context_processor(request: HTTPConnection) -> dict[str, Any]:
-    """For ``Jinja2Templates(context_processors=[context_processor])``."""
-    return {"consent": TemplateConsent(request)}
+def context_processor(request: Any) -> dict[str, Any]:
+    """For ``Jinja2Templates(context_processors=[context_processor])``: `consent` is the
+    request's `ConsentParts`."""
+    return {"consent": ConsentParts(request)}
 
 
 def install(env: Environment) -> Environment:
-    """Make `consent` available in every template of `env` (templates need `request`)."""
+    """Make `consent` available in every template of `env` (templates need `request` in
+    their context: Starlette's, FastAPI's and Flask's have it)."""
     env.globals["consent"] = TemplateConsent()
     return env

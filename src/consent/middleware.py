@@ -6,6 +6,8 @@ This module builds the middleware's `Site` and routes each request: the consent 
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import time
 from collections.abc import Callable, Iterable, Sequence
 
@@ -75,23 +77,36 @@ class ConsentMiddleware:
         well_known_gpc: str | None = None,
     ) -> None:
         self.app = app
-        self.site = Site.build(
-            policy=policy,
-            secret_key=secret_key,
-            cookie_name=cookie_name,
-            path=path,
-            secure=secure,
-            same_site=same_site,
-            domain=domain,
-            trusted_origins=trusted_origins,
-            undeclared_cookies=undeclared_cookies,
-            delete_refused_cookies=delete_refused_cookies,
-            gate_html=gate_html,
-            log=log,
-            log_timeout=log_timeout,
-            well_known_gpc=well_known_gpc,
-        )
-        self.endpoints = ConsentEndpoints(self.site)
+        try:
+            site = Site.build(
+                policy=policy,
+                secret_key=secret_key,
+                cookie_name=cookie_name,
+                path=path,
+                secure=secure,
+                same_site=same_site,
+                domain=domain,
+                trusted_origins=trusted_origins,
+                undeclared_cookies=undeclared_cookies,
+                delete_refused_cookies=delete_refused_cookies,
+                gate_html=gate_html,
+                log=log,
+                log_timeout=log_timeout,
+                well_known_gpc=well_known_gpc,
+            )
+        except (TypeError, ValueError) as error:
+            if not _in_running_loop():
+                raise
+            # Built by an application on its first call: Starlette and FastAPI build their
+            # middleware then, which under uvicorn is the lifespan start-up. Raised from
+            # there, uvicorn's default (`--lifespan auto`) would take the error for "no
+            # lifespan support", log it at INFO and answer 500 to every request; reported as
+            # a failed start-up, it stops the server with the message.
+            self.__class__ = _NotStarted
+            self.error = error
+            return
+        self.site = site
+        self.endpoints = ConsentEndpoints(site)
 
     def __repr__(self) -> str:
         return f"ConsentMiddleware(app={self.app!r}, cookie_name={self.site.cookies.name!r})"
@@ -184,6 +199,37 @@ class ConsentMiddleware:
 
 
 _DONE: Scope = {}  # the scope of a finished response (see `__call__`)
+
+
+def _in_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class _NotStarted(ConsentMiddleware):
+    """A ConsentMiddleware whose options were refused while an application built it (see
+    `ConsentMiddleware.__init__`): it fails the lifespan start-up with the error's message,
+    and raises the error for any request (a server without lifespan answers 500)."""
+
+    error: TypeError | ValueError
+
+    def __repr__(self) -> str:
+        return f"ConsentMiddleware(app={self.app!r}, not started: {self.error})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                failed = (
+                    f"ConsentMiddleware cannot start: {type(self.error).__name__}: {self.error}"
+                )
+                await send({"type": "lifespan.startup.failed", "message": failed})
+        # A fresh copy each time: raising one exception object again and again would grow
+        # its traceback by every request.
+        raise copy.copy(self.error) from None
 
 
 def _repeated(

@@ -9,6 +9,7 @@ only what belongs to this request.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -24,9 +25,23 @@ from consent.state import ConsentState
 if TYPE_CHECKING:
     from consent.site import Site
 
-__all__ = ["MAX_COPIES", "SCOPE_KEY", "CookieReader", "Visit", "current_visit", "get_consent"]
+__all__ = [
+    "ENVIRON_KEY",
+    "MAX_COPIES",
+    "SCOPE_KEY",
+    "AnyRequest",
+    "CookieReader",
+    "Visit",
+    "carrier_of",
+    "current_visit",
+    "get_consent",
+    "visit_of",
+]
 
 SCOPE_KEY = "consent"
+"""Where an ASGI request's `Visit` lives in its scope."""
+ENVIRON_KEY = "consent.visit"
+"""Where a WSGI request's `Visit` lives in its environ (PEP 3333 asks for a dotted name)."""
 MAX_COPIES = 8
 """How many further copies of the consent cookie a request may carry and still count."""
 
@@ -212,43 +227,96 @@ class _HasScope(Protocol):
     def scope(self) -> MutableMapping[str, Any]: ...
 
 
+class _HasEnviron(Protocol):
+    @property
+    def environ(self) -> MutableMapping[str, Any]: ...
+
+
+AnyRequest = _HasScope | _HasEnviron | MutableMapping[str, Any]
+"""What `get_consent` and `consent_html` take: a Starlette/FastAPI request or websocket, a
+Django request (ASGI: `.scope`; WSGI: `.environ`), a Flask/Werkzeug request (`.environ`), an
+ASGI scope or a WSGI environ."""
+
+_MISSING = (
+    "ConsentMiddleware must be installed to read consent (ConsentWSGIMiddleware for a "
+    "WSGI application): add Middleware(ConsentMiddleware, policy=..., secret_key=...) to "
+    "the application, or wrap it: ConsentWSGIMiddleware(app, policy=..., secret_key=...)"
+)
+
+
 def current_visit(scope: MutableMapping[str, Any]) -> Visit:
-    """The request's visit; RuntimeError when ConsentMiddleware is not installed."""
+    """The visit kept in an ASGI scope or a WSGI environ; RuntimeError when no consent
+    middleware put one there."""
     visit = scope.get(SCOPE_KEY)
-    if not isinstance(visit, Visit):
-        raise RuntimeError(
-            "ConsentMiddleware must be installed to read consent: add "
-            "Middleware(ConsentMiddleware, policy=..., secret_key=...) to the application"
-        )
-    return visit
+    if isinstance(visit, Visit):
+        return visit
+    visit = scope.get(ENVIRON_KEY)
+    if isinstance(visit, Visit):
+        return visit
+    raise RuntimeError(_MISSING)
 
 
-def get_consent(request_or_scope: _HasScope | MutableMapping[str, Any]) -> ConsentState:
+def carrier_of(request: AnyRequest) -> MutableMapping[str, Any]:
+    """The mapping that holds the request's visit: the ASGI scope or the WSGI environ of
+    any framework's request object, or the mapping itself.
+
+    Raises:
+        TypeError: `request` is none of the kinds `AnyRequest` names.
+    """
+    if isinstance(request, MutableMapping):
+        return request
+    # Starlette's connections, Django's ASGIRequest: the scope; Werkzeug's (Flask's)
+    # requests, even behind Flask's proxy, and Django's WSGIRequest: the environ.
+    for name in ("scope", "environ"):
+        carrier = getattr(request, name, None)
+        if isinstance(carrier, MutableMapping):
+            return carrier
+    raise TypeError(
+        f"cannot read consent from {type(request).__name__!r}: pass the request (Starlette, "
+        "FastAPI, Django or Flask), an ASGI scope or a WSGI environ"
+    )
+
+
+def visit_of(request: AnyRequest) -> Visit:
+    """The visit of any framework's request (see `AnyRequest`)."""
+    return current_visit(carrier_of(request))
+
+
+def get_consent(request: AnyRequest) -> ConsentState:
     """The visitor's consent for this request.
 
-    Accepts a Starlette/FastAPI `Request` (or `WebSocket`) or a raw ASGI scope. Reading it
+    Accepts a Starlette/FastAPI `Request` or `WebSocket`, a Django `HttpRequest` (under
+    ASGI or WSGI), a Flask/Werkzeug request, an ASGI scope or a WSGI environ. Reading it
     marks the response as depending on the consent cookie (`Vary: Cookie`).
 
     Raises:
-        RuntimeError: ConsentMiddleware is not installed around this application.
+        RuntimeError: no consent middleware is installed around this application.
     """
     # On every request that reads consent: plain dict and attribute access only.
     # The cheap tests first: a plain dict, then Starlette's Request or WebSocket (an ABC
     # test such as MutableMapping's costs several times more).
-    scope: MutableMapping[str, Any]
-    if type(request_or_scope) is dict:
-        scope = request_or_scope
-    elif type(request_or_scope) in _CONNECTIONS:
-        scope = request_or_scope.scope  # type: ignore[union-attr]
-    elif isinstance(request_or_scope, HTTPConnection):
-        scope = request_or_scope.scope
-    elif isinstance(request_or_scope, MutableMapping):
-        scope = request_or_scope
+    visit: object
+    if type(request) is dict:
+        visit = request.get(SCOPE_KEY)
+    elif type(request) in _CONNECTIONS:
+        visit = request.scope.get(SCOPE_KEY)  # type: ignore[union-attr]
     else:
-        scope = request_or_scope.scope
-    visit = scope.get(SCOPE_KEY)
+        visit = None
     if not isinstance(visit, Visit):
-        visit = current_visit(scope)  # raises the explanatory RuntimeError
+        visit = visit_of(request)  # any other kind, or the explanatory RuntimeError
     visit.accessed = True
     state = visit._state
     return state if state is not None else visit.state
+
+
+# What FastAPI reads to inject the request when a route says `Depends(get_consent)`: the
+# connection (a Request, or a WebSocket) is the one parameter it knows how to fill. The
+# annotations above, which take every framework's request, stay for type checkers.
+get_consent.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        inspect.Parameter(
+            "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=HTTPConnection
+        )
+    ],
+    return_annotation=ConsentState,
+)

@@ -1,0 +1,111 @@
+"""One small site on every Python stack, for the behavioural suite of tests/test_stacks.py.
+
+Every stack serves the same three routes, in its own framework's idiom, wrapped in
+ConsentMiddleware (ASGI) or ConsentWSGIMiddleware (WSGI) with the options it is given:
+
+* ``GET /``: an HTML page (`text/html; charset=utf-8`) holding the consent parts made for
+  the request (`page_html`; a stack with its own template language may render the same
+  elements with it) and hand-written gated markup that only the server's gate makes inert;
+* ``GET /cookies``: a plain-text response setting `PHPSESSID=s1` (essential) and
+  `_ga=GA1.1` (analytics: dropped while refused);
+* ``GET /state``: JSON ``{"decided": bool, "analytics": bool}`` read with `get_consent`.
+
+To add a stack: write a function ``(policy, **options) -> httpx2.Client`` that builds the
+app and returns a client for it with ``base_url="http://testserver"`` (Starlette's
+TestClient for ASGI; ``httpx2.Client(transport=httpx2.WSGITransport(app=...))`` for
+WSGI: httpx2 is the client Starlette's TestClient is built on), and
+name it in `STACKS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx2 as httpx
+from fastapi import FastAPI, Request
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from consent import ConsentMiddleware, ConsentParts, Policy, consent_html, get_consent
+from consent.fastapi import Consent
+from tests.conftest import SECRET
+
+# Written by hand, as a site's own templates would be: the gate makes them inert.
+RAW_MARKUP = (
+    '<script data-consent="analytics" src="/static/raw.js"></script>'
+    '<iframe data-consent="youtube" src="https://www.youtube-nocookie.com/embed/x" '
+    'title="Video"></iframe>'
+)
+
+
+def page_html(parts: ConsentParts) -> str:
+    """The page of `GET /`."""
+    return (
+        f"<!doctype html><html lang=en><head><title>Stack</title>{parts.head()}</head>"
+        f"<body>{parts.banner()}<main><h1>News</h1>"
+        f"{parts.script('analytics', src='/static/stats.js')}{RAW_MARKUP}"
+        f"{parts.template('marketing', '<img src=/static/pixel.gif alt=>')}</main>"
+        f"<footer>{parts.settings_link()}</footer>{parts.preferences()}</body></html>"
+    )
+
+
+COOKIES = ("PHPSESSID=s1; Path=/; HttpOnly", "_ga=GA1.1; Path=/; Max-Age=3600")
+
+
+def state_json(state: Any) -> dict[str, bool]:
+    return {"decided": state.decided, "analytics": state.allows("analytics")}
+
+
+Stack = Callable[..., httpx.Client]
+
+
+def starlette_stack(policy: Policy, **options: Any) -> httpx.Client:
+    async def home(request: Any) -> Response:
+        return HTMLResponse(page_html(consent_html(request)))
+
+    async def cookies(request: Any) -> Response:
+        response = PlainTextResponse("cookies")
+        for value in COOKIES:
+            response.headers.append("set-cookie", value)
+        return response
+
+    async def state(request: Any) -> Response:
+        return JSONResponse(state_json(get_consent(request)))
+
+    app = Starlette(
+        routes=[Route("/", home), Route("/cookies", cookies), Route("/state", state)],
+        middleware=[Middleware(ConsentMiddleware, policy=policy, secret_key=SECRET, **options)],
+    )
+    return TestClient(app)
+
+
+def fastapi_stack(policy: Policy, **options: Any) -> httpx.Client:
+    app = FastAPI()
+    app.add_middleware(ConsentMiddleware, policy=policy, secret_key=SECRET, **options)
+
+    @app.get("/", response_class=HTMLResponse)
+    async def home(request: Request) -> str:
+        return page_html(consent_html(request))
+
+    @app.get("/cookies")
+    def cookies(response: Response) -> PlainTextResponse:
+        answer = PlainTextResponse("cookies")
+        for value in COOKIES:
+            answer.headers.append("set-cookie", value)
+        return answer
+
+    @app.get("/state")
+    async def state(consent: Consent) -> dict[str, bool]:
+        return state_json(consent)
+
+    return TestClient(app)
+
+
+STACKS: dict[str, Stack] = {
+    "starlette": starlette_stack,
+    "fastapi": fastapi_stack,
+}
