@@ -12,14 +12,12 @@ that places them (a value marked safe in Django stays as it is, as it would in J
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import template
 from django.core.exceptions import ImproperlyConfigured
 from django.template.base import FilterExpression, Parser, Token
 from markupsafe import Markup
 
-from consent import consent_html
+from consent import ConsentParts, consent_html
 
 __all__ = [
     "consent_banner",
@@ -37,7 +35,7 @@ register = template.Library()
 CONTEXT_PROCESSOR = "django.template.context_processors.request"
 
 
-def parts(context: template.Context) -> Any:
+def parts(context: template.Context) -> ConsentParts:
     """The consent parts for the request of the template being rendered."""
     request = context.get("request")
     if request is None:
