@@ -30,8 +30,8 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_protect
 from starlette.testclient import TestClient
 
-from consent import ConsentMiddleware, get_consent
-from examples.django_site.consent_setup import policy
+from consent import ConsentMiddleware, Policy, get_consent
+from examples.django_site.consent_setup import policy as EXAMPLE_POLICY
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "examples.django_site.settings")
 django.setup()
@@ -102,11 +102,6 @@ def render(request: HttpRequest, name: str) -> HttpResponse:
     return HttpResponse(template.render({"q": request.GET}, request))
 
 
-def no_request(request: HttpRequest, name: str) -> HttpResponse:
-    """Renders without the request: the tags cannot know the visitor."""
-    return HttpResponse(engines["django"].from_string(SOURCES[name]).render({}))
-
-
 urlpatterns = [
     path("html", html),
     path("async", async_html),
@@ -117,7 +112,6 @@ urlpatterns = [
     path("state", state),
     path("form", form),
     path("render/<str:name>", render),
-    path("no-request/<str:name>", no_request),
 ]
 SOURCES["csrf"] = "<form>{% csrf_token %}</form>"
 
@@ -130,9 +124,12 @@ MIDDLEWARE = [
 
 
 @contextmanager
-def django_app(middleware: list[str] | None = None, **settings: Any) -> Iterator[ConsentMiddleware]:
-    """Django's ASGI application with this module's views, in ConsentMiddleware, while
-    `settings` (and `middleware`, Django's MIDDLEWARE) hold."""
+def django_app(
+    middleware: list[str] | None = None, policy: Policy = EXAMPLE_POLICY, **settings: Any
+) -> Iterator[ConsentMiddleware]:
+    """Django's ASGI application with this module's views, in ConsentMiddleware with
+    `policy` (the Django example's by default), while `settings` (and `middleware`,
+    Django's MIDDLEWARE) hold."""
     with override_settings(
         ROOT_URLCONF="tests.django_site",
         MIDDLEWARE=MIDDLEWARE if middleware is None else middleware,
@@ -144,8 +141,10 @@ def django_app(middleware: list[str] | None = None, **settings: Any) -> Iterator
 
 
 @contextmanager
-def django_client(middleware: list[str] | None = None, **settings: Any) -> Iterator[TestClient]:
+def django_client(
+    middleware: list[str] | None = None, policy: Policy = EXAMPLE_POLICY, **settings: Any
+) -> Iterator[TestClient]:
     """A TestClient on `django_app` (not entered: Django's handler refuses the lifespan
     protocol, and servers such as uvicorn carry on without it)."""
-    with django_app(middleware, **settings) as app:
+    with django_app(middleware, policy, **settings) as app:
         yield TestClient(app)

@@ -105,7 +105,15 @@ def fastapi_stack(policy: Policy, **options: Any) -> httpx.Client:
     return TestClient(app)
 
 
+def django_asgi_stack(policy: Policy, **options: Any) -> httpx.Client:
+    """Django's ASGI handler (tests/django_stack.py, which imports this module)."""
+    from tests.django_stack import django_asgi
+
+    return django_asgi(policy, **options)
+
+
 STACKS: dict[str, Stack] = {
     "starlette": starlette_stack,
     "fastapi": fastapi_stack,
+    "django-asgi": django_asgi_stack,
 }
