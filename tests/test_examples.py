@@ -1,19 +1,27 @@
-"""The example apps work as documented: the seed page's model, end to end, both frameworks."""
+"""The example apps work as documented: the seed page's model, end to end, every framework."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
+from starlette.types import ASGIApp
 
 from consent import load_policy
 from examples.app import app as starlette_app
+from examples.django_site.asgi import application as django_app
 from examples.fastapi_app import app as fastapi_app
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
-APPS = pytest.mark.parametrize("app", [starlette_app, fastapi_app], ids=["starlette", "fastapi"])
+APPS = pytest.mark.parametrize(
+    "app", [starlette_app, fastapi_app, django_app], ids=["starlette", "fastapi", "django"]
+)
+
+
+def client_for(app: ASGIApp) -> TestClient:
+    """A client on `app` as the demo serves it (on localhost: Django checks the host)."""
+    return TestClient(app, base_url="http://localhost")
 
 
 def test_example_policy_reproduces_seed_essentials() -> None:
@@ -32,9 +40,9 @@ def test_example_policy_reproduces_seed_essentials() -> None:
 
 
 @APPS
-def test_example_first_visit_shows_banner_and_sets_nothing(app: Starlette) -> None:
+def test_example_first_visit_shows_banner_and_sets_nothing(app: ASGIApp) -> None:
     """A1, B1, B12: banner and settings link present, no cookie at all before a choice."""
-    client = TestClient(app)
+    client = client_for(app)
     response = client.get("/")
     assert response.status_code == 200
     assert "data-consent-banner" in response.text
@@ -46,9 +54,9 @@ def test_example_first_visit_shows_banner_and_sets_nothing(app: Starlette) -> No
 
 
 @APPS
-def test_example_accept_then_reject_without_javascript(app: Starlette) -> None:
+def test_example_accept_then_reject_without_javascript(app: ASGIApp) -> None:
     """The whole flow with forms and redirects only (B13: withdrawal in one post)."""
-    client = TestClient(app)
+    client = client_for(app)
     response = client.post(
         "/consent", data={"action": "accept_all", "next": "/privacy"}, follow_redirects=False
     )
@@ -66,10 +74,14 @@ def test_example_accept_then_reject_without_javascript(app: Starlette) -> None:
 
 
 @APPS
-def test_example_login_sets_essential_cookies(app: Starlette) -> None:
-    client = TestClient(app)
+def test_example_login_sets_essential_cookies(app: ASGIApp) -> None:
+    client = client_for(app)
     assert "wordpress_test_cookie" in client.get("/login").headers["set-cookie"]
-    response = client.post("/login", data={"username": "ann"}, follow_redirects=False)
+    # Django's forms carry its CSRF token (its cookie came with the form); the others ignore it.
+    token = client.cookies.get("csrftoken", "")
+    response = client.post(
+        "/login", data={"username": "ann", "csrfmiddlewaretoken": token}, follow_redirects=False
+    )
     names = {h.split("=", 1)[0] for h in response.headers.get_list("set-cookie")}
     assert "PHPSESSID" in names
     assert any(n.startswith("wordpress_logged_in_") for n in names)
@@ -77,8 +89,8 @@ def test_example_login_sets_essential_cookies(app: Starlette) -> None:
 
 
 @APPS
-def test_example_video_embed_waits_for_consent(app: Starlette) -> None:
-    client = TestClient(app)
+def test_example_video_embed_waits_for_consent(app: ASGIApp) -> None:
+    client = client_for(app)
     page = client.get("/articles/india-japan-vision").text
     assert 'data-consent-src="/embed/video"' in page
     assert "Allow YouTube videos" in page
