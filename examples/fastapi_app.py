@@ -5,13 +5,14 @@ Run it with `.venv/bin/uvicorn examples.fastapi_app:app`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
-from consent import ConsentMiddleware, ConsentState, get_consent
+from consent import ConsentMiddleware
+from consent.fastapi import Consent
 from examples.site import (
     ARTICLES,
     SECRET_KEY,
@@ -27,11 +28,6 @@ from examples.site import (
 app = FastAPI(title="Example News", docs_url=None, redoc_url=None)
 app.add_middleware(ConsentMiddleware, policy=policy, secret_key=SECRET_KEY, log=consent_log)
 app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-
-
-def consent(request: Request) -> ConsentState:
-    """A dependency giving the visitor's consent to any endpoint."""
-    return get_consent(request)
 
 
 @app.get("/")
@@ -74,7 +70,7 @@ async def logout(request: Request) -> Response:
 
 
 @app.get("/api/articles")
-async def articles(state: Annotated[ConsentState, Depends(consent)]) -> dict[str, Any]:
+async def articles(state: Consent) -> dict[str, Any]:
     """A JSON API that adapts to the visitor's choice, read through a dependency."""
     return {
         "articles": [{"slug": slug, "title": a["title"]} for slug, a in ARTICLES.items()],

@@ -192,14 +192,6 @@ def test_whole_flow_without_javascript(new_page: NewPage, server: str) -> None:
     expect(page.locator("[data-analytics='off']")).to_be_visible()
 
 
-def test_fastapi_example_behaves_the_same(page: Page, fastapi_server: str) -> None:
-    page.goto(fastapi_server + "/")
-    mark_document(page)
-    banner_button(page, "Accept all").click()
-    page.wait_for_function("window.exampleAnalytics && window.exampleAnalytics.loaded")
-    assert same_document(page)
-
-
 def test_a_grant_that_cannot_be_recorded_is_refused_in_place(
     page: Page, broken_log_server: str
 ) -> None:

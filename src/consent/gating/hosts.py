@@ -16,7 +16,15 @@ from urllib.parse import unquote
 
 from consent.bounded_memo import remember
 
-__all__ = ["C0_AND_SPACE", "HostLookup", "browser_host", "host_matcher", "is_relative"]
+__all__ = [
+    "C0_AND_SPACE",
+    "HostLookup",
+    "browser_host",
+    "fold_host",
+    "host_matcher",
+    "is_relative",
+    "punycode_host",
+]
 
 HostLookup = Callable[[str], str | None]
 """The service id that owns a URL's host, or None."""
@@ -103,20 +111,27 @@ def _ipv4(host: str) -> str | None:
 
 
 def _uts46(host: str) -> str:
-    """A host as UTS 46 maps it to ASCII, near enough to fail closed: each character as
-    NFKC case folding maps it (what UTS 46's table is built from), ignored ones dropped,
-    each label that is not ASCII then written in Punycode."""
+    """A host as UTS 46 maps it to ASCII, near enough to fail closed: UTS 46's own table
+    where the `idna` package is there, else `fold_host`; then `punycode_host`."""
     mapped = None
     if _uts46_remap is not None:
         try:
             mapped = _uts46_remap(host, std3_rules=False)
         except ValueError:  # a character UTS 46 disallows: the browser loads nothing
             mapped = None
-    if mapped is None:
-        host = _IGNORED.sub("", host)
-        host = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", host).casefold())
-    else:
-        host = mapped
+    return punycode_host(fold_host(host) if mapped is None else mapped)
+
+
+def fold_host(host: str) -> str:
+    """Each character of `host` as NFKC case folding maps it, ignored ones dropped: what
+    UTS 46's table is built from, and what stands in for it without the `idna` package."""
+    host = _IGNORED.sub("", host)
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", host).casefold())
+
+
+def punycode_host(host: str) -> str:
+    """A mapped host with the full stops UTS 46 knows read as dots, and each label that is
+    not ASCII written in Punycode."""
     host = _DOTS.sub(".", host)
     labels = []
     for label in host.split("."):
