@@ -12,8 +12,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
 	touch $(STAMP)
 
+# `make demo` serves the Starlette example; `make demo APP=fastapi` the FastAPI one, `APP=django`
+# the Django project (under ASGI); `PORT=` another port.
+APP ?= starlette
+PORT ?= 8000
+DEMO_starlette := examples.app:app
+DEMO_fastapi := examples.fastapi_app:app
+DEMO_django := examples.django_site.asgi:application
+
 demo: $(STAMP)
-	$(BIN)/uvicorn examples.app:app --host 127.0.0.1 --port 8000
+	@test -n "$(DEMO_$(APP))" || { echo "make demo: unknown APP=$(APP)"; exit 2; }
+	$(BIN)/uvicorn $(DEMO_$(APP)) --host 127.0.0.1 --port $(PORT)
 
 # A local PostgreSQL server for the PostgreSQL tests (Debian, as root); see .ci/postgres.
 postgres:

@@ -22,6 +22,7 @@ from tests.browser.test_journey import (
 STACK_SERVERS = {
     "starlette": "server",
     "fastapi": "fastapi_server",
+    "django": "django_server",
 }
 
 
