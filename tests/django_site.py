@@ -1,5 +1,6 @@
 """Real Django for the tests: the example project's settings, a URLconf of test views, and
-`django_client`, Django's own ASGI handler wrapped in ConsentMiddleware.
+`django_client`: Django's own ASGI handler in ConsentMiddleware, or its WSGI handler in
+ConsentWSGIMiddleware.
 
 Django is configured once per process, from the example project's settings module (set here,
 so only the modules importing this one see it); each test changes what it needs with
@@ -16,7 +17,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import django
-from django.core.handlers.asgi import ASGIHandler
+import httpx2 as httpx
+import pytest
+from django.core.handlers.asgi import ASGIHandler, ASGIRequest
+from django.core.handlers.wsgi import WSGIHandler
 from django.http import (
     FileResponse,
     HttpRequest,
@@ -31,7 +35,9 @@ from django.views.decorators.csrf import csrf_protect
 from starlette.testclient import TestClient
 
 from consent import ConsentMiddleware, Policy, get_consent
+from consent.wsgi import ConsentWSGIMiddleware
 from examples.django_site.consent_setup import policy as EXAMPLE_POLICY
+from tests.wsgi_client import WSGITransport
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "examples.django_site.settings")
 django.setup()
@@ -63,13 +69,20 @@ def cookies(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def streamed(request: HttpRequest) -> StreamingHttpResponse:
-    async def chunks() -> AsyncIterator[bytes]:
-        # Cut inside the gated tag: the gate sees it whole across chunks.
-        for part in (PAGE[:40], PAGE[40:100], PAGE[100:]):
-            yield part.encode()
+# Cut inside the gated tag: the gate sees it whole across chunks.
+CHUNKS = (PAGE[:40].encode(), PAGE[40:100].encode(), PAGE[100:].encode())
 
-    return StreamingHttpResponse(chunks())
+
+def streamed(request: HttpRequest) -> StreamingHttpResponse:
+    """Streamed as Django advises: an async iterator under ASGI, a plain one under WSGI."""
+    if isinstance(request, ASGIRequest):
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for chunk in CHUNKS:
+                yield chunk
+
+        return StreamingHttpResponse(chunks())
+    return StreamingHttpResponse(iter(CHUNKS))
 
 
 def file(request: HttpRequest) -> FileResponse:
@@ -92,6 +105,10 @@ def state(request: HttpRequest) -> JsonResponse:
     return JsonResponse(get_consent(request).to_json())
 
 
+async def async_state(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(get_consent(request).to_json())
+
+
 @csrf_protect
 def form(request: HttpRequest) -> HttpResponse:
     return HttpResponse("posted" if request.method == "POST" else "form", content_type="text/plain")
@@ -110,6 +127,7 @@ urlpatterns = [
     path("file", file),
     path("encoded", encoded),
     path("state", state),
+    path("async-state", async_state),
     path("form", form),
     path("render/<str:name>", render),
 ]
@@ -123,13 +141,22 @@ MIDDLEWARE = [
 ]
 
 
+KINDS = ("asgi", "wsgi")
+"""Django's two handlers."""
+BOTH_HANDLERS = pytest.mark.parametrize("kind", KINDS)
+"""For a test that takes `kind`: run it under ASGI and under WSGI."""
+
+
 @contextmanager
 def django_app(
-    middleware: list[str] | None = None, policy: Policy = EXAMPLE_POLICY, **settings: Any
-) -> Iterator[ConsentMiddleware]:
-    """Django's ASGI application with this module's views, in ConsentMiddleware with
-    `policy` (the Django example's by default), while `settings` (and `middleware`,
-    Django's MIDDLEWARE) hold."""
+    middleware: list[str] | None = None,
+    policy: Policy = EXAMPLE_POLICY,
+    kind: str = "asgi",
+    **settings: Any,
+) -> Iterator[ConsentMiddleware | ConsentWSGIMiddleware]:
+    """Django's ASGI (`kind="asgi"`) or WSGI handler with this module's views, in
+    ConsentMiddleware or ConsentWSGIMiddleware with `policy` (the Django example's by
+    default), while `settings` (and `middleware`, Django's MIDDLEWARE) hold."""
     with override_settings(
         ROOT_URLCONF="tests.django_site",
         MIDDLEWARE=MIDDLEWARE if middleware is None else middleware,
@@ -137,14 +164,29 @@ def django_app(
         **settings,
     ):
         # Django reads MIDDLEWARE when the handler is made: one handler per setting.
-        yield ConsentMiddleware(ASGIHandler(), policy=policy, secret_key=KEY)
+        if kind == "wsgi":
+            yield ConsentWSGIMiddleware(WSGIHandler(), policy=policy, secret_key=KEY)
+        else:
+            yield ConsentMiddleware(ASGIHandler(), policy=policy, secret_key=KEY)
+
+
+def client_for(app: ConsentMiddleware | ConsentWSGIMiddleware, root: str = "") -> httpx.Client:
+    """A client on `app` at http://testserver, the site mounted at `root` (the ASGI root
+    path; the WSGI SCRIPT_NAME). Not a lifespan client: Django's handler refuses the
+    lifespan protocol, and servers such as uvicorn carry on without it."""
+    if isinstance(app, ConsentWSGIMiddleware):
+        transport = WSGITransport(app, script_name=root)
+        return httpx.Client(transport=transport, base_url="http://testserver")
+    return TestClient(app, root_path=root)
 
 
 @contextmanager
 def django_client(
-    middleware: list[str] | None = None, policy: Policy = EXAMPLE_POLICY, **settings: Any
-) -> Iterator[TestClient]:
-    """A TestClient on `django_app` (not entered: Django's handler refuses the lifespan
-    protocol, and servers such as uvicorn carry on without it)."""
-    with django_app(middleware, policy, **settings) as app:
-        yield TestClient(app)
+    middleware: list[str] | None = None,
+    policy: Policy = EXAMPLE_POLICY,
+    kind: str = "asgi",
+    **settings: Any,
+) -> Iterator[httpx.Client]:
+    """A client on `django_app`."""
+    with django_app(middleware, policy, kind, **settings) as app:
+        yield client_for(app)

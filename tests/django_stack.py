@@ -10,7 +10,9 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
+import httpx2 as httpx
 from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import engines
 from django.test import override_settings
@@ -19,9 +21,11 @@ from django.utils.safestring import mark_safe
 from starlette.testclient import TestClient
 
 from consent import ConsentMiddleware, Policy, get_consent
+from consent.wsgi import ConsentWSGIMiddleware
 from tests.conftest import SECRET
 from tests.django_site import MIDDLEWARE
 from tests.stacks import RAW_MARKUP, state_json
+from tests.wsgi_client import WSGITransport
 
 PAGE = (
     "{% load consent %}<!doctype html><html lang=en><head><title>Stack</title>"
@@ -53,19 +57,19 @@ def state(request: HttpRequest) -> JsonResponse:
 urlpatterns = [path("", home), path("cookies", cookies), path("state", state)]
 
 
-class DjangoClient(TestClient):
-    """A TestClient for Django under the stack's settings, which end with the client.
+class DjangoClient:
+    """A client for Django under the stack's settings, which end with the client.
 
     Not a lifespan client: Django's handler refuses the lifespan protocol (uvicorn's
     default carries on without it), so entering the client runs none.
     """
 
-    def __init__(self, app: Any, settings: override_settings) -> None:
-        super().__init__(app)
+    def __init__(self, client: httpx.Client, settings: override_settings) -> None:
+        self.client = client
         self._settings = settings
 
-    def __enter__(self) -> DjangoClient:
-        return self
+    def __enter__(self) -> httpx.Client:
+        return self.client
 
     def __exit__(
         self,
@@ -73,7 +77,7 @@ class DjangoClient(TestClient):
         error: BaseException | None = None,
         traceback: TracebackType | None = None,
     ) -> None:
-        self.close()
+        self.client.close()
         self._settings.disable()
 
 
@@ -85,8 +89,16 @@ def stack_settings() -> override_settings:
     return settings
 
 
-def django_asgi(policy: Policy, **options: Any) -> TestClient:
+def django_asgi(policy: Policy, **options: Any) -> DjangoClient:
     """Django's ASGI handler in ConsentMiddleware."""
     settings = stack_settings()
     app = ConsentMiddleware(ASGIHandler(), policy=policy, secret_key=SECRET, **options)
-    return DjangoClient(app, settings)
+    return DjangoClient(TestClient(app), settings)
+
+
+def django_wsgi(policy: Policy, **options: Any) -> DjangoClient:
+    """Django's WSGI handler in ConsentWSGIMiddleware."""
+    settings = stack_settings()
+    app = ConsentWSGIMiddleware(WSGIHandler(), policy=policy, secret_key=SECRET, **options)
+    client = httpx.Client(transport=WSGITransport(app), base_url="http://testserver")
+    return DjangoClient(client, settings)

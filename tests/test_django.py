@@ -4,9 +4,8 @@ classes, with the consent routes answered before Django sees them (tests/django_
 from __future__ import annotations
 
 import pytest
-from starlette.testclient import TestClient
 
-from tests.django_site import MIDDLEWARE, django_app, django_client
+from tests.django_site import BOTH_HANDLERS, MIDDLEWARE, client_for, django_app, django_client
 
 INERT = '<script type="text/plain" data-consent="matomo" src="/static/analytics.js"></script>'
 ACTIVE = '<script data-consent="matomo" src="/static/analytics.js"></script>'
@@ -15,7 +14,8 @@ CROSS_SITE = {"origin": "https://evil.example", "sec-fetch-site": "cross-site"}
 
 
 def cookie_names(headers: list[str]) -> set[str]:
-    return {h.split("=", 1)[0] for h in headers}
+    # (Django's WSGI handler starts each Set-Cookie value with a space: HTTP ignores it.)
+    return {h.split("=", 1)[0].strip() for h in headers}
 
 
 # Django warns that it reads a file's (synchronous) iterator under ASGI: its own advice.
@@ -25,10 +25,11 @@ SYNC_FILE = pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consum
 @pytest.mark.parametrize(
     "path", ["/html", "/async", "/streamed", pytest.param("/file", marks=SYNC_FILE)]
 )
-def test_first_visit_is_inert_then_active_after_accept(path: str) -> None:
+@BOTH_HANDLERS
+def test_first_visit_is_inert_then_active_after_accept(path: str, kind: str) -> None:
     """A1, A2, A6: Django's HttpResponse, an async view, a StreamingHttpResponse cut inside
     the tag, a FileResponse: each is gated until the visitor allows, then active."""
-    with django_client() as client:
+    with django_client(kind=kind) as client:
         first = client.get(path)
         assert first.status_code == 200
         assert INERT in first.text and ACTIVE not in first.text
@@ -38,10 +39,11 @@ def test_first_visit_is_inert_then_active_after_accept(path: str) -> None:
         assert ACTIVE in client.get(path).text
 
 
-def test_choices_through_forms_and_json_reach_the_view() -> None:
+@BOTH_HANDLERS
+def test_choices_through_forms_and_json_reach_the_view(kind: str) -> None:
     """B2, B13: accept, reject and save, by form (303) and JSON; `get_consent(request)`
     in a Django view reads the new choice on the next request."""
-    with django_client() as client:
+    with django_client(kind=kind) as client:
         assert client.get("/state").json()["decided"] is False
         response = client.post(
             "/consent",
@@ -57,14 +59,16 @@ def test_choices_through_forms_and_json_reach_the_view() -> None:
         assert client.get("/state").json()["granted"] == ["essential"]
         saved = client.post("/consent", json={"action": "save", "grant": ["analytics"]})
         assert saved.status_code == 200
-        state = client.get("/state")
-        assert set(state.json()["granted"]) == {"analytics", "essential"}
-        assert "Cookie" in state.headers["vary"]
+        for view in ("/state", "/async-state"):  # a sync and an async view
+            state = client.get(view)
+            assert set(state.json()["granted"]) == {"analytics", "essential"}
+            assert "Cookie" in state.headers["vary"]
 
 
-def test_a_tampered_cookie_is_undecided_without_error() -> None:
+@BOTH_HANDLERS
+def test_a_tampered_cookie_is_undecided_without_error(kind: str) -> None:
     """C1: a forged or garbled consent cookie is no decision, on Django pages and views."""
-    with django_client() as client:
+    with django_client(kind=kind) as client:
         client.post("/consent", json={"action": "accept_all"})
         value = client.cookies["consent"]
         for forged in (value[:-3] + "AAA", "garbage", "1." + "x" * 300, "\x7f"):
@@ -75,10 +79,11 @@ def test_a_tampered_cookie_is_undecided_without_error() -> None:
             assert page.status_code == 200 and INERT in page.text
 
 
-def test_refused_cookies_from_a_view_are_dropped_and_django_s_own_pass() -> None:
+@BOTH_HANDLERS
+def test_refused_cookies_from_a_view_are_dropped_and_django_s_own_pass(kind: str) -> None:
     """A3: a refused service's Set-Cookie from a Django view is dropped (Django writes
     `Set-Cookie` with capitals); the session cookie, declared essential, passes."""
-    with django_client() as client:
+    with django_client(kind=kind) as client:
         names = cookie_names(client.get("/cookies").headers.get_list("set-cookie"))
         assert names == {"sessionid"}
         client.post("/consent", json={"action": "save", "grant": ["matomo"]})
@@ -86,17 +91,18 @@ def test_refused_cookies_from_a_view_are_dropped_and_django_s_own_pass() -> None
         assert names == {"sessionid", "_pk_id.1"}
 
 
-def test_csrf_middleware_leaves_the_consent_routes_to_their_own_checks() -> None:
+@BOTH_HANDLERS
+def test_csrf_middleware_leaves_the_consent_routes_to_their_own_checks(kind: str) -> None:
     """A same-origin POST to /consent needs no CSRF token under CsrfViewMiddleware; a
     cross-site one is refused by the consent routes' own check."""
-    with django_client() as client:
+    with django_client(kind=kind) as client:
         response = client.post(
             "/consent", data={"action": "accept_all"}, headers=SAME_ORIGIN, follow_redirects=False
         )
         assert response.status_code == 303
         assert "CSRF verification failed" not in response.text
         assert "consent" in client.cookies
-    with django_client() as client:
+    with django_client(kind=kind) as client:
         for headers in (CROSS_SITE, {"origin": "https://evil.example"}):
             refused = client.post("/consent", data={"action": "accept_all"}, headers=headers)
             assert refused.status_code == 403
@@ -104,10 +110,11 @@ def test_csrf_middleware_leaves_the_consent_routes_to_their_own_checks() -> None
         assert "consent" not in client.cookies
 
 
-def test_django_csrf_still_protects_the_site_s_views() -> None:
+@BOTH_HANDLERS
+def test_django_csrf_still_protects_the_site_s_views(kind: str) -> None:
     """The site's own forms keep Django's CSRF check; its token cookie (essential)
     reaches the browser through the consent middleware."""
-    with django_client() as client:
+    with django_client(kind=kind) as client:
         refused = client.post("/form", data={"x": "1"})
         assert refused.status_code == 403 and "CSRF verification failed" in refused.text
         client.get("/render/csrf")  # renders {% csrf_token %}: Django sets csrftoken
@@ -117,11 +124,12 @@ def test_django_csrf_still_protects_the_site_s_views() -> None:
 
 
 @pytest.mark.parametrize("path", ["/html", "/streamed"])
-def test_gzip_middleware_bodies_are_gated(path: str) -> None:
+@BOTH_HANDLERS
+def test_gzip_middleware_bodies_are_gated(path: str, kind: str) -> None:
     """Django's GZipMiddleware compresses after the view: the gate decodes what it gates,
     whole or streamed."""
     middleware = [*MIDDLEWARE, "django.middleware.gzip.GZipMiddleware"]
-    with django_client(middleware) as client:
+    with django_client(middleware, kind=kind) as client:
         response = client.get(path, headers={"accept-encoding": "gzip"})
         assert response.status_code == 200
         assert "Accept-Encoding" in response.headers["vary"]  # GZipMiddleware compressed it
@@ -129,10 +137,11 @@ def test_gzip_middleware_bodies_are_gated(path: str) -> None:
         assert ACTIVE not in response.text
 
 
-def test_a_view_s_own_encoding_is_decoded_or_refused() -> None:
+@BOTH_HANDLERS
+def test_a_view_s_own_encoding_is_decoded_or_refused(kind: str) -> None:
     """A view that encodes its HTML itself: gzip is decoded and gated; a coding the gate
     cannot read never goes out ungated."""
-    with django_client() as client:
+    with django_client(kind=kind) as client:
         response = client.get("/encoded?coding=gzip")
         assert response.status_code == 200 and INERT in response.text
         unknown = client.get("/encoded?coding=x-unknown")
@@ -140,11 +149,12 @@ def test_a_view_s_own_encoding_is_decoded_or_refused() -> None:
         assert "matomo" not in unknown.text
 
 
-def test_conditional_get_etags_name_the_consent() -> None:
+@BOTH_HANDLERS
+def test_conditional_get_etags_name_the_consent(kind: str) -> None:
     """B14: with ConditionalGetMiddleware, a 304 only for the consent the copy was gated
     for; after a change, the old ETag gets the page gated anew."""
     middleware = [*MIDDLEWARE, "django.middleware.http.ConditionalGetMiddleware"]
-    with django_client(middleware) as client:
+    with django_client(middleware, kind=kind) as client:
         first = client.get("/html")
         etag = first.headers["etag"]
         assert "-consent-" in etag
@@ -155,11 +165,12 @@ def test_conditional_get_etags_name_the_consent() -> None:
         assert again.headers["etag"] != etag
 
 
-def test_security_middleware_headers_survive_and_hosts_are_django_s() -> None:
+@BOTH_HANDLERS
+def test_security_middleware_headers_survive_and_hosts_are_django_s(kind: str) -> None:
     """SecurityMiddleware's headers pass; a Host outside ALLOWED_HOSTS gets Django's 400 on
     its pages (never a 500), while the consent routes answer for the host the browser used
     (their cookie belongs to that host alone)."""
-    with django_client() as client:
+    with django_client(kind=kind) as client:
         page = client.get("/html")
         assert page.headers["x-content-type-options"] == "nosniff"
         assert page.headers["referrer-policy"] == "same-origin"
@@ -168,13 +179,16 @@ def test_security_middleware_headers_survive_and_hosts_are_django_s() -> None:
         assert state.status_code == 200 and state.json()["decided"] is False
 
 
-def test_under_a_root_path_both_the_routes_and_django_answer() -> None:
-    """Mounted under /news (uvicorn --root-path): the consent routes live at /news/consent
-    and Django's views see their own paths."""
-    with django_app() as app:
-        client = TestClient(app, root_path="/news")
-        assert client.get("/news/consent/state").json()["decided"] is False
-        response = client.post("/news/consent", json={"action": "accept_all"})
+@BOTH_HANDLERS
+def test_under_a_root_path_both_the_routes_and_django_answer(kind: str) -> None:
+    """Mounted under /news (uvicorn --root-path, SCRIPT_NAME under WSGI): the consent
+    routes live at /news/consent and Django's views see their own paths."""
+    with django_app(kind=kind) as app:
+        client = client_for(app, "/news")
+        # (Starlette's client puts the root path in the URL; WSGI's takes it apart.)
+        news = "/news" if kind == "asgi" else ""
+        assert client.get(news + "/consent/state").json()["decided"] is False
+        response = client.post(news + "/consent", json={"action": "accept_all"})
         assert response.status_code == 200
         assert "Path=/" in response.headers["set-cookie"]
-        assert ACTIVE in client.get("/news/html").text
+        assert ACTIVE in client.get(news + "/html").text

@@ -13,11 +13,10 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.template import TemplateSyntaxError, engines
-from starlette.testclient import TestClient
 
 from consent import Policy
 from tests.conftest import POLICY_DATA
-from tests.django_site import SOURCES, django_app, django_client
+from tests.django_site import BOTH_HANDLERS, SOURCES, client_for, django_app, django_client
 
 _names = itertools.count()
 
@@ -29,13 +28,14 @@ def source(text: str) -> str:
     return f"/render/{name}"
 
 
-def test_head_banner_preferences_and_link_before_a_choice() -> None:
+@BOTH_HANDLERS
+def test_head_banner_preferences_and_link_before_a_choice(kind: str) -> None:
     """B1, B12: every part on a first visit, with the nonce, the label and the language."""
     url = source(
         '{% consent_head nonce="n0nce" %}|{% consent_banner %}|{% consent_preferences %}|'
         '{% consent_settings_link label="Cookie choices" %}|{% consent_banner lang="de" %}'
     )
-    with django_client() as client:
+    with django_client(kind=kind) as client:
         page = client.get(url)
         head, banner, dialog, link, german = page.text.split("|")
         assert 'nonce="n0nce"' in head and "consent.js" in head
@@ -50,14 +50,15 @@ def test_head_banner_preferences_and_link_before_a_choice() -> None:
         assert "consent.js" in head
 
 
-def test_script_iframe_and_gate_are_inert_then_active() -> None:
+@BOTH_HANDLERS
+def test_script_iframe_and_gate_are_inert_then_active(kind: str) -> None:
     """A2: a script, an embed and a gated block, before and after the grant."""
     url = source(
         '{% consent_script "matomo" src="/static/analytics.js" async=True data_site="7" %}'
         '{% consent_iframe "youtube" src="/embed/video" title="Video" %}'
         '{% consent_gate "analytics" %}<p id="thanks">Thanks</p>{% endconsent_gate %}'
     )
-    with django_client() as client:
+    with django_client(kind=kind) as client:
         before = client.get(url).text
         assert (
             '<script data-consent="matomo" src="/static/analytics.js" type="text/plain" '
@@ -76,15 +77,17 @@ def test_script_iframe_and_gate_are_inert_then_active() -> None:
         assert "<template" not in after
 
 
-def test_declaration_with_its_heading_level() -> None:
+@BOTH_HANDLERS
+def test_declaration_with_its_heading_level(kind: str) -> None:
     url = source("{% consent_declaration level=3 %}")
-    with django_client() as client:
+    with django_client(kind=kind) as client:
         html = client.get(url).text
     assert re.search(r"<h3[^>]*>\s*Essential", html)
     assert "sessionid" in html and "csrftoken" in html  # Django's own, declared essential
 
 
-def test_values_from_template_variables_are_escaped_once() -> None:
+@BOTH_HANDLERS
+def test_values_from_template_variables_are_escaped_once(kind: str) -> None:
     """What a template variable holds is escaped once by the part that places it: never
     twice (no `&amp;lt;`) and never raw; Django's own variables in a gated block too."""
     url = source(
@@ -93,7 +96,7 @@ def test_values_from_template_variables_are_escaped_once() -> None:
         '{% consent_gate "analytics" %}<p>{{ q.title }}</p>{% endconsent_gate %}'
     )
     evil = '"><script>alert(1)</script>&'
-    with django_client() as client:
+    with django_client(kind=kind) as client:
         for granted in (False, True):
             if granted:
                 client.post("/consent", json={"action": "accept_all"})
@@ -105,7 +108,8 @@ def test_values_from_template_variables_are_escaped_once() -> None:
             assert "<p>&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;&amp;</p>" in html
 
 
-def test_policy_text_stays_escaped_in_django_pages() -> None:
+@BOTH_HANDLERS
+def test_policy_text_stays_escaped_in_django_pages(kind: str) -> None:
     """Every string from the policy is escaped, however Django inserts the part."""
     data: dict[str, Any] = {**POLICY_DATA, "categories": list(POLICY_DATA["categories"])}
     data["categories"][1] = {
@@ -116,17 +120,20 @@ def test_policy_text_stays_escaped_in_django_pages() -> None:
         "{% consent_preferences %}{% consent_declaration %}"
         "{% autoescape off %}{% consent_banner %}{% endautoescape %}"
     )
-    with django_client(policy=Policy.model_validate(data)) as client:
+    with django_client(policy=Policy.model_validate(data), kind=kind) as client:
         html = client.get(url).text
     assert "<script>alert(1)" not in html
     assert "Stats &lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_forms_return_under_the_root_path() -> None:
-    """Mounted under /news (uvicorn --root-path): the parts' forms post to /news/consent."""
+@BOTH_HANDLERS
+def test_forms_return_under_the_root_path(kind: str) -> None:
+    """Mounted under /news (uvicorn --root-path, SCRIPT_NAME): the forms post to
+    /news/consent."""
     url = source("{% consent_banner %}")
-    with django_app() as app:
-        html = TestClient(app, root_path="/news").get("/news" + url).text
+    with django_app(kind=kind) as app:
+        news = "/news" if kind == "asgi" else ""
+        html = client_for(app, "/news").get(news + url).text
     assert 'action="/news/consent"' in html
 
 

@@ -4,23 +4,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp
 
 from consent import load_policy
+from consent.wsgi import ConsentWSGIMiddleware
 from examples.app import app as starlette_app
 from examples.django_site.asgi import application as django_app
+from examples.django_site.wsgi import application as django_wsgi_app
 from examples.fastapi_app import app as fastapi_app
+from tests.wsgi_client import WSGITransport
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 APPS = pytest.mark.parametrize(
-    "app", [starlette_app, fastapi_app, django_app], ids=["starlette", "fastapi", "django"]
+    "app",
+    [starlette_app, fastapi_app, django_app, django_wsgi_app],
+    ids=["starlette", "fastapi", "django", "django-wsgi"],
 )
 
 
-def client_for(app: ASGIApp) -> TestClient:
+App = ASGIApp | ConsentWSGIMiddleware
+
+
+def client_for(app: App) -> httpx.Client:
     """A client on `app` as the demo serves it (on localhost: Django checks the host)."""
+    if isinstance(app, ConsentWSGIMiddleware):
+        return httpx.Client(transport=WSGITransport(app), base_url="http://localhost")
     return TestClient(app, base_url="http://localhost")
 
 
@@ -40,7 +51,9 @@ def test_example_policy_reproduces_seed_essentials() -> None:
 
 
 @APPS
-def test_example_first_visit_shows_banner_and_sets_nothing(app: ASGIApp) -> None:
+def test_example_first_visit_shows_banner_and_sets_nothing(
+    app: ASGIApp | ConsentWSGIMiddleware,
+) -> None:
     """A1, B1, B12: banner and settings link present, no cookie at all before a choice."""
     client = client_for(app)
     response = client.get("/")
@@ -54,7 +67,9 @@ def test_example_first_visit_shows_banner_and_sets_nothing(app: ASGIApp) -> None
 
 
 @APPS
-def test_example_accept_then_reject_without_javascript(app: ASGIApp) -> None:
+def test_example_accept_then_reject_without_javascript(
+    app: ASGIApp | ConsentWSGIMiddleware,
+) -> None:
     """The whole flow with forms and redirects only (B13: withdrawal in one post)."""
     client = client_for(app)
     response = client.post(
@@ -74,7 +89,7 @@ def test_example_accept_then_reject_without_javascript(app: ASGIApp) -> None:
 
 
 @APPS
-def test_example_login_sets_essential_cookies(app: ASGIApp) -> None:
+def test_example_login_sets_essential_cookies(app: App) -> None:
     client = client_for(app)
     assert "wordpress_test_cookie" in client.get("/login").headers["set-cookie"]
     # Django's forms carry its CSRF token (its cookie came with the form); the others ignore it.
@@ -89,7 +104,7 @@ def test_example_login_sets_essential_cookies(app: ASGIApp) -> None:
 
 
 @APPS
-def test_example_video_embed_waits_for_consent(app: ASGIApp) -> None:
+def test_example_video_embed_waits_for_consent(app: App) -> None:
     client = client_for(app)
     page = client.get("/articles/india-japan-vision").text
     assert 'data-consent-src="/embed/video"' in page
