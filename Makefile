@@ -12,16 +12,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
 	touch $(STAMP)
 
-# `make demo` serves the Starlette example; APP=fastapi or APP=flask another one (Flask under
-# gunicorn, a WSGI server), on PORT.
+# `make demo` serves the Starlette example; APP=fastapi, APP=flask (under gunicorn, a WSGI
+# server) or APP=django (the Django project under ASGI) another one, on PORT.
 APP ?= starlette
 PORT ?= 8000
 DEMO_starlette := $(BIN)/uvicorn examples.app:app --host 127.0.0.1 --port $(PORT)
 DEMO_fastapi := $(BIN)/uvicorn examples.fastapi_app:app --host 127.0.0.1 --port $(PORT)
 DEMO_flask := $(BIN)/gunicorn examples.flask_app:app --bind 127.0.0.1:$(PORT) --threads 4
+DEMO_django := $(BIN)/uvicorn examples.django_site.asgi:application --host 127.0.0.1 --port $(PORT)
 
 demo: $(STAMP)
-	$(if $(DEMO_$(APP)),$(DEMO_$(APP)),$(error APP must be one of: starlette fastapi flask))
+	$(if $(DEMO_$(APP)),$(DEMO_$(APP)),$(error APP must be one of: starlette fastapi flask django))
 
 # A local PostgreSQL server for the PostgreSQL tests (Debian, as root); see .ci/postgres.
 postgres:

@@ -146,8 +146,25 @@ def flask_stack(policy: Policy, **options: Any) -> httpx.Client:
     return httpx.Client(transport=WSGITransport(app), base_url="http://testserver")
 
 
+def django_asgi_stack(policy: Policy, **options: Any) -> Any:
+    """Django's ASGI handler (tests/django_stack.py, which imports this module); the
+    client holds the stack's Django settings while it is open."""
+    from tests.django_stack import django_asgi
+
+    return django_asgi(policy, **options)
+
+
+def django_wsgi_stack(policy: Policy, **options: Any) -> Any:
+    """Django's WSGI handler, in ConsentWSGIMiddleware."""
+    from tests.django_stack import django_wsgi
+
+    return django_wsgi(policy, **options)
+
+
 STACKS: dict[str, Stack] = {
     "starlette": starlette_stack,
     "fastapi": fastapi_stack,
     "flask": flask_stack,
+    "django-asgi": django_asgi_stack,
+    "django-wsgi": django_wsgi_stack,
 }

@@ -1,5 +1,5 @@
 """The example apps work as documented: the seed page's model, end to end, on every
-framework (Starlette, FastAPI, Flask)."""
+framework (Starlette, FastAPI, Flask, Django under ASGI and WSGI)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from consent import load_policy
+from consent.wsgi import WSGIApp
 from examples.app import app as starlette_app
+from examples.django_site.asgi import application as django_app
+from examples.django_site.wsgi import application as django_wsgi_app
 from examples.fastapi_app import app as fastapi_app
 from examples.flask_app import app as flask_app
 from tests.wsgi_client import WSGITransport
@@ -19,23 +22,31 @@ from tests.wsgi_client import WSGITransport
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
-def flask_client() -> httpx.Client:
-    """The Flask example through its WSGI app, as a WSGI server calls it."""
-    return httpx.Client(transport=WSGITransport(flask_app), base_url="http://testserver")
+def wsgi_client(app: WSGIApp) -> httpx.Client:
+    """A WSGI example through its app, as a WSGI server calls it (on localhost, as the demo
+    serves it: Django checks the host)."""
+    return httpx.Client(transport=WSGITransport(app), base_url="http://localhost")
 
 
 CLIENTS: dict[str, Callable[[], httpx.Client]] = {
     "starlette": lambda: TestClient(starlette_app),
     "fastapi": lambda: TestClient(fastapi_app),
-    "flask": flask_client,
+    "flask": lambda: wsgi_client(flask_app),
+    "django": lambda: TestClient(django_app, base_url="http://localhost"),
+    "django-wsgi": lambda: wsgi_client(django_wsgi_app),
 }
 APPS = pytest.mark.parametrize("client", sorted(CLIENTS), indirect=True)
 
 
 @pytest.fixture
 def client(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
-    with CLIENTS[request.param]() as client:
+    # Not entered with `with`: that would run the lifespan protocol, which Django's ASGI
+    # handler refuses (uvicorn then runs without it).
+    client = CLIENTS[request.param]()
+    try:
         yield client
+    finally:
+        client.close()
 
 
 def test_example_policy_reproduces_seed_essentials() -> None:
@@ -88,7 +99,11 @@ def test_example_accept_then_reject_without_javascript(client: httpx.Client) -> 
 @APPS
 def test_example_login_sets_essential_cookies(client: httpx.Client) -> None:
     assert "wordpress_test_cookie" in client.get("/login").headers["set-cookie"]
-    response = client.post("/login", data={"username": "ann"}, follow_redirects=False)
+    # Django's forms carry its CSRF token (its cookie came with the form); the others ignore it.
+    token = client.cookies.get("csrftoken", "")
+    response = client.post(
+        "/login", data={"username": "ann", "csrfmiddlewaretoken": token}, follow_redirects=False
+    )
     names = {h.split("=", 1)[0] for h in response.headers.get_list("set-cookie")}
     assert "PHPSESSID" in names
     assert any(n.startswith("wordpress_logged_in_") for n in names)

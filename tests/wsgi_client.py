@@ -83,6 +83,8 @@ class WSGITransport(httpx.BaseTransport):
         status, headers = started
         return httpx.Response(
             int(status.split()[0]),
-            headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+            # (Field values without the blanks around them, as they arrive over the wire:
+            # Django writes " name=value" for each cookie.)
+            headers=[(k.encode("latin-1"), v.strip(" \t").encode("latin-1")) for k, v in headers],
             content=b"".join([*written, *chunks]),
         )

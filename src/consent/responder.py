@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import anyio.lowlevel
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.types import Message, Scope, Send
 
 from consent._links import gate_links
@@ -136,9 +136,7 @@ class ConsentResponder(Visit):
         # Only Vary to add: the app read the consent.
         value = site.vary_localized if self.localized else site.vary_bytes
         if b"vary" in named:
-            message = {**message, "headers": list(headers)}
-            MutableHeaders(scope=message).add_vary_header(value.decode())
-            return message
+            return {**message, "headers": with_vary(headers, value)}
         return {**message, "headers": [*headers, (b"vary", value)]}
 
     def _read(self, headers: list[tuple[bytes, bytes]]) -> tuple[list[tuple[bytes, bytes]], _Found]:
@@ -232,7 +230,7 @@ class ConsentResponder(Visit):
         if vary:
             value = site.vary_localized if visit.localized else site.vary_bytes
             if found.vary:
-                MutableHeaders(scope=message).add_vary_header(value.decode())
+                message["headers"] = with_vary(message["headers"], value)
             else:
                 message["headers"].append((b"vary", value))
         return message
@@ -276,6 +274,30 @@ class ConsentResponder(Visit):
             headers.append((key, value))
         message["headers"] = headers
         return named
+
+
+def with_vary(headers: list[tuple[bytes, bytes]], value: bytes) -> list[tuple[bytes, bytes]]:
+    """`headers` (names in lower case) with one Vary field, where the first was, naming
+    each header that any of their Vary fields or `value` names, once: HTTP compares those
+    names without case, and a field after the first still counts (`*` stands alone)."""
+    out: list[tuple[bytes, bytes]] = []
+    names: list[bytes] = []
+    seen: set[bytes] = set()
+    at = -1
+    for key, field in [*headers, (b"vary", value)]:
+        if key != b"vary":
+            out.append((key, field))
+            continue
+        if at < 0:
+            at = len(out)
+            out.append((key, field))
+        for name in field.split(b","):
+            name = name.strip(b" \t")
+            if name and name.lower() not in seen:
+                seen.add(name.lower())
+                names.append(name)
+    out[at] = (b"vary", b"*" if b"*" in seen else b", ".join(names))
+    return out
 
 
 def websocket_send(send: Send, visit: Visit) -> Send:

@@ -68,6 +68,12 @@ def flask_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def django_server() -> Iterator[str]:
+    """The Django example site (examples/django_site) under uvicorn, over real HTTP."""
+    yield from _serve("examples.django_site.asgi:application")
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         message = f"Chromium not found at {CHROMIUM}: apt-get install chromium (CI does)"

@@ -23,6 +23,7 @@ STACK_SERVERS = {
     "starlette": "server",
     "fastapi": "fastapi_server",
     "flask": "flask_server",
+    "django": "django_server",
 }
 
 

@@ -1,0 +1,1 @@
+"""Integrations with web frameworks that are optional extras (`asgi-consent[django]`)."""

@@ -1,0 +1,1 @@
+"""The template tag library `consent` (``{% load consent %}``)."""
