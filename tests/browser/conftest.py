@@ -74,6 +74,13 @@ def django_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def django_wsgi_server() -> Iterator[str]:
+    """The Django example site through its WSGI application, under gunicorn."""
+    with wsgi_process("examples.django_site.wsgi:application") as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         message = f"Chromium not found at {CHROMIUM}: apt-get install chromium (CI does)"

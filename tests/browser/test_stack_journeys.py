@@ -24,6 +24,7 @@ STACK_SERVERS = {
     "fastapi": "fastapi_server",
     "flask": "flask_server",
     "django": "django_server",
+    "django-wsgi": "django_wsgi_server",
 }
 
 
