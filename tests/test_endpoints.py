@@ -433,7 +433,8 @@ def test_pages_refuse_framing_and_caching(client: TestClient, path: str) -> None
     assert response.headers["x-frame-options"] == "SAMEORIGIN"
     assert "frame-ancestors 'self'" in response.headers["content-security-policy"]
     assert response.headers["cache-control"] == "no-store"
-    assert response.headers["vary"] == "Cookie"
+    # In the visitor's language, where the site speaks several (this policy does).
+    assert response.headers["vary"] == "Cookie, Accept-Language"
 
 
 # --- state, declaration, policy JSON -----------------------------------------------------

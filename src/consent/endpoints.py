@@ -226,7 +226,8 @@ class ConsentEndpoints:
         lang = self.site.negotiate.pick(wanted) if wanted else None
         html = render_part(request, name, next=request.query_params.get("next"), lang=lang)
         response = HTMLResponse(html, headers=_PAGE_HEADERS)
-        response.headers.add_vary_header(self.site.vary)
+        # (In the visitor's language: where the site speaks several, Accept-Language too.)
+        response.headers.add_vary_header(self.site.vary_localized.decode())
         return response
 
     def _store(self, scope: Scope, response: Response, state: ConsentState) -> None:

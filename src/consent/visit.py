@@ -297,7 +297,7 @@ def get_consent(request: AnyRequest) -> ConsentState:
     # test such as MutableMapping's costs several times more).
     visit: object
     if type(request) is dict:
-        visit = request.get(SCOPE_KEY)
+        visit = request.get(SCOPE_KEY) or request.get(ENVIRON_KEY)  # ASGI, or WSGI
     elif type(request) in _CONNECTIONS:
         visit = request.scope.get(SCOPE_KEY)  # type: ignore[union-attr]
     else:

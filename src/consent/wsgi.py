@@ -1,7 +1,7 @@
 """ConsentWSGIMiddleware: ConsentMiddleware's behaviour around any WSGI (PEP 3333)
 application: Flask, Django under gunicorn, a bare callable.
 
-Nothing is restated: the request is read into an ASGI-style scope (`wsgi_scope`) and goes
+Nothing is restated: the request is read into an ASGI-style scope (`EnvironReader`) and goes
 through the same `arrive`, `ConsentResponder` and `ConsentEndpoints` as under ASGI.
 
 * A page of the app runs in the server's thread, as the app always does. The responder's
@@ -30,7 +30,7 @@ from consent.responder import ConsentResponder
 from consent.site import Site
 from consent.visit import ENVIRON_KEY, Visit
 from consent.wsgi_loop import LoopThread
-from consent.wsgi_request import Environ, read_body, wsgi_scope
+from consent.wsgi_request import Environ, EnvironReader, read_body
 
 __all__ = ["ConsentWSGIMiddleware", "WSGIApp"]
 
@@ -60,6 +60,7 @@ class ConsentWSGIMiddleware:
         self.site = Site.build(**bound.arguments)
         self.endpoints = ConsentEndpoints(self.site)
         self._handles = self.endpoints.handles
+        self._reader = EnvironReader()
         self.loop = LoopThread()
         """Where the consent routes and GPC withdrawals run (started on first use)."""
 
@@ -68,7 +69,7 @@ class ConsentWSGIMiddleware:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         site = self.site
-        scope = wsgi_scope(environ)
+        scope = self._reader.scope(environ)
         exchange = _Exchange(start_response)
         arrival = arrive(site, scope, exchange.collect, self._handles, _WSGIResponder)
         visit, responder, route, withdraw, trimmed = arrival

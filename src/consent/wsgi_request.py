@@ -10,7 +10,7 @@ from consent.bounded_memo import remember
 if TYPE_CHECKING:
     from starlette.types import Scope
 
-__all__ = ["Environ", "read_body", "wsgi_scope"]
+__all__ = ["Environ", "EnvironReader", "read_body", "wsgi_scope"]
 
 Environ = dict[str, Any]
 """A PEP 3333 environ."""
@@ -41,18 +41,35 @@ def read_body(environ: Environ, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-# Environ keys -> the header name ASGI gives ("HTTP_ACCEPT_LANGUAGE" -> b"accept-language"),
-# b"" for a key that is no request header ("wsgi.input", "REQUEST_METHOD"): a server sends
-# the same few keys every time. Bounded, like every memo here.
-_NAMES: dict[str, bytes] = {}
 _BODY_HEADERS = {"CONTENT_TYPE": b"content-type", "CONTENT_LENGTH": b"content-length"}
 
 
-def wsgi_scope(environ: Environ) -> Scope:
+class EnvironReader:
+    """Reads the environs of one middleware's requests (`scope`). It remembers the header
+    name of each environ key ("HTTP_ACCEPT_LANGUAGE" -> b"accept-language", b"" for a key
+    that is no request header, such as "wsgi.input"): a server sends the same few keys
+    every time. At most 256 keys of up to 64 characters, like every memo here bounded."""
+
+    __slots__ = ("names",)
+
+    def __init__(self) -> None:
+        self.names: dict[str, bytes] = {}
+
+    def __repr__(self) -> str:
+        return f"<EnvironReader of {len(self.names)} keys>"
+
+    def scope(self, environ: Environ) -> Scope:
+        """The ASGI-style scope of a WSGI request (see `wsgi_scope`)."""
+        return wsgi_scope(environ, self.names)
+
+
+def wsgi_scope(environ: Environ, names: dict[str, bytes] | None = None) -> Scope:
     """The ASGI-style scope of a WSGI request, as an ASGI server would have made it: the
     path decoded from UTF-8 (PEP 3333 carries its bytes as latin-1 text), the headers as
-    lower-case byte pairs."""
-    names = _NAMES
+    lower-case byte pairs. `names` remembers the header name of each environ key (see
+    `EnvironReader`)."""
+    if names is None:
+        names = {}
     try:
         # The keys a server sends on every request, all known: one comprehension.
         headers = [
@@ -61,7 +78,7 @@ def wsgi_scope(environ: Environ) -> Scope:
             if (name := names[key])
         ]
     except (KeyError, UnicodeError, AttributeError):
-        headers = _headers(environ)
+        headers = _headers(environ, names)
     for key, name in _BODY_HEADERS.items():
         value = environ.get(key)
         if value:
@@ -85,10 +102,9 @@ def wsgi_scope(environ: Environ) -> Scope:
     }
 
 
-def _headers(environ: Environ) -> list[tuple[bytes, bytes]]:
+def _headers(environ: Environ, names: dict[str, bytes]) -> list[tuple[bytes, bytes]]:
     """The request headers of `environ`, learning the keys not seen before."""
     headers = []
-    names = _NAMES
     for key, value in environ.items():
         name = names.get(key)
         if name is None:
