@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consent import ConsentState, Policy
+from consent import ConsentState, Policy, consent_html, get_consent
 from consent.receipts import SQLiteConsentLog
 from consent.signing import ConsentCodec, new_receipt_id
 from consent.visit import ENVIRON_KEY, Visit
@@ -41,11 +41,10 @@ App = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 
 def consent_of(environ: Environ) -> ConsentState:
-    """The request's consent, read as get_consent reads it (and marking `Vary`)."""
-    visit = environ[ENVIRON_KEY]
-    assert isinstance(visit, Visit)
-    visit.accessed = True
-    return visit.state
+    """The request's consent, as an app reads it from its environ (marking `Vary`)."""
+    state = get_consent(environ)
+    assert isinstance(environ[ENVIRON_KEY], Visit)  # where the documentation says it is
+    return state
 
 
 def cookie(action: str = "accept_all", grant: tuple[str, ...] = ()) -> str:
@@ -535,6 +534,31 @@ def test_the_wsgiref_validator_passes_on_both_sides() -> None:
     environ["wsgi.input"] = io.BytesIO(b'{"action": "accept_all"}')
     status, headers, _ = _call(checked, environ)
     assert status.startswith("200") and any(k == "set-cookie" for k, _ in headers)
+
+
+def test_a_plain_wsgi_app_builds_its_page_from_the_environ() -> None:
+    """`consent_html(environ)`: the parts without a framework, the forms returning to the
+    page under its SCRIPT_NAME (percent-encoded as the browser asked for it)."""
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        parts = consent_html(environ)
+        page = f"<html><head>{parts.head()}</head><body>{parts.banner()}"
+        page += f"{parts.script('analytics', src='/a.js')}{parts.settings_link()}</body></html>"
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+        return [page.encode()]
+
+    middleware = ConsentWSGIMiddleware(
+        app, policy=Policy.model_validate(POLICY_DATA), secret_key=SECRET
+    )
+    status, headers, body = _call(
+        middleware, _environ("/caf\xc3\xa9", SCRIPT_NAME="/shop", QUERY_STRING="a=1")
+    )
+    html = body.decode()
+    assert status.startswith("200") and "data-consent-banner" in html
+    assert 'action="/shop/consent"' in html
+    assert 'name="next" value="/shop/caf%C3%A9?a=1"' in html
+    assert '<script data-consent="analytics" src="/a.js" type="text/plain">' in html
+    assert {k.lower(): v for k, v in headers}["vary"].startswith("Cookie")
 
 
 def test_the_scope_reads_the_environ_as_pep_3333_writes_it() -> None:
