@@ -139,29 +139,39 @@ def log_env(folder: str) -> dict[str, str]:
     return {"CONSENT_DB": f"{folder}/example.db", "CONSENT_LOAD_DB": f"{folder}/load.db"}
 
 
-def run_config(app: str, duration: float, rounds: int | None, visitors: int) -> dict[str, Any]:
-    """Serve `app` under uvicorn and drive it from a separate client process."""
+def run_config(
+    app: str, duration: float, rounds: int | None, visitors: int
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Serve `app` under uvicorn, drive it from a separate client process (the mixed
+    load), then with wrk (page views; None without wrk), on the same server."""
     with tempfile.TemporaryDirectory() as tmp, uvicorn_process(app, **log_env(tmp)) as (url, _):
-        check = "without" not in app
-        command = [
-            sys.executable,
-            __file__,
-            "--client",
-            url,
-            "--duration",
-            str(duration),
-            "--visitors",
-            str(visitors),
-        ]
-        if rounds is not None:
-            command += ["--rounds", str(rounds)]
-        if check:
-            command.append("--check-states")
-        done = subprocess.run(
-            command, capture_output=True, text=True, check=True, env={**os.environ}
+        return mixed_load(app, url, duration, rounds, visitors), run_wrk(
+            app, url, Path(tmp), duration, visitors
         )
-        result: dict[str, Any] = json.loads(done.stdout)
-        return result
+
+
+def mixed_load(
+    app: str, url: str, duration: float, rounds: int | None, visitors: int
+) -> dict[str, Any]:
+    """Visitors deciding, reading and withdrawing, from a separate client process."""
+    check = "without" not in app
+    command = [
+        sys.executable,
+        __file__,
+        "--client",
+        url,
+        "--duration",
+        str(duration),
+        "--visitors",
+        str(visitors),
+    ]
+    if rounds is not None:
+        command += ["--rounds", str(rounds)]
+    if check:
+        command.append("--check-states")
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env={**os.environ})
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
 
 
 # Page views at full speed: wrk (a C load generator, Debian's package `wrk`) requests one
@@ -185,32 +195,33 @@ end
 """
 
 
-def run_wrk(app: str, duration: float, connections: int) -> dict[str, Any] | None:
+def run_wrk(
+    app: str, url: str, tmp: Path, duration: float, connections: int
+) -> dict[str, Any] | None:
     """Page views with an "accept all" consent cookie, driven by wrk; None without wrk."""
     wrk = shutil.which("wrk")
     if wrk is None:
         return None
-    with tempfile.TemporaryDirectory() as tmp, uvicorn_process(app, **log_env(tmp)) as (url, _):
-        answer = httpx.post(f"{url}/consent", json={"action": "accept_all"})
-        cookie = answer.cookies.get("consent") or "none"  # the plain endpoint sets none
-        script = Path(tmp) / "check.lua"
-        script.write_text(WRK_SCRIPT)
-        expect = INERT if "without" in app else ACTIVE
-        command = [wrk, "-t2", f"-c{connections}", f"-d{max(1, round(duration))}s"]
-        command += [
-            "-H",
-            f"Cookie: consent={cookie}",
-            "-s",
-            str(script),
-            f"{url}/articles/{ARTICLES[0]}",
-        ]
-        done = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "LOAD_EXPECT": expect},
-        )
+    answer = httpx.post(f"{url}/consent", json={"action": "accept_all"})
+    cookie = answer.cookies.get("consent") or "none"  # the plain endpoint sets none
+    script = tmp / "check.lua"
+    script.write_text(WRK_SCRIPT)
+    expect = INERT if "without" in app else ACTIVE
+    command = [wrk, "-t2", f"-c{connections}", f"-d{max(1, round(duration))}s"]
+    command += [
+        "-H",
+        f"Cookie: consent={cookie}",
+        "-s",
+        str(script),
+        f"{url}/articles/{ARTICLES[0]}",
+    ]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "LOAD_EXPECT": expect},
+    )
     line = next(x for x in done.stdout.splitlines() if x.startswith("LOAD_RESULT"))
     requests, wrong, bad, errors, p50, p99, seconds = line.split()[1:]
     return {
@@ -241,11 +252,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(json.dumps(result))
         return 0
-    results = {
+    runs = {
         name: run_config(app, args.duration, args.rounds, args.visitors)
         for name, app in CONFIGS.items()
     }
-    views = {name: run_wrk(app, args.duration, args.visitors) for name, app in CONFIGS.items()}
+    results = {name: mixed for name, (mixed, _) in runs.items()}
+    views = {name: view for name, (_, view) in runs.items()}
     if args.json:
         print(json.dumps({"mixed": results, "page_views": views}, indent=2))
     else:
