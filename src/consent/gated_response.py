@@ -9,7 +9,6 @@ from typing import NamedTuple
 
 import anyio
 import anyio.lowlevel
-from starlette.datastructures import MutableHeaders
 from starlette.types import Message, Send
 
 from consent._mime import Mime, extract_mime
@@ -296,11 +295,13 @@ class GatedBody:
 
     async def _write(self, body: bytes, more: bool) -> None:
         if self.start is not None:
-            headers = MutableHeaders(scope=self.start)
-            if more:
-                del headers["content-length"]  # the length changes; stream it chunked
-            elif "content-length" in headers:
-                headers["content-length"] = str(len(body))
+            # (The start message's headers are a list of our own here, names in lower case.)
+            headers = self.start["headers"]
+            if any(key == b"content-length" for key, _ in headers):
+                kept = [h for h in headers if h[0] != b"content-length"]
+                if not more:  # else the length changes: stream it chunked
+                    kept.append((b"content-length", str(len(body)).encode()))
+                self.start["headers"] = kept
             charset = self.charset or (None if self.page is None else self.page.charset)
             if charset is not None and self.mime is not None:
                 # Sent in another encoding than the header said (UTF-16 decoded, or a byte

@@ -263,10 +263,15 @@ def carrier_of(request: AnyRequest) -> MutableMapping[str, Any]:
     Raises:
         TypeError: `request` is none of the kinds `AnyRequest` names.
     """
-    if isinstance(request, MutableMapping):
+    if type(request) is dict or isinstance(request, MutableMapping):
         return request
-    # Starlette's connections, Django's ASGIRequest: the scope; Werkzeug's (Flask's)
-    # requests, even behind Flask's proxy, and Django's WSGIRequest: the environ.
+    # Werkzeug's (Flask's) requests, even behind Flask's proxy, and Django's WSGIRequest:
+    # the environ; Starlette's connections and Django's ASGIRequest: the scope. (The
+    # environ first when it holds a visit: asking Flask's proxy for a missing `scope`
+    # raises inside it, which costs more than the look-up.)
+    environ = getattr(request, "environ", None)
+    if type(environ) is dict and ENVIRON_KEY in environ:
+        return environ
     for name in ("scope", "environ"):
         carrier = getattr(request, name, None)
         if isinstance(carrier, MutableMapping):

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from consent.bounded_memo import remember
-
 if TYPE_CHECKING:
     from starlette.types import Scope
 
@@ -48,37 +46,64 @@ class EnvironReader:
     """Reads the environs of one middleware's requests (`scope`). It remembers the header
     name of each environ key ("HTTP_ACCEPT_LANGUAGE" -> b"accept-language", b"" for a key
     that is no request header, such as "wsgi.input"): a server sends the same few keys
-    every time. At most 256 keys of up to 64 characters, like every memo here bounded."""
+    every time. At most 256 keys of up to 64 characters, like every memo here bounded.
 
-    __slots__ = ("names",)
+    The server's threads share it: what it knows is one snapshot (the names, and which
+    keys among them are headers), replaced whole when a key is learnt, never changed in
+    place, so that no thread reads the names of one snapshot with the headers of another.
+    """
+
+    __slots__ = ("known",)
+
+    SIZE = 256
 
     def __init__(self) -> None:
-        self.names: dict[str, bytes] = {}
+        self.known: tuple[dict[str, bytes], frozenset[str]] = ({}, frozenset())
+        """The names of the keys seen, and the keys among them that are headers."""
 
     def __repr__(self) -> str:
-        return f"<EnvironReader of {len(self.names)} keys>"
+        return f"<EnvironReader of {len(self.known[0])} keys>"
 
     def scope(self, environ: Environ) -> Scope:
         """The ASGI-style scope of a WSGI request (see `wsgi_scope`)."""
-        return wsgi_scope(environ, self.names)
+        return wsgi_scope(environ, self)
+
+    def headers(self, environ: Environ) -> list[tuple[bytes, bytes]]:
+        """The request headers of `environ`, as lower-case byte pairs."""
+        names, header_keys = self.known
+        keys = environ.keys()
+        if keys <= names.keys():
+            # Every key seen before (the usual case): the header keys found by a set
+            # intersection in C, not by a Python loop over the whole environ.
+            try:
+                return [(names[key], environ[key].encode("latin-1")) for key in keys & header_keys]
+            except (UnicodeError, AttributeError):
+                pass  # a server that breaks PEP 3333's text rule: read it the slow way
+        return self._learn(environ, names)
+
+    def _learn(self, environ: Environ, names: dict[str, bytes]) -> list[tuple[bytes, bytes]]:
+        """`headers`, learning the keys not seen before (a full memo starts again)."""
+        learnt = {} if len(names) >= self.SIZE else dict(names)
+        headers = []
+        for key, value in environ.items():
+            name = names.get(key)
+            if name is None:
+                name = _header_name(key)
+                if len(key) <= 64 and len(learnt) < self.SIZE:
+                    learnt[key] = name
+            if name:
+                # PEP 3333 text is latin-1; a server that breaks the rule gets "?" for the rest.
+                text = value if isinstance(value, str) else str(value)
+                headers.append((name, text.encode("latin-1", "replace")))
+        self.known = (learnt, frozenset(key for key, name in learnt.items() if name))
+        return headers
 
 
-def wsgi_scope(environ: Environ, names: dict[str, bytes] | None = None) -> Scope:
+def wsgi_scope(environ: Environ, reader: EnvironReader | None = None) -> Scope:
     """The ASGI-style scope of a WSGI request, as an ASGI server would have made it: the
     path decoded from UTF-8 (PEP 3333 carries its bytes as latin-1 text), the headers as
-    lower-case byte pairs. `names` remembers the header name of each environ key (see
-    `EnvironReader`)."""
-    if names is None:
-        names = {}
-    try:
-        # The keys a server sends on every request, all known: one comprehension.
-        headers = [
-            (name, value.encode("latin-1"))
-            for key, value in environ.items()
-            if (name := names[key])
-        ]
-    except (KeyError, UnicodeError, AttributeError):
-        headers = _headers(environ, names)
+    lower-case byte pairs. `reader` remembers the header name of each environ key."""
+    headers = (reader or EnvironReader()).headers(environ)
     for key, name in _BODY_HEADERS.items():
         value = environ.get(key)
         if value:
@@ -100,22 +125,6 @@ def wsgi_scope(environ: Environ, names: dict[str, bytes] | None = None) -> Scope
         "server": server,
         "client": (remote, _port(environ.get("REMOTE_PORT"))) if remote else None,
     }
-
-
-def _headers(environ: Environ, names: dict[str, bytes]) -> list[tuple[bytes, bytes]]:
-    """The request headers of `environ`, learning the keys not seen before."""
-    headers = []
-    for key, value in environ.items():
-        name = names.get(key)
-        if name is None:
-            name = _header_name(key)
-            if len(key) <= 64:
-                remember(names, key, name, size=256)
-        if name:
-            # PEP 3333 text is latin-1; a server that breaks the rule gets "?" for the rest.
-            text = value if isinstance(value, str) else str(value)
-            headers.append((name, text.encode("latin-1", "replace")))
-    return headers
 
 
 def _header_name(key: str) -> bytes:
