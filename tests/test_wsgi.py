@@ -25,6 +25,7 @@ from consent.receipts import SQLiteConsentLog
 from consent.signing import ConsentCodec, new_receipt_id
 from consent.visit import ENVIRON_KEY, Visit
 from consent.wsgi import ConsentWSGIMiddleware
+from consent.wsgi_request import EnvironReader
 from tests.conftest import POLICY_DATA, SECRET
 from tests.test_receipts_middleware import all_receipts
 
@@ -605,3 +606,44 @@ def test_any_environ_text_is_answered_without_an_error(fields: dict[str, str]) -
     environ.update(fields)
     status, _, _ = _call(wrap(html_app()), environ)
     assert status[:3] in ("200", "404")
+
+
+ENVIRON_KEYS = [
+    *("HTTP_COOKIE", "HTTP_HOST", "HTTP_SEC_GPC", "HTTP_X_A", "HTTP_X_B", "REMOTE_ADDR"),
+    *("wsgi.input", "HTTP_CONTENT_TYPE", "SERVER_NAME", "HTTP_ACCEPT_LANGUAGE"),
+]
+
+
+class _SmallReader(EnvironReader):
+    SIZE = 6  # full after a few requests: the memo starts again
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(ENVIRON_KEYS),
+            st.text(st.characters(max_codepoint=255), max_size=8),
+            max_size=8,
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.sampled_from([EnvironReader, _SmallReader]),
+)
+def test_the_environ_reader_s_memo_never_changes_a_request_s_headers(
+    environs: list[dict[str, str]], kind: type[EnvironReader]
+) -> None:
+    """What a reader remembers of earlier requests' keys (and forgets when full) never
+    adds, drops or renames a header of the next request."""
+    shared = kind()
+    for environ in environs:
+        expected = sorted(EnvironReader().headers(environ))
+        assert sorted(shared.headers(environ)) == expected
+        names = {name for name, _ in expected}
+        assert b"content-type" not in names  # read from CONTENT_TYPE only (PEP 3333)
+        assert names == {
+            key[5:].lower().replace("_", "-").encode()
+            for key in environ
+            if key.startswith("HTTP_") and key != "HTTP_CONTENT_TYPE"
+        }
