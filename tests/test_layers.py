@@ -37,6 +37,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "consent.enforce",
         "consent.origin",
         "consent.lint",
+        "consent.variant",
     ),
     "receipts": ("consent.receipts.*",),
     "presentation": ("consent.render", "consent.declaration", "consent.report"),
