@@ -299,3 +299,21 @@ def test_no_store_never_leaves_a_directive_that_stores(values: list[str]) -> Non
     names = {d.strip().partition(b"=")[0].strip().lower() for d in fields[0].split(b",")}
     assert not names & {b"public", b"max-age", b"s-maxage"}
     assert [h for h in out if h[0] != b"cache-control"] == [(b"content-type", b"text/html")]
+
+
+def test_consent_edge_prints_each_configuration(capsys: pytest.CaptureFixture[str]) -> None:
+    """`consent edge varnish|nginx` print complete files keyed on the variant cookie of
+    the cookie name given; a bad option is refused with exit code 2 and a message."""
+    from consent.cli import main
+
+    assert main(["edge", "varnish", "--backend", "127.0.0.1:8000", "--cookie-name", "cc"]) == 0
+    vcl = capsys.readouterr().out
+    assert vcl.startswith("vcl 4.1;") and "cc_variant=" in vcl and '.port = "8000"' in vcl
+    argv = ["edge", "nginx", "--backend", "127.0.0.1:8000", "--listen", "127.0.0.1:8080"]
+    assert main([*argv, "--cache-dir", "/var/cache/consent", "--path", "/cmp"]) == 0
+    conf = capsys.readouterr().out
+    assert "proxy_cache_path /var/cache/consent/pages" in conf and "^/cmp(?:/|$)" in conf
+    assert main(["edge", "varnish", "--backend", "localhost"]) == 2
+    assert "--backend must be HOST:PORT" in capsys.readouterr().err
+    assert main([*argv, "--cache-dir", "relative"]) == 2
+    assert main(["edge", "varnish", "--backend", "h:1", "--path", "/x/"]) == 2
