@@ -78,7 +78,13 @@ SLOW = frozenset(
 POSTGRES = frozenset({"test_benchmarks.py::test_bench_receipts_runs_with_every_store"})
 # Whole files that start servers in other processes and drive traffic through them.
 LOAD = frozenset(
-    {"test_load.py", "test_faults_rollout.py", "test_benchmarks.py", "test_receipts_crash.py"}
+    {
+        "test_load.py",
+        "test_faults_rollout.py",
+        "test_benchmarks.py",
+        "test_receipts_crash.py",
+        "test_edges.py",
+    }
 )
 
 

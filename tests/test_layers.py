@@ -37,6 +37,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "consent.enforce",
         "consent.origin",
         "consent.lint",
+        "consent.variant",
     ),
     "receipts": ("consent.receipts.*",),
     "presentation": ("consent.render", "consent.declaration", "consent.report"),
@@ -60,7 +61,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # What one framework needs beyond the web layer, each in its own module (Django's and
     # FastAPI's own names are imported there only).
     "integrations": ("consent.fastapi", "consent.contrib", "consent.contrib.*"),
-    "tools": ("consent.cli", "consent.cli_log", "consent.scan.*"),
+    "tools": ("consent.cli", "consent.cli_log", "consent.edge", "consent.scan.*"),
     "package": ("consent",),
 }
 ORDER = ["core", "receipts", "presentation", "web", "integrations", "tools"]

@@ -4,6 +4,7 @@
     consent declaration POLICY [--format html|md|json|csv] [--lang xx] [--cookie-name N] [-o FILE]
     consent log stats|export|purge|show --db DB ...      (see consent.cli_log)
     consent report --policy POLICY --db DB -o report.html
+    consent edge varnish|nginx --backend HOST:PORT ...   (see consent.edge)
     consent scan URL [--policy POLICY] [--pages N] [--format text|json|html] [-o FILE] [--suggest]
                                                           (see consent.scan.cli; needs Playwright)
 
@@ -20,7 +21,7 @@ import re
 import sys
 from collections.abc import Sequence
 
-from consent import cli_log
+from consent import cli_log, edge
 from consent.declaration import FORMATS, render_declaration
 from consent.lint import Finding, lint
 from consent.policy import PolicyError, load_policy, read_policy_data, validate_policy
@@ -101,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the consent cookie's name, as the middleware's cookie_name (default: consent)",
     )
     cli_log.add_commands(commands)
+    edge.add_command(commands)
     scan_cli.add_command(commands)
     args = parser.parse_args(_receipt_ids_as_operands(sys.argv[1:] if argv is None else argv))
     if args.command in ("log", "report"):
@@ -111,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
     if args.command == "declaration":
         return _declaration(args)
+    if args.command == "edge":
+        return edge.run(args)
     if args.command == "scan":
         return scan_cli.run(args)
     return _check(args)

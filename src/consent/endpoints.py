@@ -238,7 +238,8 @@ class ConsentEndpoints:
         host = Headers(scope=scope).get("host", "")
         for expired in site.guard.deletions(names, state, secure=https, host=host):
             response.headers.append("set-cookie", expired)
-        response.headers.append("set-cookie", site.cookie_for(state, https=https).decode("latin-1"))
+        for cookie in site.set_cookies(state, https=https):
+            response.headers.append("set-cookie", cookie.decode("latin-1"))
         response.headers.add_vary_header(site.vary)
 
     @staticmethod

@@ -111,6 +111,20 @@ class CookieWriter:
             httponly=True,
         ).encode("latin-1")
 
+    def variant(self, variant: str | None, *, https: bool) -> bytes:
+        """The Set-Cookie header value of the variant cookie (`shared_cache`): the consent
+        cookie's name + `_variant`, with its attributes but readable by scripts and edges
+        (not HttpOnly: it is public, unsigned, and only names a cache variant). None
+        expires it (an undecided visitor carries none)."""
+        return format_set_cookie(
+            self.name + "_variant",
+            '""' if variant is None else variant,
+            max_age=self.max_age if variant is not None else 0,
+            domain=self.domain,
+            same_site=self.same_site,
+            secure=https if self.secure is None else self.secure,
+        ).encode("latin-1")
+
     def expire_copies(self, host: str, path: str, *, https: bool) -> list[bytes]:
         """Set-Cookie values expiring every copy of the consent cookie that a request to
         `host` and `path` may carry, except the visitor's own (path `/`, host-only or the

@@ -75,8 +75,10 @@ def reissuing(site: Site, send: Send, visit: Visit, scope: Scope) -> Send:
 
     async def send_with_cookie(message: Message) -> None:
         if message["type"] == "http.response.start" and visit.reissue is not None:
-            cookie = site.cookie_for(visit.reissue, https=scope.get("scheme") == "https")
-            message.setdefault("headers", []).append((b"set-cookie", cookie))
+            https = scope.get("scheme") == "https"
+            headers = message.setdefault("headers", [])
+            for cookie in site.set_cookies(visit.reissue, https=https):
+                headers.append((b"set-cookie", cookie))
         await send(message)
 
     return send_with_cookie

@@ -55,6 +55,11 @@ class ConsentMiddleware:
         well_known_gpc: serve `/.well-known/gpc.json` saying the site honours Global
             Privacy Control, with this date (`"2026-11-28"`) as its `lastUpdate`; None
             (the default) serves nothing there.
+        shared_cache: let a shared cache (Varnish, nginx, a CDN: `consent edge`) keep
+            gated pages per consent variant instead of per visitor: pages that depend on
+            consent say `Consent-Variant`, visitors get a `<cookie_name>_variant` cookie
+            naming theirs, and a response whose variant is not the one the request named
+            is `Cache-Control: private, no-store` (docs/caching.md).
     """
 
     def __init__(
@@ -75,6 +80,7 @@ class ConsentMiddleware:
         log: ConsentLog | None = None,
         log_timeout: float = 10.0,
         well_known_gpc: str | None = None,
+        shared_cache: bool = False,
     ) -> None:
         self.app = app
         try:
@@ -93,6 +99,7 @@ class ConsentMiddleware:
                 log=log,
                 log_timeout=log_timeout,
                 well_known_gpc=well_known_gpc,
+                shared_cache=shared_cache,
             )
         except (TypeError, ValueError) as error:
             if not _in_running_loop():

@@ -24,6 +24,7 @@ from consent.cookies import cookie_names
 from consent.gated_response import GatedBody, refusal
 from consent.html_body import GatedPage, content_coding
 from consent.state import ConsentState
+from consent.variant import CONSENT_VARIANT, no_store, request_variant
 from consent.visit import RequestCookies, Visit
 
 if TYPE_CHECKING:
@@ -133,6 +134,8 @@ class ConsentResponder(Visit):
             return self._start(message, *self._read(headers))
         if not self.accessed:
             return message  # nothing to change
+        if site.shared_cache:
+            return self._start(message, *self._read(headers))
         # Only Vary to add: the app read the consent.
         value = site.vary_localized if self.localized else site.vary_bytes
         if b"vary" in named:
@@ -220,7 +223,8 @@ class ConsentResponder(Visit):
                 message["headers"] = [h for h in message["headers"] if h[0] != b"content-length"]
         https = scope.get("scheme") == "https"
         if visit.reissue is not None:
-            message["headers"].append((b"set-cookie", site.cookie_for(visit.reissue, https=https)))
+            for cookie in site.set_cookies(visit.reissue, https=https):
+                message["headers"].append((b"set-cookie", cookie))
             vary = True
         if visit.copies:
             host = Headers(scope=scope).get("host", "")
@@ -233,7 +237,25 @@ class ConsentResponder(Visit):
                 message["headers"] = with_vary(message["headers"], value)
             else:
                 message["headers"].append((b"vary", value))
+            if site.shared_cache:
+                self._name_variant(message, state, https)
         return message
+
+    def _name_variant(self, message: Message, state: ConsentState, https: bool) -> None:
+        """`shared_cache`: say which variant the response was rendered for; where the
+        request named another (the key a shared cache used), no cache may store it, and
+        the visitor gets the right variant cookie (or loses a wrong one)."""
+        site = self.site
+        rendered = site.variant_of(state)
+        headers = message["headers"]
+        headers.append((CONSENT_VARIANT, rendered.encode("latin-1")))
+        name = site.cookies.name + "_variant"
+        if request_variant(self.cookie_header, name, self.gpc) == rendered:
+            return
+        headers = message["headers"] = no_store(headers)
+        if self.reissue is None:  # (else the re-issued consent cookie brought its own)
+            marker = rendered if state.decided else None
+            headers.append((b"set-cookie", site.cookies.variant(marker, https=https)))
 
     def _enforce_cookies(self, message: Message, state: ConsentState) -> bool:
         """Filter the app's Set-Cookie headers and expire refused ones; True if changed."""

@@ -28,6 +28,7 @@ from consent.receipts import ConsentLog, ReceiptWriter, Snapshot
 from consent.render import Renderer
 from consent.signing import ConsentCodec
 from consent.state import ConsentState
+from consent.variant import consent_variant
 from consent.visit import CookieReader
 
 __all__ = ["Site", "check_cookie_settings"]
@@ -80,6 +81,12 @@ class Site:
     max_body_size: int = 64 * 1024
     tags: ConsentTags = field(default_factory=ConsentTags)
     """Names consents in the entity tags of gated pages."""
+    shared_cache: bool = False
+    """Pages that depend on consent name their variant (`consent.variant`), and the
+    visitor's variant cookie goes with every consent cookie set."""
+    _variants: dict[tuple[bool, frozenset[str], frozenset[str], bool], str] = field(
+        default_factory=dict
+    )
     _unknown_ids: set[str] = field(default_factory=set)
 
     @classmethod
@@ -100,6 +107,7 @@ class Site:
         log: ConsentLog | None,
         log_timeout: float,
         well_known_gpc: str | None,
+        shared_cache: bool,
     ) -> Site:
         """Check every option and build the site. The options are ConsentMiddleware's, and
         their defaults live there only: every one is given here.
@@ -125,6 +133,8 @@ class Site:
             raise ValueError(
                 f"well_known_gpc must be a date such as '2026-11-28', not {well_known_gpc!r}"
             )
+        if not isinstance(shared_cache, bool):
+            raise ValueError(f"shared_cache must be True or False, not {shared_cache!r}")
         codec = ConsentCodec(policy, secret_key)
         guard = CookieGuard(policy, consent_cookie=cookie_name, undeclared=undeclared_cookies)
         gatekeeper = Gatekeeper({h: s.id for s in policy.services for h in s.hosts})
@@ -162,6 +172,7 @@ class Site:
             pages=GatedPages(),
             vary_bytes=vary.encode(),
             vary_localized=(vary + ", Accept-Language" if several else vary).encode(),
+            shared_cache=shared_cache,
         )
 
     def __repr__(self) -> str:
@@ -173,6 +184,25 @@ class Site:
     def cookie_for(self, state: ConsentState, *, https: bool) -> bytes:
         """The Set-Cookie header value that stores `state` in the consent cookie."""
         return self.cookies.consent(self.codec.encode(state), https=https)
+
+    def set_cookies(self, state: ConsentState, *, https: bool) -> list[bytes]:
+        """The Set-Cookie header values that store `state`: the consent cookie, and with
+        `shared_cache` the variant cookie that names its pages' variant."""
+        cookie = self.cookie_for(state, https=https)
+        if not self.shared_cache:
+            return [cookie]
+        variant = self.variant_of(state) if state.decided else None
+        return [cookie, self.cookies.variant(variant, https=https)]
+
+    def variant_of(self, state: ConsentState) -> str:
+        """`consent_variant(state)`, remembered: one per consent, not per visitor."""
+        key = (state.decided, state.granted, state.services, state.gpc)
+        found = self._variants.get(key)
+        if found is None:
+            found = self._variants[key] = consent_variant(state)
+            if len(self._variants) > 4096:
+                self._variants.clear()
+        return found
 
     def allows_markup(self, state: ConsentState, id: str) -> bool:
         """Like `state.allows`, but an unknown id in markup is "not allowed", logged once."""
