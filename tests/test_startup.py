@@ -4,6 +4,7 @@ their middleware on their first call."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
@@ -54,3 +55,15 @@ def test_outside_a_running_application_the_constructor_raises_at_once() -> None:
         ConsentMiddleware(Starlette(), policy=policy, secret_key="x")
     with pytest.raises(TypeError, match=r"policy must be a consent\.Policy"):
         ConsentMiddleware(Starlette(), policy="consent.toml", secret_key="x" * 40)  # type: ignore[arg-type]
+
+
+def test_inside_a_running_loop_a_direct_construction_still_raises() -> None:
+    """Only an application building its middleware defers the error: code that constructs
+    the middleware itself, even inside a running event loop, gets it at once."""
+    policy = Policy.model_validate(POLICY_DATA)
+
+    async def main() -> None:
+        with pytest.raises(ValueError, match="secret_key"):
+            ConsentMiddleware(Starlette(), policy=policy, secret_key="x")
+
+    asyncio.run(main())

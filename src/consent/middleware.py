@@ -7,9 +7,10 @@ This module builds the middleware's `Site` and routes each request (read by
 
 from __future__ import annotations
 
-import asyncio
 import copy
+import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -102,7 +103,7 @@ class ConsentMiddleware:
                 shared_cache=shared_cache,
             )
         except (TypeError, ValueError) as error:
-            if not _in_running_loop():
+            if not _built_by_an_application():
                 raise
             # Built by an application on its first call: Starlette and FastAPI build their
             # middleware then, which under uvicorn is the lifespan start-up. Raised from
@@ -164,12 +165,19 @@ DONE: Scope = {}
 """The scope of a finished response (see `__call__`)."""
 
 
-def _in_running_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
+def _built_by_an_application() -> bool:
+    """Whether Starlette (or FastAPI, which inherits it) is building its middleware stack:
+    it does so lazily, on the application's first call (`build_middleware_stack`), which
+    under a server is the lifespan start-up. A frame a few levels up names it (a subclass's
+    `__init__` may stand between); anywhere else the constructor raises as it always did."""
+    frame: FrameType | None = sys._getframe(2)  # (1 is `__init__`)
+    for _ in range(8):
+        if frame is None:
+            return False
+        if frame.f_code.co_name == "build_middleware_stack":
+            return True
+        frame = frame.f_back
+    return False
 
 
 class _NotStarted(ConsentMiddleware):
