@@ -158,6 +158,76 @@ def test_mixed_cookies_never_poison_the_cache(site: Site) -> None:
     check(accept, "accept", 1)
 
 
+def test_another_visitors_variant_cookie_never_serves_their_cached_page(site: Site) -> None:
+    """A2: with the accept page in the cache, a reject cookie beside an accept visitor's
+    variant cookie gets the reject page from the origin, not stored; so does another
+    accept visitor's cookie beside it (same variant, not issued together); the genuine
+    visitors still get their own pages, the accept one from the cache."""
+    accept, reject, other = (visitor(site, g) for g in ("accept", "reject", "accept"))
+    for _ in range(2):
+        check(accept, "accept", 7)
+    assert check(accept, "accept", 7).headers["x-consent-cache"] == "HIT"
+    for owner, browser in (("reject", reject), ("accept", other)):
+        mixed = Browser(site.client)
+        mixed.cookies = {
+            "consent": browser.cookies["consent"],
+            "consent_variant": accept.cookies["consent_variant"],
+        }
+        before = renders(site.origin)
+        response = check(mixed, owner, 7)
+        assert renders(site.origin) == before + 1  # asked the origin
+        assert "no-store" in response.headers["cache-control"]
+        assert mixed.cookies["consent_variant"] == browser.cookies["consent_variant"]
+    assert check(accept, "accept", 7).headers["x-consent-cache"] == "HIT"
+    check(reject, "reject", 7)
+    check(other, "accept", 7)
+
+
+def test_a_variant_cookie_planted_alone_gets_the_banner(site: Site) -> None:
+    """A1, A2: cookie tossing from a sibling sub-domain: an undecided visitor given an
+    accept visitor's variant cookie (and no consent cookie) gets the undecided page, banner
+    shown and nothing optional active, even while the cache holds the accept page; the
+    planted cookie is expired and nothing is stored for it."""
+    accept = visitor(site, "accept")
+    for _ in range(2):
+        check(accept, "accept", 8)
+    planted = Browser(site.client)
+    planted.cookies = {"consent_variant": accept.cookies["consent_variant"]}
+    response = check(planted, "undecided", 8)
+    assert "no-store" in response.headers["cache-control"]
+    assert "consent_variant" not in planted.cookies  # expired
+    check(planted, "undecided", 8)
+    assert check(accept, "accept", 8).headers["x-consent-cache"] == "HIT"
+
+
+def test_a_crafted_variant_cookie_beside_a_visitors_own_names_nothing(site: Site) -> None:
+    """A2: a sibling sub-domain that knows the accept variant but not the victim's consent
+    cookie tosses variant cookies built to fool the edges' comparison (a `#` like the one
+    they join on, a bare variant name, a guessed or short tag): the victim keeps getting the
+    reject page while the cache holds the accept one."""
+    accept, victim = visitor(site, "accept"), visitor(site, "reject")
+    for _ in range(2):
+        check(accept, "accept", 9)
+    name = accept.cookies["consent_variant"].partition(".")[0]
+    tag = accept.cookies["consent_variant"].partition(".")[2]
+    crafted = [
+        name,
+        f"{name}.",
+        f"{name}.AAAAAAAA",
+        f"{tag}#{name}.{tag}",
+        f"{name}.{tag}#{name}.{tag}",
+        f"{name}.{tag[:-1]}",
+        f"{name}.{victim.cookies['consent'][-7:]}",
+    ]
+    for marker in crafted:
+        tossed = Browser(site.client)
+        tossed.cookies = {"consent": victim.cookies["consent"], "consent_variant": marker}
+        response = check(tossed, "reject", 9)
+        assert "no-store" in response.headers["cache-control"], marker
+    assert check(accept, "accept", 9).headers["x-consent-cache"] == "HIT"
+    check(victim, "reject", 9)
+
+
 def test_a_revision_bump_serves_no_old_variant_as_decided(site: Site) -> None:
     """After a deploy that bumps the policy's revision and the purge docs/caching.md asks
     for, a visitor who decided before sees the banner again (undecided), whatever variant

@@ -2,7 +2,8 @@
 (docs/caching.md), on every stack of tests/stacks.py.
 
 The origin always decides from the signed cookie; the variant cookie only names the key a
-shared cache used. Where the two disagree the response is `private, no-store` and the
+shared cache used, and only beside the consent cookie it was issued with (its tag is the end
+of that cookie's value). Where the two disagree the response is `private, no-store` and the
 visitor's variant cookie is put right, so no page is ever stored under another visitor's key.
 
 Checklist items: A1 (nothing set before a choice), B13 (withdrawal), D4 (GPC).
@@ -27,7 +28,7 @@ from starlette.testclient import TestClient
 from consent import ConsentMiddleware, Policy, consent_html
 from consent.cookies import parse_set_cookie
 from consent.state import ConsentState
-from consent.variant import consent_variant, no_store
+from consent.variant import TAG_LENGTH, consent_variant, no_store, request_variant, variant_marker
 from tests.conftest import OTHER_SECRET, POLICY_DATA, SECRET
 from tests.stacks import STACKS, page_html
 
@@ -52,7 +53,12 @@ class Visitor(NamedTuple):
     """What a visitor's browser holds after deciding (or not)."""
 
     consent: str | None
-    variant: str | None
+    variant: str | None  # the variant cookie: `<variant>.<tag>`
+
+
+def named(marker: str | None) -> str | None:
+    """The variant a variant cookie names (without its tag)."""
+    return None if marker is None else marker.partition(".")[0]
 
 
 def set_cookies(response: httpx.Response) -> dict[str, tuple[str, int | None, str]]:
@@ -100,17 +106,20 @@ def test_visitors_of_one_consent_share_one_variant(stack: httpx.Client) -> None:
     scripts; another choice is another variant."""
     first, second = decide(stack, GROUPS["accept"]), decide(stack, GROUPS["accept"])
     assert first.consent != second.consent  # each cookie is the visitor's own
-    assert first.variant == second.variant and first.variant is not None
-    assert first.variant.startswith("v1-") and len(first.variant) == 19
+    variant = named(first.variant)
+    assert variant == named(second.variant) and variant is not None
+    assert variant.startswith("v1-") and len(variant) == 19
+    for one in (first, second):  # each bound to its own consent cookie
+        assert one.consent is not None and one.variant == f"{variant}.{one.consent[-8:]}"
     pages = [get(stack, cookie_header(v.consent, v.variant or "")) for v in (first, second)]
     assert pages[0].text == pages[1].text
     for page in pages:
-        assert page.headers["consent-variant"] == first.variant
+        assert page.headers["consent-variant"] == variant
         assert "no-store" not in page.headers.get("cache-control", "")
         assert "set-cookie" not in page.headers
         assert "Cookie" in page.headers["vary"]  # browsers' own caches still vary
     reject = decide(stack, GROUPS["reject"])
-    assert reject.variant not in (None, first.variant)
+    assert named(reject.variant) not in (None, variant)
     response = stack.post("/consent", json={"action": "accept_all"})
     cookies = set_cookies(response)
     consent_header, variant_header = cookies["consent"][2], cookies[VARIANT][2]
@@ -136,7 +145,8 @@ def test_every_mix_of_consent_and_variant_cookie(
     stack: httpx.Client, owner: str, marker: str
 ) -> None:
     """The page is always the one of the signed cookie's consent; a variant cookie that
-    names another variant (or several) makes it `private, no-store` and is put right."""
+    is not the one issued with it (another visitor's, several, none) makes it `private,
+    no-store` and is put right: bound to the visitor's own consent cookie."""
     visitors = {name: decide(stack, choice) for name, choice in GROUPS.items()}
     genuine = visitors[owner]
     own = (genuine.variant,) if genuine.variant else ()
@@ -145,15 +155,14 @@ def test_every_mix_of_consent_and_variant_cookie(
     if marker == "none":
         markers: tuple[str, ...] = ()
     elif marker == "two":
-        markers = (variant if variant != "none" else "v1-0000000000000000", "v1-forged")
+        markers = (genuine.variant or "v1-0000000000000000.AAAAAAAA", "v1-forged")
     else:
         markers = (visitors[marker].variant or "",)
     response = get(stack, cookie_header(genuine.consent, *markers))
     assert response.text == expected.text
     assert response.headers["consent-variant"] == variant
-    named = markers[0] if len(markers) == 1 else ("none" if not markers else None)
     cookies = set_cookies(response)
-    if named == variant:
+    if markers == own:  # the visitor's own cookies, as issued together
         assert "no-store" not in response.headers.get("cache-control", "")
         assert VARIANT not in cookies
         return
@@ -163,7 +172,71 @@ def test_every_mix_of_consent_and_variant_cookie(
     if genuine.consent is None:
         assert max_age == 0  # an undecided visitor keeps no variant cookie
     else:
-        assert (value, max_age) == (variant, policy().max_age_days * 86400)
+        assert (value, max_age) == (
+            variant_marker(variant, genuine.consent),
+            policy().max_age_days * 86400,
+        )
+
+
+@pytest.mark.parametrize("choice", ["accept", "analytics"])
+def test_a_variant_cookie_names_its_variant_only_beside_its_own_consent_cookie(
+    stack: httpx.Client, choice: str
+) -> None:
+    """A2: another visitor's variant cookie names nothing beside my consent cookie, even
+    of the same consent; planted alone (cookie tossing on an undecided visitor) it names
+    nothing either: the undecided page with its banner, not stored, the marker expired."""
+    first, second = decide(stack, GROUPS[choice]), decide(stack, GROUPS[choice])
+    assert first.variant and second.variant and first.consent and second.consent
+    variant = named(first.variant)
+    mixes = [(first.consent, second.variant), (second.consent, first.variant)]
+    for consent, marker in mixes:
+        response = get(stack, cookie_header(consent, marker))
+        assert response.headers["consent-variant"] == variant
+        assert "no-store" in response.headers["cache-control"]
+        assert set_cookies(response)[VARIANT][0] == variant_marker(variant or "", consent)
+    banner = get(stack, "")
+    for marker in (first.variant, second.variant):
+        response = get(stack, cookie_header(None, marker))
+        assert response.headers["consent-variant"] == "none"
+        assert response.text == banner.text and "data-consent-banner" in response.text
+        assert "no-store" in response.headers["cache-control"]
+        assert set_cookies(response)[VARIANT][1] == 0
+    own = get(stack, cookie_header(first.consent, first.variant))
+    assert "cache-control" not in own.headers and "set-cookie" not in own.headers
+
+
+_VALUE = st.text(alphabet='abAB01-_.#|\\"= ', max_size=24)
+_SIGNATURE = st.text(alphabet="abzAZ09-_", min_size=TAG_LENGTH + 1, max_size=30)
+
+
+@given(
+    consent=_VALUE | _SIGNATURE,
+    other=_VALUE | _SIGNATURE,
+    same=st.booleans(),
+    variant=st.sampled_from(["v1-0123456789abcdef", "none"]),
+)
+def test_a_marker_counts_only_with_the_consent_cookie_it_was_made_for(
+    consent: str, other: str, same: bool, variant: str
+) -> None:
+    """Whatever two cookie values a request carries, the variant cookie names a variant
+    only when its tag is the end of the consent cookie beside it as sent (and it always
+    does for the cookie it was made for); with only one of the two cookies, nothing."""
+    if same:
+        other = consent
+    marker = variant_marker(variant, other)
+    cookie = f"consent={consent}; {VARIANT}={marker}".encode("latin-1")
+    found = request_variant(cookie, "consent", False)
+    assert found in (None, variant)
+    if found is not None:
+        sent = consent.strip(" ")[-TAG_LENGTH:]
+        assert sent == other[-TAG_LENGTH:] and len(sent) == TAG_LENGTH
+        assert all(c.isascii() and (c.isalnum() or c in "-_") for c in sent)
+    if same and all(c.isalnum() or c in "-_" for c in consent) and len(consent) > TAG_LENGTH:
+        assert found == variant
+    for alone in (f"{VARIANT}={marker}", f"consent={consent}"):
+        assert request_variant(alone.encode("latin-1"), "consent", True) is None
+    assert request_variant(b"", "consent", True) == "none-gpc"
+    assert request_variant(b"other=1", "consent", False) == "none"
 
 
 def test_a_revision_bump_renames_every_decided_variant() -> None:
@@ -180,7 +253,7 @@ def test_a_revision_bump_renames_every_decided_variant() -> None:
         assert set_cookies(response)[VARIANT][1] == 0
         assert "data-consent-banner" in response.text
         after = decide(new, GROUPS["accept"])
-        assert after.variant not in (None, before.variant)
+        assert named(after.variant) not in (None, named(before.variant))
 
 
 def test_a_cookie_re_signed_after_key_rotation_keeps_its_variant() -> None:
@@ -202,11 +275,11 @@ def test_a_cookie_re_signed_after_key_rotation_keeps_its_variant() -> None:
     )
     with TestClient(app) as rotated:
         response = get(rotated, cookie_header(before.consent, before.variant or ""))
-        assert response.headers["consent-variant"] == before.variant
+        assert response.headers["consent-variant"] == named(before.variant)
         assert "cache-control" not in response.headers
         assert response.text == page.text
         after = decide(rotated, GROUPS["analytics"])
-        assert after.variant == before.variant
+        assert named(after.variant) == named(before.variant)
 
 
 def test_gpc_is_its_own_variant() -> None:
@@ -222,11 +295,12 @@ def test_gpc_is_its_own_variant() -> None:
         assert accept.variant is not None
         response = get(client, cookie_header(accept.consent, accept.variant), **{"sec-gpc": "1"})
         withdrawn = response.headers["consent-variant"]
-        assert withdrawn not in (accept.variant, "none", "none-gpc")
+        assert withdrawn not in (named(accept.variant), "none", "none-gpc")
         assert "no-store" in response.headers["cache-control"]
         cookies = set_cookies(response)
-        assert cookies[VARIANT][0] == withdrawn and "consent" in cookies
-        again = get(client, cookie_header(cookies["consent"][0], withdrawn), **{"sec-gpc": "1"})
+        reissued, marker = cookies["consent"][0], cookies[VARIANT][0]
+        assert marker == variant_marker(withdrawn, reissued)  # bound to the new cookie
+        again = get(client, cookie_header(reissued, marker), **{"sec-gpc": "1"})
         assert again.headers["consent-variant"] == withdrawn
         assert "cache-control" not in again.headers
 

@@ -5,10 +5,12 @@
 
 Both print a complete file (`varnishd -a LISTEN -f FILE`, `nginx -c FILE`) that keys pages
 on the URL, the visitor's variant cookie and the Global Privacy Control signal instead of
-the whole Cookie header, and never stores:
+the whole Cookie header (the variant cookie counts only beside the consent cookie it was
+issued with: its tag is the end of that cookie's value), and never stores:
 
 * the consent routes (`--path`, `/consent/state` among them), anything but GET and HEAD,
-  requests with Authorization, requests with several variant or consent cookies;
+  requests with Authorization, requests with several variant or consent cookies, or
+  with a variant cookie that is not bound to the consent cookie beside it (or missing);
 * responses that set a cookie or that the app's Cache-Control keeps private, no-store or
   no-cache (its max-age and s-maxage set the lifetime);
 * a response that varies on Cookie without naming its variant (`Consent-Variant`), or
@@ -26,7 +28,7 @@ import re
 import sys
 
 from consent.site import check_cookie_settings
-from consent.variant import variant_cookie_name
+from consent.variant import TAG_LENGTH, variant_cookie_name
 
 __all__ = ["add_command", "nginx_conf", "run", "varnish_vcl"]
 
@@ -60,6 +62,7 @@ def varnish_vcl(backend: str, *, cookie_name: str = "consent", path: str = "/con
     consent = _escape(cookie_name)
     variant = _escape(variant_cookie_name(cookie_name))
     route = _escape(path)
+    tag = f"[A-Za-z0-9_-]{{{TAG_LENGTH}}}"  # (the tag's alphabet holds no `#`, `.` or `;`)
     return f"""vcl 4.1;
 # Made by `consent edge varnish` for ConsentMiddleware(..., shared_cache=True).
 # Pages are keyed on the URL, the `{variant_cookie_name(cookie_name)}` cookie and Sec-GPC,
@@ -78,6 +81,7 @@ sub vcl_recv {{
     std.collect(req.http.Sec-GPC, ", ");
     unset req.http.X-Consent-Key;
     unset req.http.X-Consent-GPC;
+    unset req.http.X-Consent-Pair;
     if (req.method != "GET" && req.method != "HEAD") {{
         return (pass);
     }}
@@ -96,9 +100,25 @@ sub vcl_recv {{
     if (req.http.Sec-GPC ~ "(^|,)\\s*1\\s*(,|$)") {{
         set req.http.X-Consent-GPC = "1";
     }}
-    if (req.http.Cookie ~ "(^|;)\\s*{variant}=") {{
-        set req.http.X-Consent-Key = regsub(
-            req.http.Cookie, "^(.*;)?\\s*{variant}=([^;]*).*$", "\\2");
+    if (req.http.Cookie ~ "(^|;)\\s*({variant}|{consent})=") {{
+        # The variant cookie is `<variant>.<tag>`, the tag the end of the consent cookie it
+        # was issued with: it names a variant only beside that cookie. A marker planted
+        # alone or beside another visitor's cookie, or a cookie without its marker: the
+        # origin (no lookup, nothing stored). The back-reference compares the two ends.
+        if (req.http.Cookie ~ "(^|;)\\s*{variant}=[a-z0-9-]+\\.{tag}(;|$)" &&
+            req.http.Cookie ~ "(^|;)\\s*{consent}=") {{
+            set req.http.X-Consent-Pair =
+                regsub(req.http.Cookie, "^(.*;)?\\s*{consent}=([^;]*).*$", "\\2") + "#" +
+                regsub(req.http.Cookie, "^(.*;)?\\s*{variant}=([^;]*).*$", "\\2");
+            if (req.http.X-Consent-Pair ~ "({tag})#[a-z0-9-]+\\.\\1$") {{
+                set req.http.X-Consent-Key = regsub(
+                    req.http.X-Consent-Pair, "^.*#([a-z0-9-]+)\\.[^.]*$", "\\1");
+            }}
+            unset req.http.X-Consent-Pair;
+        }}
+        if (!req.http.X-Consent-Key) {{
+            return (pass);
+        }}
     }} elsif (req.http.X-Consent-GPC) {{
         set req.http.X-Consent-Key = "none-gpc";
     }} else {{
@@ -183,6 +203,7 @@ def nginx_conf(
     consent = _escape(cookie_name)
     variant = _escape(variant_cookie_name(cookie_name))
     route = _escape(path)
+    tag = f"[A-Za-z0-9_-]{{{TAG_LENGTH}}}"  # (the tag's alphabet holds no `#`, `.` or `;`)
     return f"""# Made by `consent edge nginx` for ConsentMiddleware(..., shared_cache=True).
 # Pages are keyed on the URL, the `{variant_cookie_name(cookie_name)}` cookie and Sec-GPC,
 # never on the whole Cookie header; the origin always decides from the signed cookie.
@@ -202,19 +223,34 @@ http {{
     proxy_cache_path {cache_dir}/pages levels=1:2 keys_zone=consent_pages:10m
                      max_size=1g inactive=10m use_temp_path=off;
 
-    # The key: the one variant cookie (its value as sent), else the undecided variant.
+    # The variant cookie is `<variant>.<tag>`, the tag the end of the consent cookie it was
+    # issued with: it names a variant only beside that cookie (a back-reference compares
+    # the two ends). Without either cookie: the undecided variant. Anything else (a marker
+    # planted alone or beside another visitor's cookie, a cookie without its marker, a
+    # malformed marker): "!", the origin, nothing stored.
     map $http_cookie $consent_marker {{
-        "~(?:^|;)\\s*{variant}=(?<marker>[^;]*)" $marker;
+        "~(?:^|;)\\s*{variant}=(?<marker>[a-z0-9-]+\\.{tag})(?:;|$)" $marker;
+        "~(?:^|;)\\s*{variant}=" "!";
         default "";
+    }}
+    map $http_cookie $consent_value {{
+        "~(?:^|;)\\s*{consent}=(?<raw>[^;]*)" "=$raw";
+        default "";
+    }}
+    map "$consent_value#$consent_marker" $consent_named {{
+        "#" "";
+        "~^=.*({tag})#(?<named>[a-z0-9-]+)\\.\\1$" $named;
+        default "!";
     }}
     map $http_sec_gpc $consent_gpc {{
         "~(?:^|,)\\s*1\\s*(?:,|$)" 1;
         default "";
     }}
-    map "$consent_marker:$consent_gpc" $consent_key {{
+    map "$consent_named:$consent_gpc" $consent_key {{
         "~^:1$" none-gpc;
         "~^:$" none;
-        "~^(?<named>.+):1?$" $named;
+        "~^(?<keyed>[a-z0-9-]+):1?$" $keyed;
+        default "!";
     }}
     # Several variant or consent cookies (one may be planted): no one key to trust.
     map $http_cookie $consent_several {{
@@ -227,8 +263,12 @@ http {{
         "~^{route}(?:/|$)" 1;
         default 0;
     }}
-    map "$consent_route$consent_several$http_authorization" $consent_skip {{
-        "00" 0;
+    map $consent_key $consent_unbound {{
+        "!" 1;
+        default 0;
+    }}
+    map "$consent_route$consent_several$consent_unbound$http_authorization" $consent_skip {{
+        "000" 0;
         default 1;
     }}
     # After the origin answered: a page that varies on Cookie must name its variant, and

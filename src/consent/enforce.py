@@ -114,8 +114,10 @@ class CookieWriter:
     def variant(self, variant: str | None, *, https: bool) -> bytes:
         """The Set-Cookie header value of the variant cookie (`shared_cache`): the consent
         cookie's name + `_variant`, with its attributes but readable by scripts and edges
-        (not HttpOnly: it is public, unsigned, and only names a cache variant). None
-        expires it (an undecided visitor carries none)."""
+        (not HttpOnly: it is public, unsigned, and only names a cache variant). `variant`
+        is its whole value, `variant_marker(...)`: the variant and the tag binding it to
+        the consent cookie set with it. None expires it (an undecided visitor carries
+        none)."""
         return format_set_cookie(
             self.name + "_variant",
             '""' if variant is None else variant,

@@ -24,7 +24,7 @@ from consent.cookies import cookie_names
 from consent.gated_response import GatedBody, refusal
 from consent.html_body import GatedPage, content_coding
 from consent.state import ConsentState
-from consent.variant import CONSENT_VARIANT, no_store, request_variant
+from consent.variant import CONSENT_VARIANT, no_store, request_variant, variant_marker
 from consent.visit import RequestCookies, Visit
 
 if TYPE_CHECKING:
@@ -249,12 +249,15 @@ class ConsentResponder(Visit):
         rendered = site.variant_of(state)
         headers = message["headers"]
         headers.append((CONSENT_VARIANT, rendered.encode("latin-1")))
-        name = site.cookies.name + "_variant"
-        if request_variant(self.cookie_header, name, self.gpc) == rendered:
+        if request_variant(self.cookie_header, site.cookies.name, self.gpc) == rendered:
             return
         headers = message["headers"] = no_store(headers)
         if self.reissue is None:  # (else the re-issued consent cookie brought its own)
-            marker = rendered if state.decided else None
+            # Bound to the one consent cookie the choice came from; with several, none
+            # until the planted copies are gone (this response expires them).
+            raw = self.raw
+            bound = state.decided and not self.copies
+            marker = variant_marker(rendered, raw) if bound and raw else None
             headers.append((b"set-cookie", site.cookies.variant(marker, https=https)))
 
     def _enforce_cookies(self, message: Message, state: ConsentState) -> bool:

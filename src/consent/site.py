@@ -28,7 +28,7 @@ from consent.receipts import ConsentLog, ReceiptWriter, Snapshot
 from consent.render import Renderer
 from consent.signing import ConsentCodec
 from consent.state import ConsentState
-from consent.variant import consent_variant
+from consent.variant import consent_variant, variant_marker
 from consent.visit import CookieReader
 
 __all__ = ["Site", "check_cookie_settings"]
@@ -188,11 +188,13 @@ class Site:
     def set_cookies(self, state: ConsentState, *, https: bool) -> list[bytes]:
         """The Set-Cookie header values that store `state`: the consent cookie, and with
         `shared_cache` the variant cookie that names its pages' variant."""
-        cookie = self.cookie_for(state, https=https)
+        value = self.codec.encode(state)
+        cookie = self.cookies.consent(value, https=https)
         if not self.shared_cache:
             return [cookie]
-        variant = self.variant_of(state) if state.decided else None
-        return [cookie, self.cookies.variant(variant, https=https)]
+        # Bound to this consent cookie's value: re-issued with every new one.
+        marker = variant_marker(self.variant_of(state), value) if state.decided else None
+        return [cookie, self.cookies.variant(marker, https=https)]
 
     def variant_of(self, state: ConsentState) -> str:
         """`consent_variant(state)`, remembered: one per consent, not per visitor."""

@@ -3,7 +3,10 @@
 With `ConsentMiddleware(..., shared_cache=True)` a page that depends on consent carries
 `Consent-Variant: <name>`, and the visitor gets a second, unsigned cookie holding the same
 name (the consent cookie's name + `_variant`) so that an edge (Varnish, nginx, a CDN) can
-key its cache on it instead of on the whole Cookie header (docs/caching.md).
+key its cache on it instead of on the whole Cookie header (docs/caching.md). The cookie
+holds `<name>.<tag>`, the tag being the end of the consent cookie it was issued with: it names
+a variant only beside that cookie, so a marker planted alone or beside another visitor's
+consent cookie names nothing, for the origin and for the edges alike.
 
 A name says only what every visitor of the same consent shares: the policy's revision and
 fingerprint, the granted categories and services and the Global Privacy Control signal.
@@ -15,6 +18,8 @@ its own: `none`, and `none-gpc` under the signal.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import string
 
 from consent.cookies import cookie_pairs
 from consent.state import ConsentState
@@ -22,12 +27,14 @@ from consent.state import ConsentState
 __all__ = [
     "CONSENT_VARIANT",
     "NO_STORE",
+    "TAG_LENGTH",
     "UNDECIDED",
     "UNDECIDED_GPC",
     "consent_variant",
     "no_store",
     "request_variant",
     "variant_cookie_name",
+    "variant_marker",
 ]
 
 CONSENT_VARIANT = b"consent-variant"
@@ -35,6 +42,11 @@ CONSENT_VARIANT = b"consent-variant"
 UNDECIDED = "none"
 UNDECIDED_GPC = "none-gpc"
 NO_STORE = b"private, no-store"
+TAG_LENGTH = 8
+"""How many characters of the consent cookie's value end the variant cookie: the end of
+its signature (base64url, about 46 bits), unique per cookie and short enough for an edge."""
+# The tag's alphabet (the signature's): no `.`, `#` or `|`, which the edges' checks join on.
+_TAG = frozenset(string.ascii_letters + string.digits + "-_")
 # Directives of an app's Cache-Control that would let a shared cache (or any cache) keep
 # the response: dropped when the response must not be stored; the others are kept.
 _LOOSE = frozenset(
@@ -73,18 +85,44 @@ def consent_variant(state: ConsentState) -> str:
     return "v1-" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def request_variant(cookie_header: bytes, name: str, gpc: bool) -> str | None:
-    """The variant a request names (the key a cache used): the value of its one variant
-    cookie `name`, exactly as sent; without one, the undecided variant (`none-gpc` under
-    the GPC signal). None when it carries several: no single key to trust."""
-    values = []
-    if cookie_header.find(name.encode("latin-1")) >= 0:
-        # Read as a server reads cookies, but the value as it is (no quotes removed): an
-        # edge that keys on the raw value and the origin compare the same string.
-        values = [v for k, v in cookie_pairs(cookie_header.decode("latin-1")) if k == name]
-    if not values:
-        return UNDECIDED_GPC if gpc else UNDECIDED
-    return values[0] if len(values) == 1 else None
+def variant_marker(variant: str, consent_value: str) -> str:
+    """The variant cookie's value naming `variant` beside the consent cookie whose value
+    is `consent_value`: `<variant>.<its last TAG_LENGTH characters>`."""
+    return f"{variant}.{consent_value[-TAG_LENGTH:]}"
+
+
+def request_variant(cookie_header: bytes, consent_name: str, gpc: bool) -> str | None:
+    """The variant a request names (the key a cache used) for the consent cookie
+    `consent_name`: without that cookie and its variant cookie, the undecided variant
+    (`none-gpc` under the GPC signal); with exactly one of each, the variant cookie's
+    name part when its tag is the end of the consent cookie's value as sent. Otherwise
+    None: no key to trust (a marker planted alone, beside another visitor's consent
+    cookie, several of either, a consent cookie without its marker)."""
+    undecided = UNDECIDED_GPC if gpc else UNDECIDED
+    if cookie_header.find(consent_name.encode("latin-1")) < 0:
+        return undecided  # (neither cookie: no parsing needed)
+    marker_name = variant_cookie_name(consent_name)
+    consents: list[str] = []
+    markers: list[str] = []
+    # Read as a server reads cookies, but the values as they are (no quotes removed): the
+    # edges compare the same strings.
+    for key, value in cookie_pairs(cookie_header.decode("latin-1")):
+        if key == consent_name:
+            consents.append(value)
+        elif key == marker_name:
+            markers.append(value)
+    if not consents and not markers:
+        return undecided
+    if len(consents) != 1 or len(markers) != 1:
+        return None
+    variant, _, tag = markers[0].partition(".")
+    value = consents[0]
+    if len(tag) != TAG_LENGTH or not _TAG.issuperset(tag) or len(value) <= TAG_LENGTH:
+        return None
+    # (Both are the visitor's own cookies; compared in constant time all the same.)
+    if not hmac.compare_digest(value[-TAG_LENGTH:], tag):
+        return None
+    return variant
 
 
 def no_store(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
