@@ -4,7 +4,6 @@ their middleware on their first call."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 
@@ -14,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 
 from consent import ConsentMiddleware, Policy
-from tests.conftest import POLICY_DATA
+from tests.conftest import POLICY_DATA, run_async
 from tests.servers import ROOT, free_port
 
 # Only a guard against a server that hangs instead of exiting: it exits within a second.
@@ -66,4 +65,4 @@ def test_inside_a_running_loop_a_direct_construction_still_raises() -> None:
         with pytest.raises(ValueError, match="secret_key"):
             ConsentMiddleware(Starlette(), policy=policy, secret_key="x")
 
-    asyncio.run(main())
+    run_async(main())  # (a fresh loop in its own thread: see tests.conftest.run_async)

@@ -3,7 +3,6 @@ held, and each header name comes once (Django's SessionMiddleware says `Vary: Co
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from hypothesis import given
@@ -12,7 +11,7 @@ from starlette.types import Receive, Scope, Send
 
 from consent import ConsentMiddleware, get_consent, load_policy
 from tests.asgi import request
-from tests.conftest import SECRET
+from tests.conftest import SECRET, run_async
 
 # The example's policy honours GPC: its pages vary on Cookie and Sec-GPC.
 POLICY = load_policy(Path(__file__).parent.parent / "examples" / "consent.toml")
@@ -35,7 +34,7 @@ def vary_fields(fields: list[str], key: bytes, html: bool) -> list[tuple[bytes, 
 
     middleware = ConsentMiddleware(app, policy=POLICY, secret_key=SECRET)
     scope, receive, send, sent = request("GET", "/", [], [])
-    asyncio.run(middleware(scope, receive, send))
+    run_async(middleware(scope, receive, send))
     return [(k, v) for k, v in sent[0]["headers"] if k.lower() == b"vary"]
 
 
