@@ -73,6 +73,11 @@ SLOW = frozenset(
         "test_receipts.py::test_a_purged_snapshot_is_stored_again",
         "test_gating_encodings.py::test_without_the_idna_package_known_characters_still_map",
         "test_enforce.py::test_any_if_none_match_reaches_the_app_as_it_should",
+        # A real uvicorn in its own process, each (issue 18).
+        "test_startup.py::test_a_bad_setting_stops_uvicorn_at_start_with_its_message",
+        "test_faults.py::test_a_locked_database_refuses_grants_then_recovers",
+        "test_header_paths.py::test_response_headers_read_the_same_in_any_case_and_repetition",
+        "test_wsgi.py::test_the_environ_reader_s_memo_never_changes_a_request_s_headers",
     }
 )
 POSTGRES = frozenset({"test_benchmarks.py::test_bench_receipts_runs_with_every_store"})
