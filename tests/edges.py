@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +16,8 @@ import httpx2 as httpx
 
 from consent.cookies import parse_set_cookie
 from consent.edge import nginx_conf, varnish_vcl
-from tests.servers import free_port
+from tests.servers import free_port, wait_listening
+from tests.stacks import active_scripts
 
 VARNISHD = "/usr/sbin/varnishd"
 NGINX = "/usr/sbin/nginx"
@@ -48,20 +47,6 @@ class Edge(NamedTuple):
                     file.unlink()
 
 
-def _wait(port: int, process: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                _, err = process.communicate()
-                raise RuntimeError(f"{what} did not start:\n{err.decode()}") from None
-            time.sleep(0.05)
-
-
 @contextmanager
 def edge(kind: str, backend: str, directory: Path) -> Iterator[Edge]:
     """Start `kind` ("varnish" or "nginx") in front of `backend` (HOST:PORT)."""
@@ -85,7 +70,7 @@ def edge(kind: str, backend: str, directory: Path) -> Iterator[Edge]:
         ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        _wait(port, process, kind)
+        wait_listening(kind, port, process)
         yield Edge(f"http://127.0.0.1:{port}", kind, directory)
     finally:
         process.terminate()
@@ -135,17 +120,6 @@ def renders(origin: str) -> int:
     return int(httpx.get(origin + "/renders").text)
 
 
-def active_scripts(html: str) -> set[str]:
-    """The `src` of every script a browser would run."""
-    found = set()
-    for tag in re.findall(r"<script\b[^>]*>", html):
-        kind = re.search(r'\btype="([^"]*)"', tag)
-        src = re.search(r'\bsrc="([^"]*)"', tag)
-        if src and (kind is None or kind.group(1) in ("", "module", "text/javascript")):
-            found.add(src.group(1))
-    return found
-
-
 class Gating(NamedTuple):
     """What a page lets run."""
 
@@ -155,7 +129,7 @@ class Gating(NamedTuple):
 
 
 def gating_of(html: str) -> Gating:
-    scripts = active_scripts(html)
+    scripts = set(active_scripts(html))
     analytics = {"/static/stats.js", "/static/raw.js"} & scripts
     assert len(analytics) in (0, 2), html  # both or neither: one consent per page
     return Gating(

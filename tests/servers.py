@@ -57,8 +57,9 @@ def _spawn(
     return port, process
 
 
-def _wait_listening(app: str, port: int, process: subprocess.Popen[bytes]) -> None:
-    """Return once the server accepts connections; RuntimeError if it exits first."""
+def wait_listening(app: str, port: int, process: subprocess.Popen[bytes]) -> None:
+    """Return once the server `process` (serving `app`, for the message) accepts
+    connections on `port`; RuntimeError with its stderr if it exits first."""
     deadline = time.monotonic() + START_DEADLINE
     while True:
         try:
@@ -94,7 +95,7 @@ def uvicorn_processes(
             stack.callback(_stop, process)
             spawned.append((app, port, process))
         for app, port, process in spawned:
-            _wait_listening(app, port, process)
+            wait_listening(app, port, process)
         yield [Running(f"http://127.0.0.1:{port}", process) for _, port, process in spawned]
 
 

@@ -20,6 +20,7 @@ and name it in `STACKS`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -57,6 +58,17 @@ def page_html(parts: ConsentParts) -> str:
         f"{parts.template('marketing', '<img src=/static/pixel.gif alt=>')}</main>"
         f"<footer>{parts.settings_link()}</footer>{parts.preferences()}</body></html>"
     )
+
+
+def active_scripts(html: str) -> list[str]:
+    """The `src` of every script a browser would run."""
+    found = []
+    for tag in re.findall(r"<script\b[^>]*>", html):
+        kind = re.search(r'\btype="([^"]*)"', tag)
+        src = re.search(r'\bsrc="([^"]*)"', tag)
+        if src and (kind is None or kind.group(1) in ("", "module", "text/javascript")):
+            found.append(src.group(1))
+    return found
 
 
 COOKIES = ("PHPSESSID=s1; Path=/; HttpOnly", "_ga=GA1.1; Path=/; Max-Age=3600")

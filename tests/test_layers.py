@@ -24,6 +24,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "consent.signing",
         "consent.cookies",
         "consent.bounded_memo",
+        "consent.header_fields",
         "consent.catalog",
         "consent.i18n",
         "consent.consent_mode",

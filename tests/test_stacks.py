@@ -15,24 +15,13 @@ import pytest
 
 from consent import Policy
 from tests.conftest import POLICY_DATA
-from tests.stacks import RAW_MARKUP, STACKS
+from tests.stacks import RAW_MARKUP, STACKS, active_scripts
 
 
 @pytest.fixture(params=sorted(STACKS))
 def client(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
     with STACKS[request.param](Policy.model_validate(POLICY_DATA)) as client:
         yield client
-
-
-def active_scripts(html: str) -> list[str]:
-    """The `src` of every script a browser would run."""
-    found = []
-    for tag in re.findall(r"<script\b[^>]*>", html):
-        kind = re.search(r'\btype="([^"]*)"', tag)
-        src = re.search(r'\bsrc="([^"]*)"', tag)
-        if src and (kind is None or kind.group(1) in ("", "module", "text/javascript")):
-            found.append(src.group(1))
-    return found
 
 
 def test_first_visit_shows_the_banner_and_only_inert_markup(client: httpx.Client) -> None:

@@ -22,6 +22,7 @@ from starlette.types import Message, Scope, Send
 from consent._links import gate_links
 from consent.cookies import cookie_names
 from consent.gated_response import GatedBody, refusal
+from consent.header_fields import list_field, with_field
 from consent.html_body import GatedPage, content_coding
 from consent.state import ConsentState
 from consent.variant import CONSENT_VARIANT, no_store, request_variant, variant_marker
@@ -305,24 +306,12 @@ def with_vary(headers: list[tuple[bytes, bytes]], value: bytes) -> list[tuple[by
     """`headers` (names in lower case) with one Vary field, where the first was, naming
     each header that any of their Vary fields or `value` names, once: HTTP compares those
     names without case, and a field after the first still counts (`*` stands alone)."""
-    out: list[tuple[bytes, bytes]] = []
-    names: list[bytes] = []
-    seen: set[bytes] = set()
-    at = -1
-    for key, field in [*headers, (b"vary", value)]:
-        if key != b"vary":
-            out.append((key, field))
-            continue
-        if at < 0:
-            at = len(out)
-            out.append((key, field))
-        for name in field.split(b","):
-            name = name.strip(b" \t")
-            if name and name.lower() not in seen:
-                seen.add(name.lower())
-                names.append(name)
-    out[at] = (b"vary", b"*" if b"*" in seen else b", ".join(names))
-    return out
+    out, at, elements = list_field([*headers, (b"vary", value)], b"vary")
+    names: dict[bytes, bytes] = {}  # lower case -> as first written
+    for name in elements:
+        names.setdefault(name.lower(), name)
+    joined = b"*" if b"*" in names else b", ".join(names.values())
+    return with_field(out, at, b"vary", joined)
 
 
 def websocket_send(send: Send, visit: Visit) -> Send:

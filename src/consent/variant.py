@@ -22,6 +22,7 @@ import hmac
 import string
 
 from consent.cookies import cookie_pairs
+from consent.header_fields import list_field, with_field
 from consent.state import ConsentState
 
 __all__ = [
@@ -129,24 +130,9 @@ def no_store(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """`headers` (names in lower case) with one Cache-Control that no cache may store:
     `private, no-store`, followed by the app's other directives (`no-transform`, ...);
     the app's directives that would let a cache keep the response are dropped."""
-    kept: list[bytes] = []
-    out: list[tuple[bytes, bytes]] = []
-    at = -1
-    for key, value in headers:
-        if key != b"cache-control":
-            out.append((key, value))
-            continue
-        if at < 0:
-            at = len(out)
-            out.append((key, value))
-        for directive in value.split(b","):
-            directive = directive.strip(b" \t")
-            name = directive.partition(b"=")[0].strip(b" \t").lower()
-            if name and name not in _LOOSE and directive not in kept:
-                kept.append(directive)
-    value = b", ".join([NO_STORE, *kept])
-    if at < 0:
-        out.append((b"cache-control", value))
-    else:
-        out[at] = (b"cache-control", value)
-    return out
+    out, at, directives = list_field(headers, b"cache-control")
+    kept: dict[bytes, None] = {}  # (in order, each once)
+    for directive in directives:
+        if directive.partition(b"=")[0].strip(b" \t").lower() not in _LOOSE:
+            kept[directive] = None
+    return with_field(out, at, b"cache-control", b", ".join([NO_STORE, *kept]))
