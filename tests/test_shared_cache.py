@@ -391,3 +391,35 @@ def test_consent_edge_prints_each_configuration(capsys: pytest.CaptureFixture[st
     assert "--backend must be HOST:PORT" in capsys.readouterr().err
     assert main([*argv, "--cache-dir", "relative"]) == 2
     assert main(["edge", "varnish", "--backend", "h:1", "--path", "/x/"]) == 2
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_a_shared_page_holds_nothing_of_the_visitor_s_own(shared: bool) -> None:
+    """Two visitors who chose the same an hour apart: with `shared_cache` their pages are
+    the same bytes (no decision time in the state block or the dialog, no receipt id),
+    since a cache serves one to the other; without it each page says when its visitor
+    chose."""
+    from datetime import timedelta
+
+    from consent.signing import ConsentCodec, new_receipt_id
+
+    site_policy = policy()
+    codec = ConsentCodec(site_policy, SECRET)
+    cookies = []
+    for hours in (0, 1):
+        state = ConsentState.from_choice(
+            site_policy,
+            "accept_all",
+            issued_at=ConsentState.now() - timedelta(hours=hours),
+            receipt_id=new_receipt_id(),
+        )
+        value = codec.encode(state)
+        cookies.append(
+            f"consent={value}; consent_variant={variant_marker(consent_variant(state), value)}"
+        )
+    with STACKS["starlette"](site_policy, shared_cache=shared) as client:
+        pages = [client.get("/", headers={"cookie": c}).text for c in cookies]
+    assert "data-consent-dialog" in pages[0]
+    assert (pages[0] == pages[1]) is shared
+    if shared:
+        assert '"issued_at": null' in pages[0] or '"issued_at":null' in pages[0]

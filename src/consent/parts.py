@@ -11,6 +11,7 @@ from the arguments is escaped inside it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import quote
@@ -44,7 +45,9 @@ def _wsgi_text(value: str) -> str:
     return value.encode("latin-1", "replace").decode("utf-8", "replace")
 
 
-def render_part(request: AnyRequest, name: str, **extra: Any) -> Markup:
+def render_part(
+    request: AnyRequest, name: str, *, state: ConsentState | None = None, **extra: Any
+) -> Markup:
     """Render the consent template `consent/<name>` for `request` (any kind that
     `get_consent` takes).
 
@@ -56,7 +59,8 @@ def render_part(request: AnyRequest, name: str, **extra: Any) -> Markup:
     visit.accessed = True
     visit.localized = True  # the words follow Accept-Language
     root, here = _place(carrier)
-    return visit.site.renderer.render(name, visit.state, root=root, here=here, **extra)
+    shown = visit.state if state is None else state
+    return visit.site.renderer.render(name, shown, root=root, here=here, **extra)
 
 
 class ConsentParts:
@@ -84,7 +88,13 @@ class ConsentParts:
         return visit
 
     def _render(self, name: str, **extra: Any) -> Markup:
-        return render_part(self._carrier, name, **extra)
+        visit = current_visit(self._carrier)
+        if not visit.site.shared_cache:
+            return render_part(self._carrier, name, **extra)
+        # A page a shared cache keeps for every visitor of this consent variant: nothing of
+        # this visitor's own in it (when they chose; the receipt id is never in a part).
+        shared = dataclasses.replace(visit.state, issued_at=None, receipt_id=None)
+        return render_part(self._carrier, name, state=shared, **extra)
 
     def _language(self, lang: str | None) -> str | None:
         """An explicit `lang=` argument, if the site offers that language."""
